@@ -1,0 +1,52 @@
+"""deepfeat-iqa: no-reference image quality assessment from deep features.
+
+The public API is re-exported here and resolved lazily (PEP 562), so ``import deepfeat_iqa`` and the
+CLI's ``--help`` stay fast and do not import torch until a function that needs it is called.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> (module, attribute); attribute None means the module itself
+_LAZY: dict[str, tuple[str, str | None]] = {
+    # extraction
+    "extract": ("deepfeat_iqa.extract", "extract"),
+    "list_backbones": ("deepfeat_iqa.backbones", "list_backbones"),
+    "list_layers": ("deepfeat_iqa.backbones", "list_layers"),
+    # records
+    "Dataset": ("deepfeat_iqa.datasets", "Dataset"),
+    "FeatureSet": ("deepfeat_iqa.features", "FeatureSet"),
+    "LayerFeatures": ("deepfeat_iqa.features", "LayerFeatures"),
+    "FeatureKey": ("deepfeat_iqa.features", "FeatureKey"),
+    # subpackages
+    "datasets": ("deepfeat_iqa.datasets", None),
+    "splits": ("deepfeat_iqa.splits", None),
+    "metrics": ("deepfeat_iqa.metrics", None),
+    "heads": ("deepfeat_iqa.heads", None),
+    "synth": ("deepfeat_iqa.synth", None),
+    "backbones": ("deepfeat_iqa.backbones", None),
+    "views": ("deepfeat_iqa.views", None),
+    "store": ("deepfeat_iqa.store", None),
+    "errors": ("deepfeat_iqa.errors", None),
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'deepfeat_iqa' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,28 @@
+"""The ``deepfeat-iqa`` command: a thin shell over the Python API (one module per command group)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+app = typer.Typer(
+    name="deepfeat-iqa",
+    help="No-reference image quality assessment from deep features.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress messages.")) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register_commands() -> None:
+    """Import each command module on purpose; each adds its commands to ``app``."""
+    from . import _extract  # noqa: F401
+
+
+_register_commands()

@@ -1,0 +1,42 @@
+"""One exception hierarchy so callers can catch everything this library raises on purpose."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class DeepfeatError(Exception):
+    """Base class of every error deepfeat-iqa raises deliberately."""
+
+
+class ConfigError(DeepfeatError, ValueError):
+    """An argument names something that does not exist or has an invalid value."""
+
+
+class DataError(DeepfeatError, ValueError):
+    """An image, label file or dataset layout is missing, unreadable or inconsistent."""
+
+
+class WeightsError(DeepfeatError, RuntimeError):
+    """Model weights could not be found, downloaded or loaded."""
+
+
+class StoreError(DeepfeatError, RuntimeError):
+    """The feature store holds data that does not match the request, or cannot be written."""
+
+
+class FeatureKeyError(DeepfeatError, ValueError):
+    """A fitted model was given features of another kind (backbone, layer, pooling, ...)."""
+
+
+def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> ConfigError:
+    """Build the error for an unknown ``name`` of ``kind``, suggesting the closest known names.
+
+    Used by every registry so misspelled backbones, layers, databases and heads all read alike.
+    """
+    known = sorted(known)
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    shown = ", ".join(known[:40]) + (" ..." if len(known) > 40 else "")
+    return ConfigError(f"Unknown {kind} {name!r}.{hint} Known: {shown}")
