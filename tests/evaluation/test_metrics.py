@@ -1,0 +1,159 @@
+"""Metrics agree with scipy, with hand-computed cases, and survive degenerate predictions."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from deepfeat_iqa import metrics
+from deepfeat_iqa.errors import ConfigError, DataError
+
+
+@pytest.fixture()
+def noisy() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0, 100, 200)
+    return y, y + rng.normal(0, 20, 200)
+
+
+def test_correlations_match_scipy(noisy):
+    y, p = noisy
+    assert metrics.srocc(y, p) == pytest.approx(stats.spearmanr(y, p).statistic)
+    assert metrics.krocc(y, p) == pytest.approx(stats.kendalltau(y, p).statistic)
+    assert metrics.plcc(y, p, mapping=None) == pytest.approx(stats.pearsonr(y, p).statistic)
+    assert metrics.rmse(y, p, mapping=None) == pytest.approx(np.sqrt(np.mean((y - p) ** 2)))
+
+
+def test_hand_computed_cases():
+    assert metrics.srocc([1, 2, 3, 4, 5], [2, 4, 6, 8, 10]) == pytest.approx(1.0)
+    assert metrics.srocc([1, 2, 3, 4, 5], [5, 4, 3, 2, 1]) == pytest.approx(-1.0)
+    # one discordant pair of 6: tau = (5 - 1) / 6
+    assert metrics.krocc([1, 2, 3, 4], [1, 2, 4, 3]) == pytest.approx(4 / 6)
+    # rank differences d = (0, 0, -1, 1): rho = 1 - 6 * 2 / (4 * (16 - 1))
+    assert metrics.srocc([1, 2, 3, 4], [1, 2, 4, 3]) == pytest.approx(1 - 12 / 60)
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "problem"),
+    [
+        ([1.0, np.nan, 3.0], [1, 2, 3], "NaN"),
+        ([1, 2, 3], [1, np.inf, 3], "NaN/inf"),
+        ([1, 2, 3, 4], [1, 2, 3], "4 scores but y_pred has 3"),
+        ([1, 2], [1, 2], "at least 3"),
+    ],
+)
+def test_bad_inputs_name_the_problem(y_true, y_pred, problem):
+    for fn in (metrics.srocc, metrics.krocc, metrics.plcc, metrics.rmse, metrics.summary):
+        with pytest.raises(DataError, match=problem.replace("/", ".")):
+            fn(y_true, y_pred)
+
+
+def test_logistic_mapping_improves_plcc_on_sigmoid():
+    x = np.linspace(-5, 5, 101)
+    y = 10 + 80 / (1 + np.exp(-1.5 * (x - 0.5)))
+    assert metrics.plcc(y, x, mapping=None) < 0.95
+    assert metrics.plcc(y, x) == pytest.approx(1.0, abs=1e-6)
+    assert metrics.plcc(y, x, mapping="logistic5") == pytest.approx(1.0, abs=1e-4)
+    assert metrics.rmse(y, x) < 0.01 * metrics.rmse(y, x, mapping=None)
+
+
+def test_logistic_follows_decreasing_relation():
+    # DMOS-like: higher prediction means lower score; the mapping must not flatten to a constant
+    x = np.linspace(0, 1, 60)
+    y = 100 - 90 / (1 + np.exp(-10 * (x - 0.4)))
+    mapping = metrics.logistic_fit(x, y)
+    assert mapping.kind == "logistic4"
+    assert np.allclose(mapping(x), y, atol=1e-3)
+
+
+def test_degenerate_predictions_do_not_crash(caplog):
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    with caplog.at_level(logging.WARNING, logger="deepfeat_iqa.metrics"):
+        result = metrics.summary(y, np.full(5, 3.0))
+    assert np.isnan(result["srocc"]) and np.isnan(result["plcc"])
+    assert result["rmse"] == pytest.approx(np.std(y))  # maps to the mean score
+    assert "constant" in caplog.text
+    # two distinct prediction values: a step the optimizer cannot resolve must still give a number
+    assert np.isfinite(metrics.plcc(y, [0, 0, 0, 0, 1], mapping="logistic5"))
+
+
+def test_logistic_fit_falls_back_to_linear(monkeypatch, caplog):
+    def fail(*args, **kwargs):
+        raise RuntimeError("Optimal parameters not found")
+
+    monkeypatch.setattr(metrics.optimize, "curve_fit", fail)
+    x = np.arange(10.0)
+    with caplog.at_level(logging.WARNING, logger="deepfeat_iqa.metrics"):
+        mapping = metrics.logistic_fit(x, 2 * x + 1)
+    assert mapping.kind == "linear"
+    assert np.allclose(mapping(x), 2 * x + 1)
+    assert "falling back to a linear" in caplog.text
+
+
+def test_unknown_mapping_and_params():
+    with pytest.raises(ConfigError, match="logistic4"):
+        metrics.plcc([1, 2, 3], [1, 2, 3], mapping="logistic3")
+    with pytest.raises(ConfigError, match="4 or 5"):
+        metrics.logistic_fit([1, 2, 3], [1, 2, 3], params=3)
+
+
+def test_summary_keys_and_values(noisy):
+    y, p = noisy
+    result = metrics.summary(y, p)
+    assert list(result) == list(metrics.SUMMARY_KEYS)
+    assert result["plcc_raw"] == pytest.approx(metrics.plcc(y, p, mapping=None))
+    assert result["rmse"] == pytest.approx(metrics.rmse(y, p))
+    assert result["plcc"] >= result["plcc_raw"] - 1e-9
+
+
+def test_aggregate_values():
+    rows = [{"srocc": 0.8, "rmse": 4.0}, {"srocc": 0.9, "rmse": 2.0}, {"srocc": 0.7, "rmse": 9.0}]
+    table = metrics.aggregate(rows)
+    assert list(table.index) == ["mean", "sd", "median"]
+    assert list(table.columns) == ["srocc", "rmse"]
+    assert table.loc["mean", "srocc"] == pytest.approx(0.8)
+    assert table.loc["sd", "srocc"] == pytest.approx(0.1)  # ddof=1
+    assert table.loc["median", "rmse"] == pytest.approx(4.0)
+    with pytest.raises(DataError, match="same metrics"):
+        metrics.aggregate([{"srocc": 0.8}, {"plcc": 0.9}])
+    with pytest.raises(DataError, match="no rows"):
+        metrics.aggregate([])
+
+
+def test_per_group_srocc():
+    y = [1, 2, 3, 4, 3, 2, 1, 5, 6]
+    p = [1, 2, 3, 4, 1, 2, 3, 0, 0]
+    groups = ["a"] * 4 + ["b"] * 3 + ["c"] * 2  # c is too small and skipped
+    assert metrics.per_group_srocc(y, p, groups) == pytest.approx(0.0)  # mean of 1 and -1
+    assert metrics.per_group_srocc(y, p, groups, min_size=4) == pytest.approx(1.0)
+    with pytest.raises(DataError, match="at least 5 images"):
+        metrics.per_group_srocc(y, p, groups, min_size=5)
+    with pytest.raises(DataError, match="one per image"):
+        metrics.per_group_srocc(y, p, groups[:-1])
+
+
+def test_paired_test_verdicts():
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0.80, 0.90, 10)
+    better = base + 0.03 + rng.normal(0, 0.005, 10)
+    same = base + rng.normal(0, 0.005, 10)
+    assert metrics.paired_test(better, base).verdict == 1
+    assert metrics.paired_test(base, better).verdict == -1
+    assert metrics.paired_test(same, base).verdict == 0
+    result = metrics.paired_test(better, base)
+    expected = stats.ttest_rel(better, base, alternative="greater")
+    assert result.statistic == pytest.approx(expected.statistic)
+    assert result.p_value == pytest.approx(expected.pvalue)
+    # for errors lower is better: A with smaller RMSE wins
+    assert metrics.paired_test(base, better, alternative="less").verdict == 1
+    assert metrics.paired_test(base, base).verdict == 0
+
+
+def test_paired_test_validates():
+    with pytest.raises(DataError, match="same splits"):
+        metrics.paired_test([1, 2, 3], [1, 2])
+    with pytest.raises(ConfigError, match="greater"):
+        metrics.paired_test([1, 2], [1, 2], alternative="two-sided")
