@@ -204,7 +204,7 @@ def logistic_fit(y_pred: ArrayLike, y_true: ArrayLike, params: Literal[4, 5] = 4
             fitted, _ = optimize.curve_fit(model, x, y, p0=start, maxfev=20000)
         if not (np.all(np.isfinite(fitted)) and np.all(np.isfinite(model(x, *fitted)))):
             raise ValueError("non-finite parameters")
-    except (RuntimeError, ValueError, FloatingPointError) as exc:
+    except (RuntimeError, ValueError, TypeError, FloatingPointError) as exc:
         logger.warning("The %s fit failed (%s); falling back to a linear mapping.", kind, exc)
         slope, intercept = np.polyfit(x, y, 1)
         return FittedMapping("linear", (float(slope), float(intercept)), center, scale)

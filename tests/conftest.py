@@ -18,7 +18,9 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def _skimage_photos() -> dict[str, np.ndarray]:
     from skimage import data
 
-    return {name: getattr(data, name)() for name in ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left")}
+    photos = {name: getattr(data, name)() for name in ("astronaut", "chelsea", "coffee", "rocket")}
+    photos["motorcycle"] = data.stereo_motorcycle()[0]  # (left, right, disparity): the left view
+    return photos
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,341 @@
+"""``evaluate`` a head over repeated content-separated splits, ``evaluate_cross`` across databases, ``compare`` two results."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from tqdm.auto import tqdm
+
+from .api import Features, HeadSpec, as_layer_features, fit_estimator, head_name, labels, library_versions
+from .api import make_estimator, seed_params, supports_std
+from .datasets import Dataset
+from .errors import ConfigError, DataError, unknown_name_error
+from .results import Comparison, EvaluationResult, split_signature
+
+logger = logging.getLogger(__name__)
+
+PROTOCOLS = ("repeated", "kfold", "official")
+# "repeated-80-20" spells the train/test percentages the papers use; it sets test_size.
+_REPEATED_PERCENT = re.compile(r"repeated-(\d+)-(\d+)")
+
+
+def evaluate(
+    features: Features,
+    head: HeadSpec = "gpr",
+    *,
+    protocol: str | None = None,
+    n: int = 10,
+    test_size: float | None = None,
+    by: str | None = "group",
+    seed: int = 0,
+    layers: Sequence[str] | None = None,
+    splits: Sequence[Any] | None = None,
+    n_jobs: int = 1,
+    progress: bool = True,
+    **head_options: Any,
+) -> EvaluationResult:
+    """Fit a fresh head per split, predict its test images and measure SROCC/PLCC/KROCC/RMSE.
+
+    Parameters
+    ----------
+    features:
+        A FeatureSet (one layer, or several joined with ``layers``) or LayerFeatures of a labeled dataset.
+    head:
+        Registry name (``"gpr"``, ``"svr"``, ``"mlp"``, ...) or an unfitted estimator, cloned per split.
+    protocol:
+        ``"repeated"`` (default: ``n`` random content-separated splits, ``test_size`` held out),
+        ``"repeated-80-20"`` (the same, with the percentages spelled out), ``"kfold"`` (``n`` folds) or
+        ``"official"`` (the publisher's split). Leave it out when passing ``splits``.
+    n:
+        Number of repeated splits, or of folds for ``"kfold"``.
+    test_size:
+        Fraction of groups held out per repeated split (0.2 when not given).
+    by:
+        What must not straddle train and test: ``"group"`` (content/reference image) or as
+        :mod:`deepfeat_iqa.splits` documents.
+    seed:
+        Seed of the split generator; the same seed gives the same splits, so results stay comparable.
+    layers:
+        Layers of a FeatureSet to concatenate.
+    splits:
+        Explicit :class:`~deepfeat_iqa.splits.Split` list (row indices), e.g. to reuse another study's splits.
+    n_jobs:
+        Splits run in parallel with joblib when not 1; heads that use threads themselves (GPR on torch)
+        are usually fastest serial.
+    progress:
+        Show a progress bar over splits (shown only on a terminal).
+    **head_options:
+        Passed to the head's constructor when ``head`` is a name.
+
+    Returns
+    -------
+    EvaluationResult
+        Per-split metrics, aggregate, every test prediction, and the record (head, key, protocol, seeds).
+
+    Examples
+    --------
+    >>> result = dfi.evaluate(feats, head="svr", protocol="repeated", n=10)  # doctest: +SKIP
+    >>> result.summary()                                                     # doctest: +SKIP
+    """
+    lf = as_layer_features(features, layers)
+    y = labels(lf.dataset)
+    if splits is not None:
+        if protocol is not None:
+            raise ConfigError("Pass either protocol= or explicit splits=, not both; explicit splits are their own protocol.")
+        protocol, chosen = "explicit", list(splits)
+    else:
+        protocol, chosen, test_size = _protocol_splits(lf.dataset, protocol or "repeated", n=n, test_size=test_size, by=by, seed=seed)
+    _check_splits(chosen, len(lf))
+    template = make_estimator(head, **head_options)
+    X = lf.X  # noqa: N806 - read once (a zarr-backed store is not re-read per split)
+    jobs = [(clone(template), X, y, lf.blocks, lf.dataset, split, i) for i, split in enumerate(chosen)]
+    outcomes = _run(jobs, n_jobs=n_jobs, progress=progress, desc=f"evaluate {head_name(template, head)}")
+    info = {
+        "head": head_name(template, head),
+        "head_params": {k: repr(v) for k, v in template.get_params(deep=False).items()},
+        "feature_key": lf.key.to_dict(),
+        "blocks": [list(b) for b in lf.blocks],
+        "protocol": protocol,
+        "n_splits": len(chosen),
+        "test_size": test_size,
+        "by": by,
+        "seed": seed,
+        "head_seeds": seed_params(template),
+        "dataset": lf.dataset.name,
+        "n_images": len(lf),
+        "versions": library_versions(),
+    }
+    ids = lf.dataset.ids
+    signatures = tuple(split_signature([ids[i] for i in s.train], [ids[i] for i in s.test]) for s in chosen)
+    return _result(outcomes, info, signatures)
+
+
+def evaluate_cross(
+    train_features: Features,
+    test_features: Features,
+    head: HeadSpec = "gpr",
+    *,
+    layers: Sequence[str] | None = None,
+    progress: bool = True,
+    **head_options: Any,
+) -> EvaluationResult:
+    """Train on every image of one database and test on every image of another, on z-scored MOS.
+
+    Each database's scores are standardized on their own (DMOS flipped so higher is better, see
+    :func:`deepfeat_iqa.splits.zscore`), so a head trained on 0-100 MOS is judged on a database that
+    scores 0-9, and the RMSE reads in standard deviations of the test database's scores.
+
+    Parameters
+    ----------
+    train_features, test_features:
+        Features of the two databases; they must have the same key (backbone, weights, layers, ...).
+    head, layers, progress, **head_options:
+        As in :func:`evaluate`.
+
+    Raises
+    ------
+    FeatureKeyError
+        When the two feature sets were made differently.
+    """
+    from .splits import zscore
+
+    train_lf = as_layer_features(train_features, layers)
+    test_lf = as_layer_features(test_features, layers)
+    train_lf.key.check_matches(test_lf.key)
+    train_ds, _ = zscore(train_lf.dataset)
+    test_ds, _ = zscore(test_lf.dataset)
+    template = make_estimator(head, **head_options)
+    name = head_name(template, head)
+    estimator = clone(template)
+    with tqdm(total=1, desc=f"cross {train_ds.name} -> {test_ds.name}", disable=None if progress else True) as bar:
+        fit_estimator(estimator, train_lf.X, labels(train_ds), train_lf.blocks, train_ds)
+        y_pred, y_std = _predict(estimator, test_lf.X)
+        bar.update()
+    from .metrics import summary
+
+    y_true = labels(test_ds)
+    row = {"split": 0, "n_train": len(train_lf), "n_test": len(test_lf), **summary(y_true, y_pred)}
+    preds = _prediction_frame(test_ds.ids, 0, y_true, y_pred, y_std)
+    info = {
+        "head": name,
+        "head_params": {k: repr(v) for k, v in template.get_params(deep=False).items()},
+        "feature_key": train_lf.key.to_dict(),
+        "blocks": [list(b) for b in train_lf.blocks],
+        "protocol": "cross",
+        "n_splits": 1,
+        "train_dataset": train_ds.name,
+        "test_dataset": test_ds.name,
+        "dataset": f"{train_ds.name}->{test_ds.name}",
+        "labels": "z-scored per database (DMOS flipped)",
+        "seed": None,
+        "head_seeds": seed_params(template),
+        "versions": library_versions(),
+    }
+    signature = split_signature([f"{train_ds.name}/{i}" for i in train_ds.ids], [f"{test_ds.name}/{i}" for i in test_ds.ids])
+    return EvaluationResult(pd.DataFrame([row]).set_index("split"), preds, info, (signature,))
+
+
+def compare(result_a: EvaluationResult, result_b: EvaluationResult, metric: str = "srocc", alpha: float = 0.05) -> Comparison:
+    """Is A significantly better than B? One-sided paired t-test over the same splits (seed 003 Table 9).
+
+    Parameters
+    ----------
+    result_a, result_b:
+        Results on the same splits (same dataset, protocol and seed; verified image by image).
+    metric:
+        ``"srocc"``, ``"plcc"``, ``"krocc"`` (higher is better) or ``"rmse"`` (lower is better).
+    alpha:
+        Significance level of the one-sided test.
+
+    Returns
+    -------
+    Comparison
+        ``statistic``, ``p_value`` and ``verdict`` (1: A better, -1: A worse, 0: indistinguishable),
+        as :class:`deepfeat_iqa.metrics.SignificanceResult`, plus what was compared; ``str()`` reads as a sentence.
+
+    Raises
+    ------
+    DataError
+        When the two results were not computed on the same splits.
+    """
+    from .metrics import paired_test
+
+    columns = [c for c in result_a.per_split.columns if c not in ("n_train", "n_test")]
+    if metric not in columns:
+        raise unknown_name_error("metric", metric, columns)
+    if result_a.signatures != result_b.signatures:
+        differing = sum(a != b for a, b in zip(result_a.signatures, result_b.signatures))
+        raise DataError(
+            f"The results were computed on different splits ({len(result_a.signatures)} vs {len(result_b.signatures)} "
+            f"splits, {differing} of the shared positions differ); a paired test needs the same splits. "
+            "Evaluate both with the same dataset, protocol, n, test_size and seed (or the same splits=)."
+        )
+    lower_is_better = metric.startswith("rmse")
+    a = result_a.per_split[metric].to_numpy()
+    b = result_b.per_split[metric].to_numpy()
+    outcome = paired_test(a, b, alternative="less" if lower_is_better else "greater", alpha=alpha)
+    return Comparison(
+        statistic=outcome.statistic,
+        p_value=outcome.p_value,
+        verdict=outcome.verdict,
+        metric=metric,
+        a=_label(result_a),
+        b=_label(result_b),
+        mean_a=float(np.mean(a)),
+        mean_b=float(np.mean(b)),
+        n_splits=len(a),
+        alpha=alpha,
+    )
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def _protocol_splits(
+    ds: Dataset, protocol: str, *, n: int, test_size: float | None, by: str | None, seed: int
+) -> tuple[str, list, float | None]:
+    """Resolve a protocol name to the name to record, its splits and the test fraction it used."""
+    from . import splits as sp
+
+    percent = _REPEATED_PERCENT.fullmatch(protocol)
+    if percent:
+        train_pct, test_pct = (int(v) for v in percent.groups())
+        if train_pct + test_pct != 100:
+            raise ConfigError(f"Protocol {protocol!r}: the train and test percentages must add up to 100.")
+        if test_size is not None and not np.isclose(test_size, test_pct / 100):
+            raise ConfigError(f"Protocol {protocol!r} says test_size={test_pct / 100}, but test_size={test_size} was given; pass one.")
+        return protocol, sp.repeated(ds, n=n, test_size=test_pct / 100, seed=seed, by=by), test_pct / 100
+    if protocol == "repeated":
+        test_size = 0.2 if test_size is None else test_size
+        return protocol, sp.repeated(ds, n=n, test_size=test_size, seed=seed, by=by), test_size
+    if test_size is not None:
+        raise ConfigError(f"test_size applies to repeated splits only; protocol {protocol!r} fixes its own test sets.")
+    if protocol == "kfold":
+        return protocol, sp.kfold(ds, k=n, by=by, seed=seed), None
+    if protocol == "official":
+        return protocol, [sp.official(ds)], None
+    raise unknown_name_error("protocol", protocol, [*PROTOCOLS, "repeated-80-20"])
+
+
+def _check_splits(chosen: list, n_rows: int) -> None:
+    """Refuse empty, out-of-range or leaking splits before any head is fitted."""
+    if not chosen:
+        raise ConfigError("No splits to evaluate on; pass n >= 1 or a non-empty splits= list.")
+    for i, split in enumerate(chosen):
+        train, test = np.asarray(split.train), np.asarray(split.test)
+        if train.size == 0 or test.size == 0:
+            raise DataError(f"Split {i} has {train.size} train and {test.size} test images; both must be non-empty.")
+        for name, rows in (("train", train), ("test", test)):
+            if rows.min() < 0 or rows.max() >= n_rows:
+                raise DataError(f"Split {i} {name} rows reach {int(rows.max())}, but the features have {n_rows} rows.")
+        overlap = np.intersect1d(train, test)
+        if overlap.size:
+            raise DataError(f"Split {i} puts {overlap.size} images in both train and test (first rows: {overlap[:5].tolist()}).")
+
+
+def _run(jobs: list[tuple], *, n_jobs: int, progress: bool, desc: str) -> list[tuple[dict, pd.DataFrame]]:
+    bar = {"total": len(jobs), "desc": desc, "disable": None if progress else True}
+    if n_jobs == 1:
+        return [_one_split(*job) for job in tqdm(jobs, **bar)]
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+    return list(tqdm(parallel(delayed(_one_split)(*job) for job in jobs), **bar))
+
+
+def _one_split(
+    estimator: BaseEstimator,
+    X: np.ndarray,  # noqa: N803
+    y: np.ndarray,
+    blocks: Sequence[tuple[str, int]],
+    dataset: Dataset,
+    split: Any,
+    index: int,
+) -> tuple[dict, pd.DataFrame]:
+    """Fit on the split's train rows, predict its test rows; return the metric row and the predictions.
+
+    Takes the feature matrix rather than the LayerFeatures, so parallel workers are sent plain arrays
+    and never a handle on the feature store.
+    """
+    from .metrics import summary
+
+    train, test = np.asarray(split.train), np.asarray(split.test)
+    fit_estimator(estimator, X[train], y[train], blocks, dataset.subset(train))
+    y_pred, y_std = _predict(estimator, X[test])
+    row = {"split": index, "n_train": int(train.size), "n_test": int(test.size), **summary(y[test], y_pred)}
+    return row, _prediction_frame([dataset.ids[i] for i in test], index, y[test], y_pred, y_std)
+
+
+def _predict(estimator: BaseEstimator, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: N803
+    if supports_std(estimator):
+        mean, std = estimator.predict(X, return_std=True)
+        return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+    return np.asarray(estimator.predict(X), dtype=np.float64), None
+
+
+def _prediction_frame(ids: Sequence[str], split: int, y_true: np.ndarray, y_pred: np.ndarray, y_std: np.ndarray | None) -> pd.DataFrame:
+    frame = pd.DataFrame({"id": list(ids), "split": split, "y_true": y_true, "y_pred": y_pred})
+    if y_std is not None:
+        frame["y_std"] = y_std
+    return frame
+
+
+def _result(outcomes: list[tuple[dict, pd.DataFrame]], info: dict, signatures: tuple[str, ...]) -> EvaluationResult:
+    per_split = pd.DataFrame([row for row, _ in outcomes]).set_index("split")
+    predictions = pd.concat([frame for _, frame in outcomes], ignore_index=True)
+    logger.info("Evaluated %s on %s over %d splits", info["head"], info["dataset"], len(per_split))
+    return EvaluationResult(per_split, predictions, info, signatures)
+
+
+def _label(result: EvaluationResult) -> str:
+    key = result.info.get("feature_key", {})
+    return f"{result.info.get('head', '?')} [{key.get('backbone', '?')}/{key.get('layer', '?')}]"
+
+
+__all__ = ["evaluate", "evaluate_cross", "compare"]
