@@ -111,6 +111,12 @@ def fit_estimator(
     return estimator.fit(X, y, **side)
 
 
+def predict_side_labels(estimator: BaseEstimator, dataset: Dataset) -> dict[str, Any]:
+    """Side labels the head's ``predict`` can use at test time (MT-E adds its EXIF offset when EXIF is known)."""
+    accepted = inspect.signature(estimator.predict).parameters
+    return {name: getattr(dataset, name) for name in SIDE_LABELS if name in accepted and getattr(dataset, name, None) is not None}
+
+
 def supports_std(estimator: BaseEstimator) -> bool:
     """Whether the head's ``predict`` can return a standard deviation (Gaussian processes can)."""
     return "return_std" in inspect.signature(estimator.predict).parameters
@@ -209,7 +215,7 @@ class QualityModel:
         """
         lf = self._features(features)
         if not return_std:
-            return np.asarray(self.estimator.predict(lf.X), dtype=np.float64)
+            return np.asarray(self.estimator.predict(lf.X, **predict_side_labels(self.estimator, lf.dataset)), dtype=np.float64)
         if not supports_std(self.estimator):
             raise ConfigError(
                 f"Head {self.head!r} gives no uncertainty, so return_std=True cannot be honored; "

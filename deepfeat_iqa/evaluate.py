@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, clone
 from tqdm.auto import tqdm
 
 from .api import Features, HeadSpec, as_layer_features, fit_estimator, head_name, labels, library_versions
-from .api import make_estimator, seed_params, supports_std
+from .api import make_estimator, predict_side_labels, seed_params, supports_std
 from .datasets import Dataset
 from .errors import ConfigError, DataError, unknown_name_error
 from .results import Comparison, EvaluationResult, split_signature
@@ -155,7 +155,7 @@ def evaluate_cross(
     estimator = clone(template)
     with tqdm(total=1, desc=f"cross {train_ds.name} -> {test_ds.name}", disable=None if progress else True) as bar:
         fit_estimator(estimator, train_lf.X, labels(train_ds), train_lf.blocks, train_ds)
-        y_pred, y_std = _predict(estimator, test_lf.X)
+        y_pred, y_std = _predict(estimator, test_lf.X, test_lf.dataset)
         bar.update()
     from .metrics import summary
 
@@ -307,16 +307,17 @@ def _one_split(
 
     train, test = np.asarray(split.train), np.asarray(split.test)
     fit_estimator(estimator, X[train], y[train], blocks, dataset.subset(train))
-    y_pred, y_std = _predict(estimator, X[test])
+    y_pred, y_std = _predict(estimator, X[test], dataset.subset(test))
     row = {"split": index, "n_train": int(train.size), "n_test": int(test.size), **summary(y[test], y_pred)}
     return row, _prediction_frame([dataset.ids[i] for i in test], index, y[test], y_pred, y_std)
 
 
-def _predict(estimator: BaseEstimator, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: N803
+def _predict(estimator: BaseEstimator, X: np.ndarray, dataset: Dataset) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: N803
+    """Predictions (and sd where the head has one), using test-time side labels the head accepts (EXIF)."""
     if supports_std(estimator):
         mean, std = estimator.predict(X, return_std=True)
         return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
-    return np.asarray(estimator.predict(X), dtype=np.float64), None
+    return np.asarray(estimator.predict(X, **predict_side_labels(estimator, dataset)), dtype=np.float64), None
 
 
 def _prediction_frame(ids: Sequence[str], split: int, y_true: np.ndarray, y_pred: np.ndarray, y_std: np.ndarray | None) -> pd.DataFrame:
