@@ -1,0 +1,27 @@
+"""Backbones: a registry of the seed-paper CNNs (and any timm model), their weights, and their layers."""
+
+from ._build import LoadedBackbone, build_backbone
+from ._config import BackboneConfig
+from ._layers import forward_layers, resolve_layers
+from ._listing import list_layers
+from ._registry import get_config, list_backbones, register_backbone
+from ._weights import WeightsSource, fingerprint_state_dict, read_state_dict, resolve_weights_source
+
+# The registered backbones live in _zoo; importing it here, on purpose, fills the registry.
+from . import _zoo  # noqa: E402,F401  (imported for its registrations)
+
+__all__ = [
+    "BackboneConfig",
+    "LoadedBackbone",
+    "WeightsSource",
+    "build_backbone",
+    "fingerprint_state_dict",
+    "forward_layers",
+    "get_config",
+    "list_backbones",
+    "list_layers",
+    "read_state_dict",
+    "register_backbone",
+    "resolve_layers",
+    "resolve_weights_source",
+]

@@ -1,0 +1,94 @@
+"""The one backbone registry: a dict of config factories filled by a decorator, plus any timm model name."""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from collections.abc import Callable
+from functools import lru_cache
+
+from ..errors import unknown_name_error
+from ._config import BackboneConfig
+
+ConfigFactory = Callable[[], BackboneConfig]
+
+# name -> factory, in registration order (the paper's order, then the EfficientNet-Lite family)
+_BACKBONES: dict[str, ConfigFactory] = {}
+
+
+def register_backbone(factory: ConfigFactory) -> ConfigFactory:
+    """Register ``factory`` under its function name; a second registration of a name warns and wins.
+
+    Warning instead of raising lets a user deliberately replace a built-in entry in a notebook, while
+    still making an accidental clash between two modules visible.
+    """
+    name = factory.__name__
+    if name in _BACKBONES:
+        warnings.warn(
+            f"Backbone {name!r} is registered twice; the later definition replaces the earlier.", stacklevel=2
+        )
+    _BACKBONES[name] = factory
+    return factory
+
+
+def list_backbones() -> list[str]:
+    """Registered backbone names: the 13 of seed paper 003 in the paper's order, then EfficientNet-Lite0/1/2.
+
+    Any other timm model name also works with :func:`get_config` and :func:`build_backbone`.
+
+    Examples
+    --------
+    >>> from deepfeat_iqa.backbones import list_backbones
+    >>> list_backbones()[:3]
+    ['alexnet', 'vgg16', 'googlenet']
+    """
+    return list(_BACKBONES)
+
+
+def get_config(name: str | BackboneConfig) -> BackboneConfig:
+    """The config of a registered backbone, or one derived from timm's pretrained config for any timm name.
+
+    A :class:`BackboneConfig` passes through unchanged, so every function taking a backbone name also
+    takes a config modified with ``dataclasses.replace``.
+
+    Raises
+    ------
+    ConfigError
+        For a name that is neither registered nor a timm model, suggesting the closest names.
+    """
+    if isinstance(name, BackboneConfig):
+        return name
+    if name in _BACKBONES:
+        return _BACKBONES[name]()
+    import timm
+
+    if timm.is_model(name):
+        return _timm_config(name)
+    close_timm = difflib.get_close_matches(str(name), timm.list_models(), n=3, cutoff=0.6)
+    raise unknown_name_error("backbone", name, dict.fromkeys([*_BACKBONES, *close_timm]))
+
+
+@lru_cache(maxsize=64)
+def _timm_config(name: str) -> BackboneConfig:
+    """Config for an unregistered timm model: preprocessing from its pretrained cfg, stages from ``feature_info``."""
+    from ._build import construct_timm_skeleton
+
+    model = construct_timm_skeleton(name)
+    cfg = model.pretrained_cfg
+    stages = {f"stage{i}": info["module"] for i, info in enumerate(model.feature_info)}
+    head = model.default_cfg.get("classifier")
+    if head and isinstance(head, str):
+        stages["logits"] = head
+    feature_stages = [key for key in stages if key.startswith("stage")]
+    return BackboneConfig(
+        name=name,
+        source="timm",
+        arch=name,
+        input_size=tuple(cfg.get("input_size", (3, 224, 224))),
+        mean=tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
+        std=tuple(cfg.get("std", (0.229, 0.224, 0.225))),
+        interpolation=cfg.get("interpolation", "bicubic"),
+        crop_pct=float(cfg.get("crop_pct", 0.875)),
+        stages=stages,
+        default_layer=feature_stages[-1] if feature_stages else "",
+    )
