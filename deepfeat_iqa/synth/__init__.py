@@ -1,0 +1,65 @@
+"""Distorted training sets with pseudo-MOS from pristine photos (seed 002's data augmentation).
+
+``build`` distorts each reference with seed 002's synthetic set (9 types, 39 type-level classes) or
+its authentic-like mixtures (7 types, 26 multi-hot labels), scores every image against its
+reference with six full-reference metrics, and averages them into a 0-100 pseudo-MOS.
+"""
+
+from ._authentic import (
+    AUTHENTIC_DISTORTIONS,
+    AUTHENTIC_LABELS,
+    MAX_MIXTURE,
+    apply_mixture,
+    motion_blur,
+    multi_hot,
+    sample_mixture,
+    vignetting,
+)
+from ._build import DEFAULT_MAX_SIDE, DEFAULT_PER_IMAGE, build, load
+from ._pseudo_mos import FR_METRICS, fr_metrics, ms_ssim_scales, pseudo_mos
+from ._references import SHIPPED_PHOTOS, reference_photos
+from ._synthetic import (
+    SYNTHETIC_CLASSES,
+    SYNTHETIC_DISTORTIONS,
+    Distortion,
+    brightness,
+    color_quantization,
+    contrast_change,
+    gaussian_blur,
+    jpeg,
+    jpeg2000,
+    pink_noise,
+    white_noise,
+)
+
+__all__ = [
+    "AUTHENTIC_DISTORTIONS",
+    "AUTHENTIC_LABELS",
+    "DEFAULT_MAX_SIDE",
+    "DEFAULT_PER_IMAGE",
+    "Distortion",
+    "FR_METRICS",
+    "MAX_MIXTURE",
+    "SHIPPED_PHOTOS",
+    "SYNTHETIC_CLASSES",
+    "SYNTHETIC_DISTORTIONS",
+    "apply_mixture",
+    "brightness",
+    "build",
+    "color_quantization",
+    "contrast_change",
+    "fr_metrics",
+    "gaussian_blur",
+    "jpeg",
+    "jpeg2000",
+    "load",
+    "motion_blur",
+    "ms_ssim_scales",
+    "multi_hot",
+    "pink_noise",
+    "pseudo_mos",
+    "reference_photos",
+    "sample_mixture",
+    "vignetting",
+    "white_noise",
+]
