@@ -1,0 +1,121 @@
+"""Regression heads on deep features, and the one registry that names them.
+
+>>> from deepfeat_iqa.heads import list_heads, make_head
+>>> "gpr" in list_heads()
+True
+>>> make_head("linear-svr", C=0.1)
+LinearSVR(C=0.1)
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from typing import Any
+
+from sklearn.base import BaseEstimator, clone
+
+from ..errors import ConfigError, unknown_name_error
+from ._gpr import GPR
+from ._mlp import MultitaskMLP
+from ._preprocess import BlockStandardizer
+from ._svr import SVR, LinearSVR
+
+__all__ = [
+    "GPR",
+    "SVR",
+    "BlockStandardizer",
+    "LinearSVR",
+    "MultitaskMLP",
+    "list_heads",
+    "make_head",
+    "register_head",
+]
+
+#: name -> estimator class. Filled only by the explicit ``register_head`` calls below.
+_HEADS: dict[str, type[BaseEstimator]] = {}
+
+
+def register_head(*names: str) -> Any:
+    """Class decorator that registers a head under one or more names, warning on a duplicate name.
+
+    A duplicate replaces the earlier entry (so a user can override a built-in on purpose) but
+    warns, because doing it by accident would silently change what ``make_head`` returns.
+    Names are case-insensitive and ``_`` equals ``-``. Registration happens only through the
+    explicit calls at the bottom of this module, so importing a head module never changes the
+    registry as a side effect.
+    """
+
+    def decorator(cls: type[BaseEstimator]) -> type[BaseEstimator]:
+        for name in names:
+            key = _normalize(name)
+            if key in _HEADS and _HEADS[key] is not cls:
+                warnings.warn(
+                    f"Head name {key!r} was registered for {_HEADS[key].__name__}; now {cls.__name__}.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            _HEADS[key] = cls
+        return cls
+
+    return decorator
+
+
+def _normalize(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def list_heads() -> list[str]:
+    """Sorted names ``make_head`` accepts."""
+    return sorted(_HEADS)
+
+
+def make_head(spec: str | BaseEstimator, **options: Any) -> BaseEstimator:
+    """An unfitted head from a registry name or an estimator instance.
+
+    An instance is cloned (same parameters, no fitted state), so evaluating one spec over many
+    splits never shares a fit between them.
+
+    Parameters
+    ----------
+    spec : str or estimator
+        A name from :func:`list_heads` or a scikit-learn style estimator.
+    **options
+        Constructor parameters of the head (e.g. ``C=1.0`` or ``tune_trials=30``).
+
+    Returns
+    -------
+    BaseEstimator
+        A new, unfitted estimator.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name, or an option the head does not have (the message lists the valid ones).
+    """
+    if isinstance(spec, BaseEstimator):
+        estimator = clone(spec)
+    elif isinstance(spec, str):
+        key = _normalize(spec)
+        if key not in _HEADS:
+            raise unknown_name_error("head", spec, _HEADS)
+        estimator = _HEADS[key]()
+    else:
+        raise ConfigError(
+            f"head must be a name from list_heads() or an estimator instance, got {type(spec).__name__}."
+        )
+    valid = estimator.get_params(deep=False)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        hints = {name: difflib.get_close_matches(name, list(valid), n=1) for name in unknown}
+        shown = ", ".join(f"{name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "") for name, hint in hints.items())
+        raise ConfigError(
+            f"{type(estimator).__name__} has no parameter {shown}. Valid parameters: {', '.join(sorted(valid))}."
+        )
+    return estimator.set_params(**options)
+
+
+register_head("svr", "linear-svr")(LinearSVR)
+register_head("rbf-svr")(SVR)
+register_head("gpr")(GPR)
+register_head("mlp")(MultitaskMLP)

@@ -1,0 +1,127 @@
+"""GPR head: scikit-learn conformance, accuracy against LinearSVR, tuning, uncertainty, errors, pickling."""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from deepfeat_iqa.errors import ConfigError, DeepfeatError
+from deepfeat_iqa.heads import GPR, LinearSVR
+
+
+def _latent_data(n: int, target: str, seed: int = 0, dim: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Features = noisy linear image of 2 latent factors; the score is a function of the factors."""
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(-2, 2, size=(n, 2))
+    X = z @ rng.normal(size=(2, dim)) + 0.05 * rng.normal(size=(n, dim))
+    f = 1.5 * z[:, 0] + z[:, 1] if target == "linear" else np.sin(2 * z[:, 0]) + np.cos(1.5 * z[:, 1])
+    return X, f + 0.1 * rng.normal(size=n)
+
+
+def _test_srocc(model, X, y, n_train: int) -> float:
+    model.fit(X[:n_train], y[:n_train])
+    return spearmanr(model.predict(X[n_train:]), y[n_train:]).statistic
+
+
+@parametrize_with_checks([GPR(max_iter=5, device="cpu")])
+def test_sklearn_conformance(estimator, check):
+    check(estimator)
+
+
+def test_gpr_beats_linear_svr_on_a_smooth_nonlinear_target():
+    X, y = _latent_data(400, "nonlinear", seed=1)
+    gpr, svr = _test_srocc(GPR(), X, y, 250), _test_srocc(LinearSVR(), X, y, 250)
+    assert gpr > 0.9
+    assert gpr > svr + 0.2
+
+
+def test_gpr_ties_linear_svr_on_a_linear_target():
+    X, y = _latent_data(400, "linear", seed=2)
+    gpr, svr = _test_srocc(GPR(), X, y, 250), _test_srocc(LinearSVR(), X, y, 250)
+    assert svr > 0.95
+    assert abs(gpr - svr) < 0.02
+
+
+def test_return_std_grows_away_from_the_data():
+    X, y = _latent_data(200, "nonlinear", seed=3)
+    model = GPR().fit(X, y)
+    far = X[:5] + 20.0 * X.std(axis=0)
+    mean_near, sd_near = model.predict(X[:5], return_std=True)
+    mean_far, sd_far = model.predict(far, return_std=True)
+    np.testing.assert_allclose(mean_near, model.predict(X[:5]))
+    assert (sd_far > 3 * sd_near).all()
+    # far away the prediction falls back to the prior: the fitted constant mean, with the prior sd
+    assert np.ptp(mean_far) < 1e-6
+    np.testing.assert_allclose(sd_far, np.sqrt(model.outputscale_ + model.noise_) * y.std(), rtol=1e-6)
+
+
+def test_tuning_keeps_or_improves_cv_srocc_and_records_the_study():
+    X, y = _latent_data(150, "nonlinear", seed=4)
+    model = GPR(tune_trials=6, tune_sampler="tpe", max_iter=30).fit(X, y)
+    values = [t.value for t in model.study_.trials if t.value is not None]
+    assert len(values) == 6
+    assert model.study_.best_value >= values[0]  # trial 0 is the untuned start
+    assert model.best_params_ == model.study_.best_params
+    assert model.noise_floor_ == model.best_params_["noise_floor"]
+
+
+def test_tuning_resumes_from_sqlite_storage(tmp_path):
+    X, y = _latent_data(120, "nonlinear", seed=5)
+    storage = f"sqlite:///{tmp_path / 'gpr.db'}"
+    first = GPR(tune_trials=3, tune_storage=storage, tune_sampler="tpe", max_iter=20).fit(X, y)
+    assert len(first.study_.trials) == 3
+    second = GPR(tune_trials=5, tune_storage=storage, tune_sampler="tpe", max_iter=20).fit(X, y)
+    assert second.study_.study_name == first.study_.study_name
+    assert len(second.study_.trials) == 5  # 3 stored + 2 new, not 5 new
+    assert second.study_.trials[0].params == first.study_.trials[0].params
+
+
+def test_gp_sampler_runs_seeded():
+    X, y = _latent_data(90, "nonlinear", seed=6)
+    a = GPR(tune_trials=7, tune_sampler="gp", max_iter=15).fit(X, y)
+    b = GPR(tune_trials=7, tune_sampler="gp", max_iter=15).fit(X, y)
+    assert [t.params for t in a.study_.trials] == [t.params for t in b.study_.trials]
+
+
+def test_not_psd_error_says_what_to_change(monkeypatch):
+    X, y = _latent_data(60, "linear", seed=7)
+
+    def failing_cholesky(A, *args, **kwargs):
+        L = torch.zeros_like(A)
+        return L, torch.ones(A.shape[:-2], dtype=torch.int32)
+
+    # Every Cholesky attempt, jittered ones included, reports a non-positive pivot.
+    monkeypatch.setattr(torch.linalg, "cholesky_ex", failing_cholesky)
+    with pytest.raises(DeepfeatError, match="noise_floor.*n_components.*standardize"):
+        GPR(max_iter=3).fit(X, y)
+
+
+def test_ard_needs_pca_and_works_with_it():
+    X, y = _latent_data(200, "nonlinear", seed=8)
+    with pytest.raises(ConfigError, match="n_components"):
+        GPR(ard=True).fit(X, y)
+    model = GPR(ard=True, n_components=4).fit(X[:150], y[:150])
+    assert model.lengthscale_.shape == (4,)
+    assert spearmanr(model.predict(X[150:]), y[150:]).statistic > 0.85
+
+
+def test_joblib_round_trip_gives_identical_predictions(tmp_path):
+    X, y = _latent_data(150, "nonlinear", seed=9)
+    model = GPR(n_components=8).fit(X, y)
+    expected = model.predict(X[:20], return_std=True)
+    joblib.dump(model, tmp_path / "gpr.joblib")
+    loaded = joblib.load(tmp_path / "gpr.joblib")
+    assert loaded._posterior_cache == {}  # the torch model is rebuilt from the stored state
+    for got, want in zip(loaded.predict(X[:20], return_std=True), expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_hyperparameters_from_a_subset_condition_on_all_rows():
+    X, y = _latent_data(300, "nonlinear", seed=10)
+    model = GPR(max_fit_samples=100).fit(X, y)
+    assert model.X_fit_.shape[0] == 300
+    assert spearmanr(model.predict(X), y).statistic > 0.95

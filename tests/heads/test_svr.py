@@ -1,0 +1,90 @@
+"""SVR heads and the block standardizer: scikit-learn conformance, CV-chosen C, block weighting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.heads import SVR, BlockStandardizer, LinearSVR
+
+
+def _latent_features(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features that are a noisy linear image of 4 latent factors, as pooled deep features roughly are."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 4))
+    X = z @ rng.normal(size=(4, dim)) + 0.3 * rng.normal(size=(n, dim))
+    return X, z
+
+
+@parametrize_with_checks(
+    [
+        BlockStandardizer(),
+        LinearSVR(cv=3, C_grid=(0.1, 1.0)),
+        SVR(cv=3, C_grid=(1.0, 10.0), gamma_grid=(1.0,)),
+    ]
+)
+def test_sklearn_conformance(estimator, check):
+    check(estimator)
+
+
+def test_linear_svr_learns_a_linear_target_and_reports_C():
+    X, z = _latent_features(300, 64, seed=0)
+    y = 3.0 + 2.0 * z[:, 0] - z[:, 1] + 0.1 * np.random.default_rng(1).normal(size=300)
+    model = LinearSVR().fit(X[:200], y[:200])
+    assert model.C_ in model.C_grid
+    assert set(model.cv_results_) == {(c, 0.0) for c in model.C_grid}
+    assert spearmanr(model.predict(X[200:]), y[200:]).statistic > 0.95
+
+
+def test_auto_C_is_at_least_as_good_as_a_poor_fixed_C():
+    X, z = _latent_features(300, 256, seed=2)
+    y = z[:, 0] + 0.5 * np.random.default_rng(3).normal(size=300)
+    tuned = LinearSVR().fit(X[:200], y[:200])
+    poor = LinearSVR(C=1e-4).fit(X[:200], y[:200])
+    score = lambda m: spearmanr(m.predict(X[200:]), y[200:]).statistic  # noqa: E731
+    assert score(tuned) >= score(poor) - 0.02
+
+
+def test_rbf_svr_fits_a_smooth_nonlinear_target():
+    rng = np.random.default_rng(4)
+    X = rng.uniform(-2, 2, size=(300, 2))
+    y = np.sin(2 * X[:, 0]) + 0.05 * rng.normal(size=300)
+    model = SVR().fit(X[:200], y[:200])
+    assert model.gamma_ > 0
+    assert spearmanr(model.predict(X[200:]), y[200:]).statistic > 0.9
+
+
+def test_block_standardizer_gives_each_block_equal_weight():
+    rng = np.random.default_rng(5)
+    wide, narrow = rng.normal(5, 3, size=(400, 512)), rng.normal(-1, 0.1, size=(400, 8))
+    Z = BlockStandardizer(blocks=(512, 8)).fit_transform(np.hstack([wide, narrow]))
+    energy_wide = (Z[:, :512] ** 2).sum(axis=1).mean()
+    energy_narrow = (Z[:, 512:] ** 2).sum(axis=1).mean()
+    np.testing.assert_allclose([energy_wide, energy_narrow], [1.0, 1.0], rtol=1e-10)
+    # a single block would let the wide layer own 98% of the squared norm
+    Z1 = BlockStandardizer().fit_transform(np.hstack([wide, narrow]))
+    assert (Z1[:, :512] ** 2).sum(axis=1).mean() / (Z1**2).sum(axis=1).mean() == pytest.approx(512 / 520)
+
+
+def test_block_standardizer_drops_constant_features():
+    rng = np.random.default_rng(6)
+    X = np.hstack([rng.normal(size=(50, 3)), np.full((50, 2), 7.0), rng.normal(size=(50, 1))])
+    scaler = BlockStandardizer(blocks=(5, 1)).fit(X)
+    assert scaler.support_.tolist() == [True, True, True, False, False, True]
+    Z = scaler.transform(X)
+    assert Z.shape == (50, 4) and np.isfinite(Z).all()
+    np.testing.assert_allclose(scaler.weights_[:3], 1 / np.sqrt(3))  # block dim counts kept features only
+
+
+def test_block_standardizer_all_constant_input_maps_to_zeros():
+    Z = BlockStandardizer().fit_transform(np.ones((10, 3)))
+    assert Z.shape == (10, 3) and not Z.any()
+
+
+@pytest.mark.parametrize("blocks", [(3, 3), (4, 0, 2), (2.5, 3.5)])
+def test_block_standardizer_rejects_wrong_blocks_with_the_fix(blocks):
+    with pytest.raises(ConfigError, match="blocks"):
+        BlockStandardizer(blocks=blocks).fit(np.random.default_rng(0).normal(size=(10, 5)))
