@@ -14,9 +14,18 @@ __version__ = "0.1.0"
 # public name -> (module, attribute); attribute None means the module itself
 _LAZY: dict[str, tuple[str, str | None]] = {
     # extraction
-    "extract": ("deepfeat_iqa.extract", "extract"),
+    "extract": ("deepfeat_iqa.extraction", "extract"),
     "list_backbones": ("deepfeat_iqa.backbones", "list_backbones"),
     "list_layers": ("deepfeat_iqa.backbones", "list_layers"),
+    # heads: fit / evaluate
+    "fit": ("deepfeat_iqa.api", "fit"),
+    "QualityModel": ("deepfeat_iqa.api", "QualityModel"),
+    "save": ("deepfeat_iqa.persist", "save"),
+    "load": ("deepfeat_iqa.persist", "load"),
+    "evaluate": ("deepfeat_iqa.evaluation", "evaluate"),
+    "evaluate_cross": ("deepfeat_iqa.evaluation", "evaluate_cross"),
+    "compare": ("deepfeat_iqa.evaluation", "compare"),
+    "EvaluationResult": ("deepfeat_iqa.results", "EvaluationResult"),
     # records
     "Dataset": ("deepfeat_iqa.datasets", "Dataset"),
     "FeatureSet": ("deepfeat_iqa.features", "FeatureSet"),

@@ -18,14 +18,16 @@ from pathlib import Path
 import pandas as pd
 
 from . import synth
-from .evaluate import evaluate
-from .extract import extract
+from .evaluation import evaluate
+from .extraction import extract
 
 logger = logging.getLogger(__name__)
 
-#: Stage outputs of EfficientNet-Lite0 the demo compares (28x28x40, 14x14x112, 7x7x320 and the 1280-d head).
-DEMO_LAYERS = ("blocks.2", "blocks.4", "blocks.6", "bn2")
+#: Stage outputs of EfficientNet-Lite0 the demo compares (28x28x40, 14x14x112, 7x7x320, and the pooled 1280-d head).
+DEMO_LAYERS = ("blocks.2", "blocks.4", "blocks.6", "pool")
 DEMO_HEADS = ("svr", "gpr")
+#: References are downscaled to this long side (KADID-10k's 512x384 scale, a little smaller for speed).
+DEMO_MAX_SIDE = 384
 
 
 def default_cache_dir() -> Path:
@@ -57,6 +59,7 @@ def run_demo(
     per_image: int | None = None,
     repeats: int = 5,
     crops: str = "center",
+    max_side: int = DEMO_MAX_SIDE,
     cache_dir: str | Path | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -75,6 +78,8 @@ def run_demo(
         Distorted versions per reference (default: all 39 synthetic type-levels).
     repeats:
         Content-separated 80/20 splits per evaluation (no reference photo in both train and test).
+    max_side:
+        Long side the references are downscaled to before distortion (smaller is faster).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -84,12 +89,21 @@ def run_demo(
     start = time.perf_counter()
     if references is None:
         reference_paths = synth.reference_photos(cache / "references")
-        set_name = "demo-synthetic"
+        source = "bundled"
     else:
         reference_paths = Path(references)
-        set_name = f"demo-synthetic-{Path(references).expanduser().resolve().name}"
+        source = Path(references).expanduser().resolve().name
+    # One build folder per setting: synth.build refuses to resume a folder made with other settings.
+    set_name = f"demo-{source}-{max_side}px-{per_image or 'all'}-seed{seed}"
     dataset = synth.build(
-        reference_paths, cache / set_name, kind="synthetic", per_image=per_image, seed=seed, progress=progress
+        reference_paths,
+        cache / set_name,
+        kind="synthetic",
+        per_image=per_image,
+        seed=seed,
+        max_side=max_side,
+        n_jobs=-1,
+        progress=progress,
     )
     seconds["build"] = time.perf_counter() - start
 
@@ -107,23 +121,25 @@ def run_demo(
     seconds["extract"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    rows = []
+    rows, results = [], {}
     for head in heads:
         for layer in layers:
             result = evaluate(features[layer], head=head, protocol="repeated", n=repeats, seed=seed, progress=False)
+            results[head, layer] = result
             agg = result.aggregate
             rows.append(
                 {
                     "head": head,
                     "layer": layer,
                     "dim": features[layer].dim,
-                    **{f"{m}": agg.loc["mean", m] for m in ("srocc", "plcc", "krocc", "rmse")},
+                    **{m: agg.loc["mean", m] for m in ("srocc", "plcc", "krocc", "rmse")},
                     "srocc_sd": agg.loc["sd", "srocc"],
                 }
             )
-            if head == heads[-1] and layer == layers[-1]:
-                result.plot(out_dir / "plots")
     seconds["evaluate"] = time.perf_counter() - start
+
+    best = max(results, key=lambda k: results[k].aggregate.loc["mean", "srocc"])
+    results[best].plot(out_dir / "plots", stem=f"{best[0]}-{best[1]}")
 
     table = pd.DataFrame(rows).set_index(["head", "layer"])
     report = DemoReport(table=table, out_dir=out_dir, seconds=seconds, weights=weights)

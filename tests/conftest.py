@@ -11,6 +11,8 @@ from PIL import Image
 
 # Keep each test process to one intra-op thread so `pytest -n 2` does not oversubscribe 2 cores.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# CLI errors are drawn by rich at the terminal width; a wide fixed width keeps file names unwrapped in assertions.
+os.environ["COLUMNS"] = "240"
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -115,7 +115,7 @@ def fit_command(
 ) -> None:
     """Extract features of a labeled database (cached in the store) and fit a quality head on all of it."""
     from ..api import fit
-    from ..extract import extract
+    from ..extraction import extract
     from ..persist import save
 
     with _user_errors():
@@ -156,8 +156,8 @@ def evaluate_command(
     report: Annotated[Path | None, typer.Option("--report", help="Folder for report.md, result.json, predictions.csv, plots.")] = None,
 ) -> None:
     """Evaluate a head over content-separated splits; print the summary line and optionally write a report."""
-    from ..evaluate import evaluate
-    from ..extract import extract
+    from ..evaluation import evaluate
+    from ..extraction import extract
 
     with _user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
@@ -191,7 +191,7 @@ def score_command(
     """Score photos with a fitted model, extracting their features exactly as the model's were."""
     import pandas as pd
 
-    from ..extract import extract
+    from ..extraction import extract
     from ..persist import load
 
     with _user_errors():

@@ -94,7 +94,8 @@ class _KernelSVRHead(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
                     self.cv_results_[(C, gamma)] = key[0]
                     if key > best_key:
                         best_key, best = key, (C, gamma)
-            logger.info("%s: CV chose C=%g gamma=%g (SROCC %.4f)", type(self).__name__, best[0], best[1], best_key[0])
+            chosen = f"C={best[0]:g}" + (f" gamma={best[1]:g}" if best[1] else "")
+            logger.info("%s: CV chose %s (SROCC %.4f)", type(self).__name__, chosen, best_key[0])
         else:
             best = (Cs[0], gammas[0])
         self.C_, gamma = best
@@ -160,7 +161,7 @@ class LinearSVR(_KernelSVRHead):
     ----------
     C : float or "auto", default="auto"
         Inverse regularization strength; ``"auto"`` picks the best of ``C_grid`` by CV.
-    C_grid : tuple of float, default=(1e-3, 1e-2, 1e-1, 1.0, 10.0)
+    C_grid : tuple of float, default=(1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
         Candidates for ``C="auto"``; rows have squared norm about 1 per block after standardization,
         which is what this range is made for.
     epsilon : float, default=0.1
@@ -205,7 +206,7 @@ class LinearSVR(_KernelSVRHead):
         self,
         *,
         C: float | str = "auto",
-        C_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0),
+        C_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0),
         epsilon: float = 0.1,
         cv: int = 5,
         blocks: tuple[int, ...] | None = None,

@@ -15,7 +15,7 @@ from sklearn.neighbors import KNeighborsRegressor
 
 from deepfeat_iqa.datasets import Scale
 from deepfeat_iqa.errors import ConfigError, DataError, FeatureKeyError
-from deepfeat_iqa.evaluate import compare, evaluate, evaluate_cross
+from deepfeat_iqa.evaluation import compare, evaluate, evaluate_cross
 from deepfeat_iqa.features import LayerFeatures
 from deepfeat_iqa.results import EvaluationResult
 from deepfeat_iqa.splits import Split

@@ -1,0 +1,69 @@
+"""Run crops of one loader batch through the backbone: shape-grouped micro-batches, hooks, pooling.
+
+Several layers come out of one forward pass; crops of different sizes (the ``full`` protocol) are run
+one shape at a time; bf16 runs under autocast with ``channels_last`` tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+
+from .backbones import forward_layers
+from .pooling import Pooling
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def prepare_model(model: torch.nn.Module, precision: str) -> torch.nn.Module:
+    """Put the model in eval mode with the memory format its precision runs fastest in."""
+    memory_format = torch.channels_last if precision == "bf16" else torch.contiguous_format
+    return model.eval().to(memory_format=memory_format)
+
+
+def pooled_features(
+    model: torch.nn.Module,
+    crops: Sequence[torch.Tensor],
+    module_paths: Sequence[str],
+    pooling: Pooling,
+    *,
+    precision: str,
+    device: torch.device,
+    micro_batch: int,
+) -> dict[str, torch.Tensor]:
+    """Pool every requested layer for all ``crops`` (each ``(V_i, 3, H, W)``), in crop order.
+
+    Returns ``{module_path: (sum V_i, D) float32 CPU tensor}``.
+    """
+    flat = [view for image_crops in crops for view in image_crops]
+    out: dict[str, list[torch.Tensor | None]] = {path: [None] * len(flat) for path in module_paths}
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for index, view in enumerate(flat):
+        by_shape.setdefault(tuple(view.shape), []).append(index)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+    memory_format = torch.channels_last if precision == "bf16" else torch.contiguous_format
+    for indices in by_shape.values():
+        for start in range(0, len(indices), micro_batch):
+            part = indices[start : start + micro_batch]
+            # NumPy stacks the crops; torch.stack's parallel copy stalls badly on oversubscribed CPUs.
+            x = torch.from_numpy(np.stack([flat[i].numpy() for i in part]))
+            x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+            with torch.inference_mode():
+                with autocast:
+                    activations = forward_layers(model, x, list(module_paths))
+                for path in module_paths:
+                    pooled = pooling(activations[path]).cpu()
+                    for offset, i in enumerate(part):
+                        out[path][i] = pooled[offset]
+    return {path: torch.stack(rows) for path, rows in out.items()}  # type: ignore[arg-type]
+
+
+def per_image(pooled: torch.Tensor, counts: Sequence[int], reduce: bool) -> np.ndarray:
+    """Split ``(sum V_i, D)`` into ``(n_images, n_views, D)``, averaging crops where ``reduce`` is set."""
+    parts = torch.split(pooled, list(counts))
+    if reduce:
+        return torch.stack([p.mean(dim=0, keepdim=True) for p in parts]).numpy()
+    return torch.stack(list(parts)).numpy()

@@ -1,0 +1,41 @@
+"""``deepfeat-iqa demo``: the offline end-to-end run that the README opens with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import DeepfeatError
+from . import app
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Where report.md, results.json and plots/ go.")] = Path("deepfeat-iqa-demo"),
+    references: Annotated[
+        Path | None, typer.Option("--references", help="Folder of your own pristine photos (default: bundled photos).")
+    ] = None,
+    weights: Annotated[str, typer.Option("--weights", help="imagenet (offline EfficientNet-Lite), random (control), or a file.")] = "imagenet",
+    repeats: Annotated[int, typer.Option("--repeats", help="Content-separated 80/20 splits per evaluation.")] = 5,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Cache for images and features (default $DEEPFEAT_IQA_CACHE or ~/.cache/deepfeat-iqa).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for distortions, crops and splits.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Distort bundled photos, extract real ImageNet features, fit SVR and GPR, print and write a report."""
+    from ..demo import run_demo
+
+    try:
+        report = run_demo(
+            out, references=references, weights=weights, repeats=repeats, cache_dir=cache_dir, seed=seed, progress=not quiet
+        )
+    except DeepfeatError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(report.to_markdown())
+    typer.echo("")
+    typer.echo("time: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in report.seconds.items()))
+    typer.echo(f"report: {report.out_dir / 'report.md'}")

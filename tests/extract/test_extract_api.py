@@ -1,0 +1,108 @@
+"""``extract`` end to end: inputs, keys, layers from one pass, precision, views, bad arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import deepfeat_iqa as dfi
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError, DataError
+
+FAST = {"model": "resnet18", "weights": "random", "num_workers": 0, "progress": False, "batch_size": 4}
+
+
+def test_layers_from_one_pass_keyed_as_written(photo_dir: Path) -> None:
+    feats = dfi.extract(photo_dir, layer=["layer3", -2], store=None, **FAST)
+    assert list(feats) == ["layer3", "-2"]
+    assert feats["layer3"].per_view.shape == (5, 1, 256)
+    key = feats["-2"].key
+    assert (key.backbone, key.pooling, key.views, key.precision) == ("resnet18", "avg", "center", "bf16")
+    assert key.weights.startswith("sha256:") and key.layer == feats["-2"].key.layer != "-2"
+    assert feats.dataset.ids == sorted(p.name for p in photo_dir.iterdir())
+    assert np.isfinite(feats["layer3"].X).all()
+
+
+def test_default_layer_and_list_of_paths(photo_dir: Path) -> None:
+    paths = sorted(photo_dir.iterdir())[:2]
+    feats = dfi.extract([str(p) for p in paths], store=None, **FAST)
+    (name,) = list(feats)
+    assert feats[name].key.layer == name and len(feats[name]) == 2
+
+
+def test_random_crops_pooling_and_storage_dtype(photo_dir: Path) -> None:
+    ds = Dataset.from_folder(photo_dir)
+    feats = dfi.extract(ds[:2], layer="layer4", crops="random3", pooling="grid2x2", seed=5, store=None, **FAST)
+    lf = feats["layer4"]
+    assert lf.key.views == "random3@seed5" and lf.key.pooling == "grid2x2"
+    assert lf.per_view.shape == (2, 3, 2048) and lf.per_view.dtype == np.float32
+    wide = dfi.extract(ds[:1], layer="layer4", pooling="grid3x3", store=None, **FAST)["layer4"]
+    assert wide.per_view.shape == (1, 1, 4608) and wide.per_view.dtype == np.float16  # auto: float16 above 4096 dims
+
+
+def test_bf16_is_part_of_the_key_and_close_to_fp32(photo_dir: Path) -> None:
+    fp32 = dfi.extract(photo_dir, layer="layer2", store=None, precision="fp32", **FAST)["layer2"]
+    bf16 = dfi.extract(photo_dir, layer="layer2", store=None, precision="bf16", **FAST)["layer2"]
+    assert bf16.key.precision == "bf16" and fp32.key.precision == "fp32"
+    corr = np.corrcoef(fp32.X.ravel(), bf16.X.ravel())[0, 1]
+    assert corr > 0.95
+
+
+@pytest.mark.parametrize("crops", ["grid", "patches", "full"])
+def test_variable_count_and_native_size_views(tmp_path: Path, crops: str) -> None:
+    sizes = [(300, 240), (1, 1), (90, 50)]
+    for i, (w, h) in enumerate(sizes):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    feats = dfi.extract(tmp_path, layer="layer1", crops=crops, store=None, **FAST)["layer1"]
+    assert feats.per_view.shape == (3, 1, 64) and np.isfinite(feats.X).all()
+
+
+def test_duplicate_paths(photo_dir: Path) -> None:
+    path = next(photo_dir.iterdir())
+    with pytest.raises(DataError, match=f"duplicate image paths.*{path.name}"):
+        dfi.extract([path, photo_dir / ".." / photo_dir.name / path.name], store=None, **FAST)
+
+
+def test_unknown_backbone(photo_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="resnet5"):
+        dfi.extract(photo_dir, **{**FAST, "model": "resnet5O"}, store=None)
+
+
+def test_unknown_layer(photo_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="layer9"):
+        dfi.extract(photo_dir, layer="layer9", store=None, **FAST)
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "message"),
+    [("pooling", "mean", "Unknown pooling"), ("crops", "random", "crop protocol"), ("precision", "fp16", "precision"),
+     ("on_error", "ignore", "on_error"), ("dtype", "int8", "dtype")],
+)  # fmt: skip
+def test_bad_arguments_name_the_choices(photo_dir: Path, argument: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        dfi.extract(photo_dir, store=None, **{**FAST, argument: value})
+
+
+def test_unreadable_image_raises_naming_the_file(photo_dir: Path) -> None:
+    (photo_dir / "zz_broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(DataError, match=r"zz_broken\.jpg.*on_error='skip'"):
+        dfi.extract(photo_dir, store=None, **FAST)
+
+
+def test_skip_without_store_leaves_the_image_out(photo_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (photo_dir / "zz_broken.jpg").write_bytes(b"")
+    feats = dfi.extract(photo_dir, store=None, on_error="skip", **FAST)
+    lf = feats.only()
+    assert len(lf) == 5 and "zz_broken.jpg" not in lf.dataset.ids
+    assert "could not be read" in caplog.text and "zz_broken.jpg" in caplog.text
+
+
+def test_dfi_extract_is_the_function_whatever_was_imported_first(photo_dir: Path) -> None:
+    import deepfeat_iqa.evaluation  # noqa: F401 - submodules named unlike the public functions never shadow them
+    import deepfeat_iqa.extraction as module
+
+    assert dfi.extract is module.extract and callable(dfi.evaluate)
+    assert len(dfi.extract(sorted(photo_dir.iterdir())[:1], layer="layer1", store=None, **FAST).only()) == 1
