@@ -19,6 +19,10 @@ def demo(
     ] = None,
     weights: Annotated[str, typer.Option("--weights", help="imagenet (offline EfficientNet-Lite), random (control), or a file.")] = "imagenet",
     repeats: Annotated[int, typer.Option("--repeats", help="Content-separated 80/20 splits per evaluation.")] = 5,
+    per_image: Annotated[
+        int | None, typer.Option("--per-image", help="Distorted versions per reference (default: all 39 type-levels).")
+    ] = None,
+    max_side: Annotated[int, typer.Option("--max-side", help="Downscale references to this long side first.")] = 384,
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", help="Cache for images and features (default $DEEPFEAT_IQA_CACHE or ~/.cache/deepfeat-iqa).")
     ] = None,
@@ -30,7 +34,15 @@ def demo(
 
     try:
         report = run_demo(
-            out, references=references, weights=weights, repeats=repeats, cache_dir=cache_dir, seed=seed, progress=not quiet
+            out,
+            references=references,
+            weights=weights,
+            repeats=repeats,
+            per_image=per_image,
+            max_side=max_side,
+            cache_dir=cache_dir,
+            seed=seed,
+            progress=not quiet,
         )
     except DeepfeatError as exc:
         typer.echo(f"error: {exc}", err=True)
