@@ -25,7 +25,9 @@ GroupCol = Annotated[str | None, typer.Option("--group-col", help="Column of --l
 DatasetName = Annotated[str | None, typer.Option("--dataset", help="A bundled database (e.g. koniq10k), with --root.")]
 Root = Annotated[Path | None, typer.Option("--root", help="Where the --dataset files are.")]
 Model = Annotated[str, typer.Option("--model", help="Backbone (see `deepfeat-iqa extract --help`).")]
-Layers = Annotated[list[str] | None, typer.Option("--layer", help="Layer to read; repeat to concatenate layers.")]
+Layers = Annotated[
+    list[str] | None, typer.Option("--layer", help="Layer to read (default: the backbone's); repeat to concatenate layers.")
+]
 Pooling = Annotated[str | None, typer.Option("--pooling", help="Pooling spec (extract's default when left out).")]
 Crops = Annotated[str | None, typer.Option("--crops", help="View protocol, e.g. center or random10.")]
 Weights = Annotated[str, typer.Option("--weights", help="imagenet, random, or a weights file.")]
@@ -86,10 +88,11 @@ def _head_options(pairs: list[str] | None) -> dict[str, Any]:
     return options
 
 
-def _layers(layer: list[str] | None) -> tuple[list[str], list[str] | None]:
-    """Layers to extract, and the ``layers=`` to concatenate (None for one layer)."""
-    chosen = list(layer or ["layer3"])
-    return chosen, (chosen if len(chosen) > 1 else None)
+def _layers(layer: list[str] | None) -> tuple[list[str] | None, list[str] | None]:
+    """Layers to extract (None: the backbone's default layer), and the ``layers=`` to concatenate."""
+    if not layer:
+        return None, None
+    return list(layer), (list(layer) if len(layer) > 1 else None)
 
 
 @app.command("fit")

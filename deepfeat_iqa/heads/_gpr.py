@@ -13,10 +13,9 @@ from typing import Any
 import gpytorch
 import numpy as np
 import torch
-from linear_operator.utils.cholesky import psd_safe_cholesky
 from linear_operator.utils.errors import NotPSDError
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import optimize, stats
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.decomposition import PCA
 from sklearn.model_selection import KFold
@@ -25,6 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..errors import ConfigError, DeepfeatError
+from ._gp_math import MaternMarginal, MaternPosterior
 from ._preprocess import BlockStandardizer
 from ._tuning import default_study_name, run_search
 
@@ -32,66 +32,12 @@ logger = logging.getLogger(__name__)
 
 #: Rows per prediction batch: bounds the test-by-train kernel block to ~256 MB at N=8000 in float64.
 _PREDICT_BATCH = 4096
-#: Largest matrix gpytorch factorizes by Cholesky; above gpytorch's default (800) it would switch to
-#: CG + stochastic Lanczos, whose noisy marginal likelihood stalls L-BFGS. We want the exact one.
-_MAX_CHOLESKY = 1_000_000
 #: Candidate PCA sizes for the search (those below the feature and fold sizes are offered).
 _PCA_LADDER = (16, 32, 64, 128, 256)
-
-
-class _CachedMatern(gpytorch.kernels.MaternKernel):
-    """Matern kernel that computes the training distance matrix once per fit.
-
-    With one lengthscale ``l``, ``K = f(|x - x'| / l)``, so the O(N^2 D) distance pass does not
-    depend on any hyperparameter; gpytorch's kernel redoes it at every optimizer step, which for
-    2048-dim features costs more than the Cholesky. Here the distances of the training inputs (the
-    same tensor object at every step) are kept and only the O(N^2) elementwise part is redone.
-    Other inputs and the ARD case go through gpytorch unchanged.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._cached: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params: Any) -> torch.Tensor:
-        isotropic = self.ard_num_dims is None or self.ard_num_dims == 1
-        if diag or not isotropic or x1 is not x2 or x1.requires_grad or params.get("last_dim_is_batch"):
-            return super().forward(x1, x2, diag=diag, **params)
-        if self._cached is None or self._cached[0] is not x1:
-            centered = x1 - x1.mean(dim=-2, keepdim=True)
-            self._cached = (x1, torch.cdist(centered, centered).clamp_min_(0.0))
-        r = self._cached[1] / self.lengthscale
-        return (1.0 + math.sqrt(5.0) * r + (5.0 / 3.0) * r**2) * torch.exp(-math.sqrt(5.0) * r)
-
-
-class _NegLogMarginal(torch.autograd.Function):
-    """``0.5 r^T K^-1 r + 0.5 log|K|`` by one jittered Cholesky, with the closed-form gradient.
-
-    The gradient ``0.5 (K^-1 - a a^T)`` with ``a = K^-1 r`` costs one ``cholesky_inverse``; autograd
-    through the Cholesky (ours or gpytorch's linear-operator path) took 2-3x longer per step at
-    N=1000 for the same value and gradient (measured: 0.23 s against 0.5-0.7 s).
-    """
-
-    @staticmethod
-    def forward(ctx: Any, K: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        L = psd_safe_cholesky(K)
-        a = torch.cholesky_solve(r.unsqueeze(-1), L)
-        ctx.save_for_backward(L, a)
-        return 0.5 * (r.unsqueeze(-1) * a).sum() + L.diagonal().log().sum()
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        L, a = ctx.saved_tensors
-        grad_K = torch.cholesky_inverse(L).sub_(a @ a.mT).mul_(0.5 * grad)
-        return grad_K, -grad * a.squeeze(-1)
-
-
-def _neg_log_marginal(model: _ExactMatern, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Per-sample negative exact log marginal likelihood (equals gpytorch's ExactMarginalLogLikelihood)."""
-    K = model.covar_module(x).to_dense()
-    K = K + model.likelihood.noise * torch.eye(len(x), dtype=x.dtype, device=x.device)
-    r = t - model.mean_module(x)
-    return (_NegLogMarginal.apply(K, r) + 0.5 * len(x) * math.log(2 * math.pi)) / len(x)
+#: L-BFGS-B box for each log-hyperparameter, around its start: e^20 ~ 5e8 either way is far beyond
+#: any useful value (scikit-learn's default bounds span 1e-5..1e5) and keeps the line search away
+#: from overflow and from a noise so small that no jitter makes the Cholesky succeed.
+_LOG_BOX = 20.0
 
 
 class _ExactMatern(gpytorch.models.ExactGP):
@@ -106,7 +52,7 @@ class _ExactMatern(gpytorch.models.ExactGP):
     ) -> None:
         super().__init__(x, y, likelihood)
         self.mean_module = gpytorch.means.ConstantMean()
-        self.covar_module = gpytorch.kernels.ScaleKernel(_CachedMatern(nu=2.5, ard_num_dims=ard_dims))
+        self.covar_module = gpytorch.kernels.ScaleKernel(gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=ard_dims))
 
     def forward(self, x: torch.Tensor) -> gpytorch.distributions.MultivariateNormal:
         return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
@@ -137,10 +83,10 @@ class GPR(RegressorMixin, BaseEstimator):
     The model is a constant mean plus ``outputscale * Matern52(|z - z'| / lengthscale)`` on the
     standardized (optionally PCA-reduced) features, with Gaussian noise bounded below by
     ``noise_floor``; targets are z-scored internally. Lengthscale(s), outputscale, noise and mean
-    are fit by maximizing the exact marginal likelihood (Cholesky, float64 by default) with L-BFGS,
-    which converges in tens of steps on these four smooth parameters. What the likelihood does not
-    choose well -- the noise floor (it overfits noise on small sets), the PCA size and the
-    standardization -- can then be searched by Bayesian optimization with optuna against K-fold
+    are fit by maximizing the exact marginal likelihood (Cholesky, float64 by default) with L-BFGS-B
+    on its closed-form gradient, which converges in tens of steps on these four smooth parameters.
+    What the likelihood does not choose well -- the noise floor (it overfits noise on small sets),
+    the PCA size and the standardization -- can then be searched by Bayesian optimization with optuna against K-fold
     SROCC, as seed 003 tuned its kernel "sigma". Tuning is off by default (``tune_trials=0``)
     because each trial costs ``tune_cv`` refits; 20-30 trials are what it needs to help.
 
@@ -164,14 +110,15 @@ class GPR(RegressorMixin, BaseEstimator):
     blocks : tuple of int or None, default=None
         Widths of concatenated feature blocks (see :class:`BlockStandardizer`).
     optimizer : {"lbfgs", "adam"}, default="lbfgs"
-        Marginal-likelihood optimizer. Adam is there for float32 on GPU, where L-BFGS line searches
-        can stall on round-off.
+        Marginal-likelihood optimizer: scipy's L-BFGS-B, or Adam for float32 on GPU, where L-BFGS
+        line searches can stall on round-off. Both use the closed-form gradient.
     max_iter : int, default=100
         Most optimizer iterations.
     tol : float, default=1e-7
-        Stop when the per-sample negative log likelihood changes by less than this.
+        Stop when the per-sample negative log likelihood changes by less than this (L-BFGS-B:
+        relative to ``max(|loss|, 1)``).
     lr : float, default=0.05
-        Adam learning rate (L-BFGS uses a strong-Wolfe line search instead).
+        Adam learning rate (L-BFGS-B uses a line search instead).
     max_fit_samples : int or None, default=3000
         Rows used for the hyperparameter fit; ``None`` uses all.
     dtype : {"float64", "float32"}, default="float64"
@@ -209,6 +156,9 @@ class GPR(RegressorMixin, BaseEstimator):
         Training-score mean and standard deviation.
     gp_state_ : dict of str to torch.Tensor
         Fitted gpytorch state dict (CPU); with ``X_fit_`` and ``y_fit_`` it rebuilds the model.
+    dual_coef_ : ndarray of shape (n_samples,)
+        ``K^-1 (y_fit_ - mean)`` on all training rows: the predictive mean is the test-by-train
+        kernel times this vector, so mean-only prediction needs no Cholesky, even after loading.
     lengthscale_ : ndarray
         Fitted lengthscale(s) in the preprocessed space.
     outputscale_, noise_ : float
@@ -361,21 +311,26 @@ class GPR(RegressorMixin, BaseEstimator):
         device, dtype = _resolve_device(self.device), getattr(torch, self.dtype)
         x = torch.as_tensor(self.X_fit_[rows], dtype=dtype, device=device)
         t = torch.as_tensor(self.y_fit_[rows], dtype=dtype, device=device)
-        model = self._build(x, t)
-        self._init_hyperparameters(model, x)
-        with self._settings():
+        start, bounds = self._start(x)
+        with torch.no_grad(), self._settings():
             try:
-                loss, self.n_iter_ = self._optimize(model, x, t)
+                marginal = MaternMarginal(x, t, self.noise_floor_, self.ard)
+                theta, loss, self.n_iter_ = self._optimize(marginal, start, bounds)
+                del marginal  # its cached N x N distances
             except NotPSDError as exc:
                 raise _not_psd(exc, self.noise_floor_, self.n_components_, self.standardize_) from exc
+        model = self._build(x, t)
+        self._set_hyperparameters(model, theta)
         self.log_marginal_likelihood_value_ = -loss
         self.gp_state_ = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         self.lengthscale_ = model.covar_module.base_kernel.lengthscale.detach().cpu().numpy().ravel()
         self.outputscale_ = float(model.covar_module.outputscale.detach())
         self.noise_ = float(model.likelihood.noise.detach())
-        # The full-data posterior is built on first predict, into a holder created here, so predict
-        # fills a cache without changing the estimator's attributes.
-        self._posterior_cache: dict[str, _ExactMatern] = {}
+        # The posterior on all rows lives in a holder created here, so predict can fill it (after
+        # unpickling) without changing the estimator's attributes. Conditioning now costs one
+        # Cholesky and leaves the factor cached for the first return_std prediction.
+        self._posterior_cache: dict[str, MaternPosterior] = {}
+        self.dual_coef_ = self._posterior(None).dual_coef.cpu().numpy()
         logger.info(
             "GPR: %d iterations, log ML %.4f, lengthscale %s, outputscale %.3g, noise %.3g",
             self.n_iter_, self.log_marginal_likelihood_value_, np.round(self.lengthscale_[:4], 4),
@@ -389,56 +344,61 @@ class GPR(RegressorMixin, BaseEstimator):
         ard_dims = x.shape[1] if self.ard else None
         return _ExactMatern(x, t, likelihood, ard_dims).to(device=x.device, dtype=x.dtype)
 
-    @staticmethod
-    def _init_hyperparameters(model: _ExactMatern, x: torch.Tensor) -> None:
-        """Start at the median pairwise distance, unit signal variance and 10% noise (z-scored target)."""
+    def _start(self, x: torch.Tensor) -> tuple[np.ndarray, list[tuple[float | None, float | None]]]:
+        """Start and L-BFGS-B box of ``(log lengthscale(s), log outputscale, log excess noise, mean)``.
+
+        The start is the median pairwise distance, the target's unit variance (it is z-scored) and
+        10% noise (twice the floor when that is higher), from which the likelihood surface of these
+        smooth parameters is climbed in tens of steps.
+        """
         sample = x[: min(len(x), 500)]
-        distances = torch.pdist(sample) if len(sample) > 1 else torch.ones(1, dtype=x.dtype)
-        median = float(distances.median()) if float(distances.median()) > 0 else 1.0
-        model.covar_module.base_kernel.lengthscale = median
-        model.covar_module.outputscale = 1.0
-        floor = float(model.likelihood.noise_covar.raw_noise_constraint.lower_bound)
-        model.likelihood.noise = max(0.1, 2.0 * floor)
+        median = float(torch.pdist(sample).median()) if len(sample) > 1 else 1.0
+        n_lengthscales = x.shape[1] if self.ard else 1
+        excess_noise = max(0.1, 2.0 * self.noise_floor_) - self.noise_floor_
+        log_lengthscale = math.log(median if median > 0 else 1.0)
+        start = np.array([log_lengthscale] * n_lengthscales + [0.0, math.log(excess_noise), 0.0])
+        bounds = [(v - _LOG_BOX, v + _LOG_BOX) for v in start[:-1]] + [(None, None)]
+        return start, bounds
 
-    def _optimize(self, model: _ExactMatern, x: torch.Tensor, t: torch.Tensor) -> tuple[float, int]:
-        """Maximize the per-sample exact log marginal likelihood; return (final loss, iterations)."""
-        model.train()
-        params = [p for p in model.parameters() if p.requires_grad]
+    def _set_hyperparameters(self, model: _ExactMatern, theta: np.ndarray) -> None:
+        """Write the optimizer's ``theta`` (see :meth:`_start`) into the gpytorch model."""
+        kernel = model.covar_module
+        like = {"dtype": kernel.raw_outputscale.dtype, "device": kernel.raw_outputscale.device}
+        lengthscale = torch.as_tensor(np.exp(theta[:-3]), **like)
+        kernel.base_kernel.lengthscale = lengthscale.reshape(kernel.base_kernel.raw_lengthscale.shape)
+        kernel.outputscale = torch.as_tensor(math.exp(theta[-3]), **like)
+        model.likelihood.noise = torch.as_tensor(self.noise_floor_ + math.exp(theta[-2]), **like)
+        model.mean_module.constant = torch.as_tensor(theta[-1], **like)
 
-        def closure() -> torch.Tensor:
-            optimizer.zero_grad()
-            loss = _neg_log_marginal(model, x, t)
-            loss.backward()
-            return loss
+    def _optimize(
+        self, marginal: MaternMarginal, start: np.ndarray, bounds: list[tuple[float | None, float | None]]
+    ) -> tuple[np.ndarray, float, int]:
+        """Minimize the per-sample negative log marginal likelihood; return (theta, loss, iterations)."""
+        like = marginal.y
+
+        def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            loss, grad = marginal(torch.as_tensor(theta, dtype=like.dtype, device=like.device))
+            return float(loss), grad.cpu().double().numpy()
 
         if self.optimizer == "lbfgs":
-            optimizer = torch.optim.LBFGS(
-                params, lr=1.0, max_iter=self.max_iter, tolerance_change=self.tol,
-                tolerance_grad=1e-6, history_size=20, line_search_fn="strong_wolfe",
+            # scipy's ftol is relative to max(|loss|, 1), i.e. absolute for a per-sample loss near 1.
+            result = optimize.minimize(
+                loss_and_grad, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-6},
             )
-            # A strong-Wolfe L-BFGS run can stop early on a step that barely moves; restarting from
-            # there (fresh curvature history) until the loss stops improving reaches the optimum.
-            previous, n_iter = math.inf, 0
-            while n_iter < self.max_iter:
-                loss = float(optimizer.step(closure).detach())
-                done = int(optimizer.state[optimizer._params[0]].get("n_iter", 0))
-                optimizer.state.clear()
-                optimizer.param_groups[0]["max_iter"] = self.max_iter - n_iter - done
-                n_iter += done
-                if previous - loss < self.tol or done == 0:
-                    break
-                previous = loss
-        else:
-            optimizer = torch.optim.Adam(params, lr=self.lr)
-            previous, n_iter = math.inf, 0
-            for n_iter in range(1, self.max_iter + 1):
-                loss = float(optimizer.step(closure).detach())
-                if abs(previous - loss) < self.tol:
-                    break
-                previous = loss
-        with torch.no_grad():
-            loss = float(_neg_log_marginal(model, x, t))
-        return loss, n_iter
+            logger.debug("GPR: L-BFGS-B stopped: %s", result.message)
+            return result.x, float(result.fun), int(result.nit)
+        theta = torch.tensor(start, dtype=like.dtype, device=like.device, requires_grad=True)
+        optimizer = torch.optim.Adam([theta], lr=self.lr)
+        previous, n_iter = math.inf, 0
+        for n_iter in range(1, self.max_iter + 1):
+            loss, theta.grad = marginal(theta.detach())
+            optimizer.step()
+            if abs(previous - float(loss)) < self.tol:
+                break
+            previous = float(loss)
+        theta = theta.detach().cpu().double().numpy()
+        return theta, loss_and_grad(theta)[0], n_iter
 
     @staticmethod
     @contextlib.contextmanager
@@ -449,7 +409,6 @@ class GPR(RegressorMixin, BaseEstimator):
         which is turned into an error that says what to change.
         """
         with contextlib.ExitStack() as stack:
-            stack.enter_context(gpytorch.settings.max_cholesky_size(_MAX_CHOLESKY))
             stack.enter_context(gpytorch.settings.cholesky_jitter(float_value=1e-6, double_value=1e-8))
             stack.enter_context(gpytorch.settings.cholesky_max_tries(4))
             stack.enter_context(gpytorch.settings.debug(False))
@@ -529,17 +488,17 @@ class GPR(RegressorMixin, BaseEstimator):
         Z = X if self.preprocessor_ is None else self.preprocessor_.transform(X)
         if self.pca_ is not None:
             Z = self.pca_.transform(Z)
-        model = self._posterior()
-        param = next(model.parameters())
+        posterior = self._posterior(self.dual_coef_)
         means, sds = [], []
-        with torch.no_grad(), self._settings(), gpytorch.settings.skip_posterior_variances(not return_std):
+        with torch.no_grad(), self._settings():
             try:
                 for start in range(0, len(Z), _PREDICT_BATCH):
-                    z = torch.as_tensor(Z[start : start + _PREDICT_BATCH], dtype=param.dtype, device=param.device)
-                    out = model.likelihood(model(z))
-                    means.append(out.mean.cpu().numpy())
+                    rows = Z[start : start + _PREDICT_BATCH]
+                    z = torch.as_tensor(rows, dtype=posterior.z.dtype, device=posterior.z.device)
+                    mean, sd = posterior(z, return_std)
+                    means.append(mean.cpu().numpy())
                     if return_std:
-                        sds.append(out.variance.clamp_min(0.0).sqrt().cpu().numpy())
+                        sds.append(sd.cpu().numpy())
             except NotPSDError as exc:
                 raise _not_psd(exc, self.noise_floor_, self.n_components_, self.standardize_) from exc
         mean = np.concatenate(means) * self.y_std_ + self.y_mean_ if means else np.empty(0)
@@ -547,21 +506,35 @@ class GPR(RegressorMixin, BaseEstimator):
             return mean
         return mean, (np.concatenate(sds) if sds else np.empty(0)) * self.y_std_
 
-    def _posterior(self) -> _ExactMatern:
-        """The model conditioned on all training rows, rebuilt from the stored state when missing."""
-        if "model" not in self._posterior_cache:
-            dtype = getattr(torch, self.dtype)
-            device = _resolve_device(self.device)
+    def _posterior(self, dual_coef: np.ndarray | None) -> MaternPosterior:
+        """The posterior on all training rows with the stored hyperparameters, built once and cached.
+
+        The hyperparameters are read back from ``gp_state_`` through the gpytorch model, so the
+        state dict stays the single record of the fit; ``dual_coef`` (``dual_coef_`` after a fit)
+        spares the Cholesky factor until a prediction asks for its standard deviation.
+        """
+        if "posterior" not in self._posterior_cache:
+            dtype, device = getattr(torch, self.dtype), _resolve_device(self.device)
             x = torch.as_tensor(self.X_fit_, dtype=dtype, device=device)
             t = torch.as_tensor(self.y_fit_, dtype=dtype, device=device)
             model = self._build(x, t)
             model.load_state_dict(self.gp_state_)
-            model.eval()
-            self._posterior_cache["model"] = model
-        return self._posterior_cache["model"]
+            with torch.no_grad(), self._settings():
+                try:
+                    self._posterior_cache["posterior"] = MaternPosterior(
+                        x, t,
+                        lengthscale=model.covar_module.base_kernel.lengthscale.detach().reshape(-1),
+                        outputscale=float(model.covar_module.outputscale),
+                        noise=float(model.likelihood.noise),
+                        mean=float(model.mean_module.constant),
+                        dual_coef=None if dual_coef is None else torch.as_tensor(dual_coef, device=device),
+                    )
+                except NotPSDError as exc:
+                    raise _not_psd(exc, self.noise_floor_, self.n_components_, self.standardize_) from exc
+        return self._posterior_cache["posterior"]
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle the fitted state, not the live torch model (rebuilt lazily) or a storage-backed study."""
+        """Pickle the fitted state, not the cached posterior (rebuilt lazily) or a storage-backed study."""
         state = super().__getstate__()
         state["_posterior_cache"] = {}
         study = state.get("study_")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import gpytorch
 import joblib
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from deepfeat_iqa.errors import ConfigError, DeepfeatError
 from deepfeat_iqa.heads import GPR, LinearSVR
+from deepfeat_iqa.heads._gp_math import MaternMarginal
 
 
 def _latent_data(n: int, target: str, seed: int = 0, dim: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -125,3 +129,43 @@ def test_hyperparameters_from_a_subset_condition_on_all_rows():
     model = GPR(max_fit_samples=100).fit(X, y)
     assert model.X_fit_.shape[0] == 300
     assert spearmanr(model.predict(X), y).statistic > 0.95
+
+
+@pytest.mark.parametrize("ard", [False, True])
+def test_closed_form_likelihood_gradient_matches_autograd(ard):
+    rng = np.random.default_rng(11)
+    x = torch.as_tensor(rng.normal(size=(60, 3)))
+    y = torch.sin(2 * x[:, 0]) + 0.1 * torch.as_tensor(rng.normal(size=60))
+    floor = 1e-3
+    theta = torch.tensor(([0.3, -0.2, 0.5] if ard else [0.2]) + [0.1, math.log(0.05), 0.2], dtype=torch.float64)
+    loss, grad = MaternMarginal(x, y, floor, ard)(theta)
+
+    # Reference: the same model written directly, differentiated by autograd.
+    leaf = theta.clone().requires_grad_(True)
+    z = x / leaf[:-3].exp()
+    u = math.sqrt(5) * (z[:, None] - z[None]).square().sum(-1).clamp_min(1e-30).sqrt()
+    K = leaf[-3].exp() * (1 + u + u**2 / 3) * torch.exp(-u) + (floor + leaf[-2].exp()) * torch.eye(60, dtype=torch.float64)
+    mean = leaf[-1].expand(60)
+    expected = -torch.distributions.MultivariateNormal(mean, K).log_prob(y) / 60
+    expected.backward()
+    assert float(loss) == pytest.approx(float(expected.detach()), rel=1e-12)
+    np.testing.assert_allclose(grad.numpy(), leaf.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("options", [{}, {"n_components": 4, "ard": True}])
+def test_fit_and_predictions_agree_with_gpytorch_on_the_stored_state(options):
+    X, y = _latent_data(120, "nonlinear", seed=12)
+    model = GPR(device="cpu", **options).fit(X[:100], y[:100])
+    x, t = torch.as_tensor(model.X_fit_), torch.as_tensor(model.y_fit_)
+    gp = model._build(x, t)
+    gp.load_state_dict(model.gp_state_)
+    mll = gpytorch.mlls.ExactMarginalLogLikelihood(gp.likelihood, gp)
+    with torch.no_grad(), gpytorch.settings.max_cholesky_size(10_000):
+        gp.train()
+        assert float(mll(gp(x), t)) == pytest.approx(model.log_marginal_likelihood_value_, abs=1e-7)
+        gp.eval()
+        Z = model.preprocessor_.transform(X[100:])
+        out = gp.likelihood(gp(torch.as_tensor(model.pca_.transform(Z) if model.pca_ else Z)))
+        mean, sd = model.predict(X[100:], return_std=True)
+    np.testing.assert_allclose(mean, out.mean.numpy() * model.y_std_ + model.y_mean_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(sd, out.variance.sqrt().numpy() * model.y_std_, rtol=1e-5)
