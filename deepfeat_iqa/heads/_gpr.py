@@ -10,10 +10,14 @@ from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any
 
-import gpytorch
 import numpy as np
 import torch
-from linear_operator.utils.errors import NotPSDError
+
+with warnings.catch_warnings():
+    # gpytorch's own use of torch.jit.script warns on import; nothing our users can act on.
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+    import gpytorch
+    from linear_operator.utils.errors import NotPSDError
 from numpy.typing import ArrayLike
 from scipy import optimize, stats
 from sklearn.base import BaseEstimator, RegressorMixin, clone
