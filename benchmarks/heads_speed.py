@@ -118,11 +118,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N in {1000, 3000}, D=512, 10 tuning trials")
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (seed 003: one core)")
+    parser.add_argument("--tuning-only", action="store_true", help="only the 30-trial tuning run (heads_speed_tuning.*)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     with threadpool_limits(args.threads):
-        run(args.quick, args.threads)
+        if args.tuning_only:
+            run_tuning_only(args.threads)
+        else:
+            run(args.quick, args.threads)
+
+
+def run_tuning_only(threads: int) -> None:
+    """The 3000-image, 30-trial tuning run alone, for when the size cases were measured separately."""
+    GPR(device="cpu", max_iter=2).fit(*make_data(20, 8, seed=0))
+    tuning = tuning_run(3000, 512, 30)
+    print(json.dumps(tuning))  # noqa: T201
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"threads": threads, "cpu": platform.processor() or platform.machine(), "tuning": tuning}
+    (RESULTS / "heads_speed_tuning.json").write_text(json.dumps(payload, indent=2, default=str))
 
 
 def run(quick: bool, threads: int) -> None:

@@ -64,12 +64,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="12 photos, fewer distortions per photo")
     parser.add_argument("--cache", type=Path, default=ROOT / "benchmarks" / "results" / ".cache", help="images + feature store")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--heads", nargs="+", default=["svr", "gpr"])
     args = parser.parse_args()
 
     refs = references(args.quick)
-    per_image = {"synthetic": 13 if args.quick else 20, "authentic": 5 if args.quick else 10}
+    per_image = {"synthetic": 6 if args.quick else 13, "authentic": 3 if args.quick else 6}
     timings: dict[str, float] = {}
     rows: list[dict] = []
     store = args.cache / "features.zarr"

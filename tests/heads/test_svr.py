@@ -88,3 +88,16 @@ def test_block_standardizer_all_constant_input_maps_to_zeros():
 def test_block_standardizer_rejects_wrong_blocks_with_the_fix(blocks):
     with pytest.raises(ConfigError, match="blocks"):
         BlockStandardizer(blocks=blocks).fit(np.random.default_rng(0).normal(size=(10, 5)))
+
+
+def test_search_on_a_subset_above_max_search_samples_still_fits_every_row() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 8))
+    y = X @ rng.normal(size=8) + 0.05 * rng.normal(size=300)
+    head = LinearSVR(max_search_samples=80)
+    rows = head._search_rows(300)
+    assert rows.size == 80 and np.array_equal(rows, head._search_rows(300))  # seeded
+    assert np.array_equal(LinearSVR(max_search_samples=None)._search_rows(300), np.arange(300))
+    fitted = head.fit(X, y)
+    assert fitted.C_ in head.C_grid
+    assert spearmanr(fitted.predict(X), y).statistic > 0.95
