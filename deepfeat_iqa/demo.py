@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import pandas as pd
 from . import synth
 from .evaluation import evaluate
 from .extraction import extract
+from .paths import cache_dir as user_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ DEMO_MAX_SIDE = 384
 
 def default_cache_dir() -> Path:
     """Where the demo keeps its references, distorted images and feature store (``$DEEPFEAT_IQA_CACHE``)."""
-    return Path(os.environ.get("DEEPFEAT_IQA_CACHE", Path.home() / ".cache" / "deepfeat-iqa")).expanduser()
+    return user_cache_dir()
 
 
 @dataclass

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from . import __version__
 from ._forward import PRECISIONS, per_image, pooled_features, prepare_model
 from ._loader import ViewDataset, default_num_workers, make_loader
-from .backbones import build_backbone, resolve_layers
+from .backbones import DEFAULT_BACKBONE, build_backbone, resolve_layers
 from .datasets import Dataset
 from .errors import ConfigError, DataError, StoreError
 from .features import FeatureKey, FeatureSet, LayerFeatures
@@ -92,7 +92,7 @@ def _load_backbone(model: str, weights: str | os.PathLike[str], seed: int, devic
 
 def extract(
     images: Dataset | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    model: str = "resnet50",
+    model: str = DEFAULT_BACKBONE,
     layer: str | int | Sequence[str | int] | None = None,
     *,
     pooling: str = "avg",
@@ -115,7 +115,8 @@ def extract(
     images:
         A :class:`~deepfeat_iqa.datasets.Dataset`, a folder (searched recursively), or a list of paths.
     model:
-        Backbone name (``"resnet50"``, ``"efficientnet_lite0"``, any timm name); see ``list_backbones()``.
+        Backbone name; the default ``"efficientnet_lite0"`` has offline ImageNet weights (the ``lite-weights``
+        extra). ``"resnet50"`` or any registered or timm name also works; see ``list_backbones()``.
     layer:
         Layer name, index or module path, or a list of them, all taken from one forward pass;
         ``None`` is the backbone's default layer. See ``list_layers(model)``.

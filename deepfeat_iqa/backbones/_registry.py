@@ -12,6 +12,10 @@ from ._config import BackboneConfig
 
 ConfigFactory = Callable[[], BackboneConfig]
 
+#: Backbone used when none is named (extract, fit, evaluate, the CLI): its ImageNet weights ship as a pip
+#: package (the ``lite-weights`` extra), so every default runs offline. ``model="resnet50"`` is one argument away.
+DEFAULT_BACKBONE = "efficientnet_lite0"
+
 # name -> factory, in registration order (the paper's order, then the EfficientNet-Lite family)
 _BACKBONES: dict[str, ConfigFactory] = {}
 

@@ -14,7 +14,7 @@ _STORE_HELP = "Feature store directory or fsspec URL; 'cache' is the user cache,
 @app.command()
 def extract(
     paths: list[Path] = typer.Argument(..., help="Image files and/or folders (folders are searched recursively)."),
-    model: str = typer.Option("resnet50", "--model", "-m", help="Backbone name (see list-backbones) or any timm name."),
+    model: str = typer.Option("efficientnet_lite0", "--model", "-m", help="Backbone name (see list-backbones) or any timm name, e.g. resnet50."),
     layer: list[str] = typer.Option(None, "--layer", "-l", help="Layer to extract; repeat for several (see list-layers)."),
     pooling: str = typer.Option("avg", help="avg, max, avg+std, gridKxK or flatten."),
     crops: str = typer.Option("center", help="center, resize, randomN[@seedS], grid, patches or full."),
