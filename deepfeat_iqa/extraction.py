@@ -14,6 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import __version__
+from ._device import resolve_device
 from ._forward import PRECISIONS, per_image, pooled_features, prepare_model
 from ._loader import ViewDataset, default_num_workers, make_loader
 from .backbones import DEFAULT_BACKBONE, build_backbone, resolve_layers
@@ -136,7 +137,7 @@ def extract(
     num_workers:
         Decoding processes; ``None`` uses all cores but one (0 when everything fits in one batch).
     device:
-        ``"cpu"``, ``"cuda"``, ...; ``None`` picks CUDA when available.
+        ``"cpu"``, ``"cuda"``, ...; ``None`` (or ``"auto"``) picks CUDA when available.
     precision:
         ``"fp32"`` or ``"bf16"`` (autocast + channels_last); part of the feature key.
     dtype:
@@ -166,7 +167,7 @@ def extract(
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}.")
     dataset = as_dataset(images)
     pool = parse_pooling(pooling)
-    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = resolve_device(device)
     loaded = _load_backbone(model, weights, int(seed), dev)
     config = loaded.config
     view = parse_views(crops, Geometry(tuple(config.input_size[1:]), config.crop_pct, config.interpolation), seed=int(seed))
