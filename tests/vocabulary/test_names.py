@@ -62,3 +62,21 @@ def test_cuda_without_gpu_is_one_line_that_says_what_was_found():
         resolve_device("cuda", option="--device")
     message = str(error.value)
     assert "\n" not in message and message.startswith("--device cuda asks for a GPU") and "finds no CUDA device" in message
+
+
+def test_model_files_databases_and_synthetic_sets_have_distinct_loaders(tmp_path):
+    import deepfeat_iqa as dfi
+    from deepfeat_iqa import persist, synth
+
+    assert dfi.load_model is persist.load and dfi.save_model is persist.save
+    assert "load" not in dfi.__all__ and "load_model" in dfi.__all__
+    for old, new in (("load", persist.load), ("save", persist.save)):
+        with pytest.warns(DeprecationWarning, match=f"dfi.{old} is now dfi.{old}_model"):
+            assert getattr(dfi, old) is new
+    assert "synth" in dfi.datasets.list_datasets()
+    with pytest.warns(DeprecationWarning, match=r'datasets.load\("synth"'):
+        old_loader = synth.load
+    with pytest.raises(dfi.errors.DataError, match="labels.csv"):
+        dfi.datasets.load("synth", root=tmp_path)
+    with pytest.raises(dfi.errors.DataError, match="labels.csv"):
+        old_loader(tmp_path)
