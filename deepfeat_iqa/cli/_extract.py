@@ -96,8 +96,13 @@ def list_backbones_command() -> None:
 
 
 @app.command("list-layers")
-def list_layers_command(model: str = typer.Argument(..., help="Backbone name.")) -> None:
-    """List a backbone's layers (module paths, friendly and paper names) with their output shapes."""
+def list_layers_command(
+    model: str = typer.Argument("efficientnet_lite0", help="Backbone name."),
+    full: bool = typer.Option(False, "--full", help="Every module, not only the stages and paper layers."),
+) -> None:
+    """List a backbone's stages (stage name and module path side by side, paper names, output shapes)."""
     from ..backbones import list_layers
 
-    typer.echo(list_layers(model).to_string(index=False))
+    typer.echo(list_layers(model, full=full).to_string(index=False))
+    if not full:
+        typer.echo("A stage name and its module path name the same layer; --full lists every module.")
