@@ -216,7 +216,7 @@ def extract(
                 for item in bad:
                     sink.fail(targets.values(), item.row, str(item.error))
                 bar.update(len(batch))
-    return _collect(dataset, targets)
+    return _collect(dataset, targets, config.stages)
 
 
 def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
@@ -312,8 +312,11 @@ class _Sink:
                 target.array.fail(np.asarray([row]), [message])
 
 
-def _collect(dataset: Dataset, targets: dict[str, _Target]) -> FeatureSet:
-    """Build the FeatureSet, leaving out rows that failed (with one warning naming them)."""
+def _collect(dataset: Dataset, targets: dict[str, _Target], stages: dict[str, str]) -> FeatureSet:
+    """Build the FeatureSet, leaving out rows that failed (with one warning naming them).
+
+    Stage names of the extracted modules become aliases, so ``feats["block4"]`` finds ``blocks.4``.
+    """
     layers = {}
     for name, target in targets.items():
         if target.array is not None:
@@ -338,5 +341,6 @@ def _collect(dataset: Dataset, targets: dict[str, _Target]) -> FeatureSet:
             log.warning("%d of %d images could not be read and are left out of %r (first: %s).", failed_rows.size, len(dataset), name, first)
             values, rows_dataset = values[keep], dataset.subset(keep)
         layers[name] = LayerFeatures(key=target.key, per_view=values, dataset=rows_dataset)
-    return FeatureSet(layers)
+    by_path = {target.key.layer: name for name, target in targets.items()}
+    return FeatureSet(layers, aliases={stage: by_path[path] for stage, path in stages.items() if path in by_path})
 

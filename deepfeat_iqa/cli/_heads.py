@@ -194,16 +194,13 @@ def score_command(
     """Score photos with a fitted model, extracting their features exactly as the model's were."""
     import pandas as pd
 
-    from ..extraction import extract
     from ..persist import load
 
     with _user_errors():
         fitted = load(model_file)
         ds = _photos(paths)
-        options = _extract_options(_pooling_per_layer(fitted), fitted.key.views, fitted.key.precision, store)
         source = weights or fitted.info.get("weights_source", "imagenet")
-        seed = fitted.info.get("extract_seed", 0)
-        feats = extract(ds, model=fitted.key.backbone, layer=fitted.layers, weights=source, seed=seed, **options)
+        feats = _extract_like(fitted, ds, source, fitted.info.get("extract_seed", 0), store)
         scores = fitted.predict(feats)
     out.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"id": ds.ids, "path": [str(p) for p in ds.paths], "score": scores}).to_csv(out, index=False)
@@ -227,15 +224,17 @@ def _photos(paths: list[Path]) -> Any:
     return Dataset.from_paths(files, name="scored")
 
 
-def _pooling_per_layer(model: Any) -> str:
-    """The one pooling spec each layer was extracted with (concatenation joins them with '+')."""
-    parts = model.key.pooling.split("+")
-    n_layers = len(model.layers)
-    size = len(parts) // n_layers
-    per_layer = {"+".join(parts[i * size:(i + 1) * size]) for i in range(n_layers)}
-    if len(parts) % n_layers or len(per_layer) != 1:
-        raise typer.BadParameter(
-            f"The model's layers were pooled differently ({model.key.pooling!r}); extract its features with "
-            "dfi.extract per layer and call model.predict from Python."
-        )
-    return per_layer.pop()
+def _extract_like(fitted: Any, ds: Any, source: str, seed: int, store: str) -> Any:
+    """Features of ``ds`` made exactly as the model's were: per layer, with that layer's own pooling."""
+    from ..extraction import extract
+    from ..features import FeatureSet
+
+    parts = list(fitted.key) if isinstance(fitted.key.layer, tuple) else [fitted.key]
+    by_pooling: dict[str, list[str]] = {}
+    for part in parts:
+        by_pooling.setdefault(part.pooling, []).append(part.layer)
+    layers: dict[str, Any] = {}
+    for pooling, paths in by_pooling.items():
+        options = _extract_options(pooling, fitted.key.views, fitted.key.precision, store)
+        layers.update(extract(ds, model=fitted.key.backbone, layer=paths, weights=source, seed=seed, **options))
+    return FeatureSet(layers)
