@@ -124,7 +124,7 @@ def run_demo(
     rows, results = [], {}
     for head in heads:
         for layer in layers:
-            result = evaluate(features[layer], head=head, protocol="repeated", n=repeats, seed=seed, progress=False)
+            result = evaluate(features[layer], head=head, protocol="repeated", n=repeats, seed=seed, progress=progress)
             results[head, layer] = result
             agg = result.aggregate
             rows.append(

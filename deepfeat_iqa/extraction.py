@@ -11,15 +11,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from . import __version__
 from ._device import resolve_device
+from ._progress import Progress
 from ._forward import PRECISIONS, per_image, pooled_features, prepare_model
 from ._loader import ViewDataset, default_num_workers, make_loader
 from .backbones import DEFAULT_BACKBONE, build_backbone, resolve_layers
 from .datasets import Dataset
-from .errors import ConfigError, DataError, StoreError
+from .errors import ConfigError, DataError, Interrupted, StoreError
 from .features import FeatureKey, FeatureSet, LayerFeatures
 from .pooling import flatten_size_message, parse_pooling
 from .store import ArraySpec, FeatureArray, FeatureStore, default_store_url, storage_dtype
@@ -147,7 +147,8 @@ def extract(
     on_error:
         ``"raise"`` stops at the first unreadable image; ``"skip"`` records it in the store and leaves it out.
     progress:
-        Show a progress bar (images/s) when attached to a terminal.
+        Show progress: a bar (images/s) on a terminal, else a log line per stage (``deepfeat_iqa.progress``).
+        Ctrl-C raises :class:`~deepfeat_iqa.errors.Interrupted` saying how many rows are saved; a rerun resumes.
 
     Returns
     -------
@@ -198,25 +199,42 @@ def extract(
             workers = 0  # one batch: starting a worker costs more than it overlaps
         loader = make_loader(ViewDataset(dataset.ids, dataset.paths, view, config.mean, config.std), pending, sink.chunk_rows, workers)
         model_ready = prepare_model(loaded.model, precision)
-        with tqdm(total=int(pending.size), unit="img", desc=f"{model} {view.spec}", disable=None if progress else True) as bar:
-            for batch in loader:
-                bad = [item for item in batch if item.error is not None]
-                if bad and on_error == "raise":
-                    raise DataError(f"{bad[0].error} (pass on_error='skip' to leave unreadable images out)")
-                good = [item for item in batch if item.error is None]
-                if good:
-                    pooled = pooled_features(
-                        model_ready, [item.crops for item in good], list(paths), pool,
-                        precision=precision, device=dev, micro_batch=int(batch_size),
-                    )  # fmt: skip
-                    counts = [int(item.crops.shape[0]) for item in good]
-                    rows = np.asarray([item.row for item in good])
-                    for target in targets.values():
-                        sink.write(target, rows, per_image(pooled[target.key.layer], counts, view.reduce), counts)
-                for item in bad:
-                    sink.fail(targets.values(), item.row, str(item.error))
-                bar.update(len(batch))
+        with Progress(int(pending.size), f"extract {model} {view.spec}", "img", enabled=progress) as bar:
+            try:
+                for batch in loader:
+                    bad = [item for item in batch if item.error is not None]
+                    if bad and on_error == "raise":
+                        raise DataError(f"{bad[0].error} (pass on_error='skip' to leave unreadable images out)")
+                    good = [item for item in batch if item.error is None]
+                    if good:
+                        pooled = pooled_features(
+                            model_ready, [item.crops for item in good], list(paths), pool,
+                            precision=precision, device=dev, micro_batch=int(batch_size),
+                        )  # fmt: skip
+                        counts = [int(item.crops.shape[0]) for item in good]
+                        rows = np.asarray([item.row for item in good])
+                        for target in targets.values():
+                            sink.write(target, rows, per_image(pooled[target.key.layer], counts, view.reduce), counts)
+                    for item in bad:
+                        sink.fail(targets.values(), item.row, str(item.error))
+                    bar.update(len(batch))
+            except KeyboardInterrupt:
+                raise Interrupted(_interrupted(bar.done, int(pending.size), len(dataset), backend)) from None
     return _collect(dataset, targets, config.stages)
+
+
+def _interrupted(done: int, pending: int, n_images: int, backend: FeatureStore | None) -> str:
+    """What Ctrl-C left behind: rows saved so far, and how to go on."""
+    if backend is None:
+        return (
+            f"extraction stopped after {done} of {pending} images; nothing was kept (store=None). "
+            "Extract into a store (the default) to make a rerun resume."
+        )
+    stored = n_images - pending + done
+    return (
+        f"extraction stopped: {stored} of {n_images} images are saved in {backend.url} ({done} in this run); "
+        f"run the same extraction again to resume with the {n_images - stored} left."
+    )
 
 
 def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
