@@ -49,7 +49,7 @@ class DemoReport:
 
 
 def run_demo(
-    out_dir: str | Path = "deepfeat-iqa-demo",
+    out_dir: str | Path | None = None,
     *,
     references: str | Path | None = None,
     weights: str = "imagenet",
@@ -69,7 +69,8 @@ def run_demo(
     Parameters
     ----------
     out_dir:
-        Where the Markdown report, the JSON results and the plots go.
+        Where the Markdown report, the JSON results and the plots go; default ``<cache_dir>/demo``, so
+        running the demo leaves the working directory (e.g. a clone of the repository) untouched.
     references:
         A folder of pristine photos; default: the photos that scikit-image and scikit-learn ship.
     weights:
@@ -81,9 +82,9 @@ def run_demo(
     max_side:
         Long side the references are downscaled to before distortion (smaller is faster).
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    out_dir = Path(out_dir).expanduser() if out_dir is not None else cache / "demo"
+    out_dir.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
 
     start = time.perf_counter()

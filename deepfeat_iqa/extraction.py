@@ -227,7 +227,7 @@ def _interrupted(done: int, pending: int, n_images: int, backend: FeatureStore |
     """What Ctrl-C left behind: rows saved so far, and how to go on."""
     if backend is None:
         return (
-            f"extraction stopped after {done} of {pending} images; nothing was kept (store=None). "
+            f"extraction stopped after {done} of {pending} images; nothing was kept (no feature store). "
             "Extract into a store (the default) to make a rerun resume."
         )
     stored = n_images - pending + done

@@ -223,6 +223,11 @@ class FeatureSet(Mapping[str, LayerFeatures]):
         self._aliases = {lf.key.layer: name for name, lf in self._layers.items() if isinstance(lf.key.layer, str)}
         self._aliases.update({alias: name for alias, name in (aliases or {}).items() if name in self._layers})
 
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Other names (module paths, stage names) -> the name each layer was requested under."""
+        return dict(self._aliases)
+
     def _name(self, layer: str) -> str:
         """The requested name of ``layer`` given as that name, its module path or its stage name."""
         if layer in self._layers:
