@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..errors import ConfigError, DeepfeatError
 from ._gp_math import MaternMarginal, MaternPosterior
 from ._preprocess import BlockStandardizer
+from ._state import StateMixin
 from ._tuning import default_study_name, run_search
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def _not_psd(exc: Exception, noise_floor: float, n_components: int | None, stand
     )
 
 
-class GPR(RegressorMixin, BaseEstimator):
+class GPR(StateMixin, RegressorMixin, BaseEstimator):
     """Exact Gaussian process regression with a Matern 5/2 kernel (seed paper 003), in gpytorch.
 
     The model is a constant mean plus ``outputscale * Matern52(|z - z'| / lengthscale)`` on the
@@ -536,6 +537,12 @@ class GPR(RegressorMixin, BaseEstimator):
                 except NotPSDError as exc:
                     raise _not_psd(exc, self.noise_floor_, self.n_components_, self.standardize_) from exc
         return self._posterior_cache["posterior"]
+
+    #: The cached posterior is rebuilt lazily; a study lives in its storage, not in the model file.
+    _dfi_transient = ("_posterior_cache", "study_")
+
+    def _dfi_restored(self) -> None:
+        self._posterior_cache = {}
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the fitted state, not the cached posterior (rebuilt lazily) or a storage-backed study."""

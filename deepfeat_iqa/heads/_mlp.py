@@ -18,6 +18,7 @@ from ._mlp_net import LossWeights, NetSpec
 from ._mlp_train import TrainConfig, train_network
 from ._mlp_tasks import DistortionEncoder, ExifEncoder, Standardizer, as_table, numeric_block, scene_targets
 from ._preprocess import BlockStandardizer
+from ._state import StateMixin
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 _PREDICT_CHUNK = 4096
 
 
-class MultitaskMLP(RegressorMixin, BaseEstimator):
+class MultitaskMLP(StateMixin, RegressorMixin, BaseEstimator):
     """MLP quality head with the multitask variants of seed 001 (MT-E, MT-A, MT-S) and seed 002.
 
     Features are standardized per feature and per block (:class:`BlockStandardizer`), the target is

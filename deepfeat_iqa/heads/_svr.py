@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._preprocess import BlockStandardizer
+from ._state import StateMixin
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def _oof_score(y: np.ndarray, oof: np.ndarray) -> tuple[float, float]:
     return float(stats.spearmanr(y, oof).statistic), -mse
 
 
-class _KernelSVRHead(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
+class _KernelSVRHead(StateMixin, RegressorMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared machinery: block standardization, target z-score, precomputed-kernel SVR and CV grid.
 
     The kernel matrix is computed once on all training rows and sliced per fold and per grid
