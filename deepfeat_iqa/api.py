@@ -94,9 +94,10 @@ def fit_estimator(
 ) -> BaseEstimator:
     """Fit ``estimator`` in place, handing it block sizes and side labels when it knows what to do with them.
 
-    Heads standardize per concatenated block (``blocks=``) and multi-task heads take side labels as
-    ``fit`` keywords; both are offered only to heads that declare them, so plain scikit-learn
-    estimators work unchanged. ``dataset`` holds the training rows, aligned with ``X``.
+    Heads standardize per concatenated block (``blocks=``), multi-task heads take side labels as
+    ``fit`` keywords, and heads whose ``fit`` takes ``groups=`` get the content groups so their inner
+    model selection never splits one reference image across its folds; all are offered only to heads
+    that declare them, so plain scikit-learn estimators work unchanged. ``dataset`` holds the training rows, aligned with ``X``.
     """
     if "blocks" in estimator.get_params(deep=False):
         estimator.set_params(blocks=tuple(int(d) for _, d in blocks))
@@ -108,6 +109,9 @@ def fit_estimator(
     }
     if side:
         logger.info("Fitting %s with side labels: %s", type(estimator).__name__, ", ".join(side))
+    if "groups" in accepted and dataset.groups is not None:
+        # Content groups keep the head's own model selection (inner CV, early stopping) content-separated.
+        side["groups"] = np.asarray(dataset.groups)
     return estimator.fit(X, y, **side)
 
 

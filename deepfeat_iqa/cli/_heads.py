@@ -190,6 +190,9 @@ def score_command(
         str | None, typer.Option("--weights", help="Weights source, when the model file does not record it.")
     ] = None,
     store: Store = "cache",
+    trusted: Annotated[
+        bool, typer.Option("--trusted", help="Also read pickle/joblib model files (they can run code: only files you trust).")
+    ] = False,
 ) -> None:
     """Score photos with a fitted model, extracting their features exactly as the model's were."""
     import pandas as pd
@@ -198,7 +201,7 @@ def score_command(
     from ..persist import load
 
     with _user_errors():
-        fitted = load(model_file)
+        fitted = load(model_file, trusted=trusted)
         ds = _photos(paths)
         options = _extract_options(_pooling_per_layer(fitted), fitted.key.views, fitted.key.precision, store)
         source = weights or fitted.info.get("weights_source", "imagenet")

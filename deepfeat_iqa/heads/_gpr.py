@@ -22,13 +22,13 @@ from numpy.typing import ArrayLike
 from scipy import optimize, stats
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.decomposition import PCA
-from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..errors import ConfigError, DeepfeatError
 from ._gp_math import MaternMarginal, MaternPosterior
+from . import _groups
 from ._preprocess import BlockStandardizer
 from ._state import StateMixin
 from ._tuning import default_study_name, run_search
@@ -258,7 +258,7 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: ArrayLike, y: ArrayLike) -> GPR:
+    def fit(self, X: ArrayLike, y: ArrayLike, *, groups: ArrayLike | None = None) -> GPR:
         """Fit the kernel hyperparameters by exact marginal likelihood, after an optional optuna search.
 
         Parameters
@@ -267,6 +267,9 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
             Training features.
         y : array-like of shape (n_samples,)
             Training scores (any scale).
+        groups : array-like of shape (n_samples,) or None
+            Content (reference image) of each row; the tuning folds keep every group on one side.
+            ``None`` treats rows as independent.
 
         Returns
         -------
@@ -281,9 +284,10 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
             )
         _resolve_device(self.device)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        groups = _groups.check_groups(groups, X.shape[0])
         config = {"noise_floor": self.noise_floor, "n_components": self.n_components, "standardize": self.standardize}
         if self.tune_trials:
-            self.study_ = self._search(X, y, config)
+            self.study_ = self._search(X, y, config, groups)
             self.best_params_ = dict(self.study_.best_params)
             config.update(self.best_params_)
         self._fit_config(X, y, config)
@@ -422,9 +426,9 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
             yield
 
     # -------------------------------------------------------------- tuning
-    def _search(self, X: np.ndarray, y: np.ndarray, start: dict[str, Any]) -> Any:
-        """Bayesian search of noise floor, PCA size and standardization by K-fold CV."""
-        folds = list(KFold(self.tune_cv, shuffle=True, random_state=self.random_state).split(X))
+    def _search(self, X: np.ndarray, y: np.ndarray, start: dict[str, Any], groups: np.ndarray | None) -> Any:
+        """Bayesian search of noise floor, PCA size and standardization by (group) K-fold CV."""
+        folds = _groups.inner_folds(len(y), self.tune_cv, groups, self.random_state)
         smallest_fold = min(len(train) for train, _ in folds)
         ladder = [k for k in _PCA_LADDER if k < min(X.shape[1], smallest_fold)]
         pca_choices: list[int | None] = ([] if self.ard else [None]) + ladder
@@ -461,7 +465,7 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
 
         name = self.tune_study_name or default_study_name(
             "gpr", X, y, metric=self.tune_metric, cv=self.tune_cv, seed=self.random_state,
-            blocks=self.blocks, ard=self.ard,
+            blocks=self.blocks, ard=self.ard, groups=None if groups is None else "\0".join(groups),
         )
         seed = self.random_state if isinstance(self.random_state, Integral) else None
         return run_search(
