@@ -41,8 +41,8 @@ LAYER = "blocks.2"  # the best single layer of synthetic_benchmark.md
 HEADS = {
     "svr": ({}, ("C_",)),
     "rbf-svr": ({}, ("C_", "gamma_")),
-    "gpr": ({"tune_trials": 12, "tune_cv": 3, "tune_sampler": "tpe"}, ("noise_floor_", "n_components_", "standardize_")),
     "mlp": ({"hidden": (128,), "max_epochs": 150, "patience": 15, "device": "cpu"}, ("best_epoch_",)),
+    "gpr": ({"tune_trials": 6, "tune_cv": 3, "tune_sampler": "tpe", "device": "cpu"}, ("noise_floor_", "n_components_", "standardize_")),
 }
 
 
