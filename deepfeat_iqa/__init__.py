@@ -26,6 +26,12 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "evaluate_cross": ("deepfeat_iqa.evaluation", "evaluate_cross"),
     "compare": ("deepfeat_iqa.evaluation", "compare"),
     "EvaluationResult": ("deepfeat_iqa.results", "EvaluationResult"),
+    # studies
+    "sweep": ("deepfeat_iqa.studies", "sweep"),
+    "cross": ("deepfeat_iqa.studies", "cross"),
+    "significance": ("deepfeat_iqa.studies", "significance"),
+    "ensemble": ("deepfeat_iqa.studies", "ensemble"),
+    "Study": ("deepfeat_iqa.studies", "Study"),
     # records
     "Dataset": ("deepfeat_iqa.datasets", "Dataset"),
     "FeatureSet": ("deepfeat_iqa.features", "FeatureSet"),
@@ -41,6 +47,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "views": ("deepfeat_iqa.views", None),
     "store": ("deepfeat_iqa.store", None),
     "errors": ("deepfeat_iqa.errors", None),
+    "studies": ("deepfeat_iqa.studies", None),
+    "classical": ("deepfeat_iqa.classical", None),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
