@@ -34,7 +34,7 @@ PRISTINE_ENV = "DEEPFEAT_IQA_PRISTINE"
 #: Backbones whose ImageNet weights ship offline (a pip package); smoke mode keeps their real weights.
 OFFLINE_WEIGHTS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 #: Smoke-mode sizes: references used, distortions each, long side, and the most splits per cell.
-SMOKE_REFERENCES, SMOKE_PER_IMAGE, SMOKE_MAX_SIDE, SMOKE_MAX_N = 10, 4, 160, 3
+SMOKE_REFERENCES, SMOKE_PER_IMAGE, SMOKE_MAX_SIDE, SMOKE_MAX_N = 12, 6, 256, 3
 
 
 @dataclass
@@ -200,8 +200,9 @@ def load_datasets(experiment: Experiment, roots: Mapping[str, Path], *, smoke: b
         return {name: dsets.load(loader, roots[name]) for name, loader in experiment.datasets.items()}
     from .. import synth
 
-    folder = references or Path(experiment.smoke.get("references", "")) or None
-    refs = _smoke_references(folder if folder and str(folder) else None, cache)
+    configured = experiment.smoke.get("references")
+    folder = references if references is not None else (experiment.path.parent / configured if configured else None)
+    refs = _smoke_references(folder, cache)
     per_image = int(experiment.smoke.get("per_image", SMOKE_PER_IMAGE))
     max_side = int(experiment.smoke.get("max_side", SMOKE_MAX_SIDE))
     found = {}
@@ -215,23 +216,24 @@ def load_datasets(experiment: Experiment, roots: Mapping[str, Path], *, smoke: b
     return found
 
 
+def shared_pristine() -> Path | None:
+    """``$DEEPFEAT_IQA_PRISTINE``, else the first ``shared/data/pristine`` folder above this checkout (the project's photos)."""
+    if os.environ.get(PRISTINE_ENV):
+        return Path(os.environ[PRISTINE_ENV]).expanduser()
+    return next((p / "shared" / "data" / "pristine" for p in Path(__file__).resolve().parents if (p / "shared" / "data" / "pristine").is_dir()), None)
+
+
 def _smoke_references(folder: Path | None, cache: Path) -> list[Path]:
     """Pristine photos for smoke sets: the given folder, else ``$DEEPFEAT_IQA_PRISTINE``, else a
     ``shared/data/pristine`` folder beside the checkout (the project's shared photos), else the bundled photos."""
     from ..datasets import IMAGE_SUFFIXES
 
-    if folder is not None:
-        candidates = [folder]
-    elif os.environ.get(PRISTINE_ENV):
-        candidates = [Path(os.environ[PRISTINE_ENV]).expanduser()]
-    else:
-        candidates = [parent / "shared" / "data" / "pristine" for parent in Path(__file__).resolve().parents]
-    for candidate in candidates:
-        if candidate is not None and candidate.is_dir():
-            paths = sorted(p for p in candidate.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-            if paths:
-                step = max(1, len(paths) // SMOKE_REFERENCES)
-                return paths[::step][:SMOKE_REFERENCES]
+    candidate = folder if folder is not None else shared_pristine()
+    if candidate is not None and candidate.is_dir():
+        paths = sorted(p for p in candidate.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if paths:
+            step = max(1, len(paths) // SMOKE_REFERENCES)
+            return paths[::step][:SMOKE_REFERENCES]
     if folder is not None:
         raise DataError(f"--references {str(folder)!r} holds no images.")
     from .. import synth

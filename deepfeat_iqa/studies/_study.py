@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..metrics import aggregate
 from ..results import METRICS, EvaluationResult, _finite, _jsonable
 from ._results_store import ResultsStore
 
@@ -53,12 +54,12 @@ class Study:
             if row is not None:
                 record.update(status=row["status"], error=row["error"], dim=row["dim"], fit_s=row["fit_seconds"])
                 if row["status"] == "done":
-                    frame = pd.DataFrame(row["per_split"])
-                    record["n_splits"] = len(frame)
+                    # the same mean/sd (NaN when a split's correlation is undefined) as EvaluationResult.aggregate
+                    agg = aggregate([{m: split.get(m) for m in METRICS} for split in row["per_split"]])
+                    record["n_splits"] = len(row["per_split"])
                     for metric in METRICS:
-                        values = frame[metric].astype(float)
-                        record[metric] = float(values.mean())
-                        record[f"{metric}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+                        record[metric] = float(agg.loc["mean", metric])
+                        record[f"{metric}_sd"] = float(agg.loc["sd", metric])
             records.append(record)
         columns = [*CELL_COLUMNS, "random_weights", "dim", *[c for m in METRICS for c in (m, f"{m}_sd")], "n_splits", "fit_s", "status", "error", "cell_id"]
         table = pd.DataFrame(records).reindex(columns=columns)
@@ -72,7 +73,7 @@ class Study:
         higher = not metric.startswith("rmse")
         keys = ["dataset", "backbone", "weights", "pooling", "views", "head"]
         ranked = table.sort_values(metric, ascending=not higher, kind="stable")
-        return ranked.groupby(keys, sort=False, dropna=False).head(k).reset_index(drop=True)
+        return ranked[ranked.groupby(keys, sort=False).cumcount() < k].reset_index(drop=True)
 
     def _done(self, metric: str) -> pd.DataFrame:
         if metric not in METRICS:
@@ -110,10 +111,10 @@ class Study:
         shown = table[[c for c in table.columns if c in CELL_COLUMNS or c == "dim"]].copy()
         shown["weights"] = [w + (" (untrained)" if r else "") for w, r in zip(table["weights"], table["random_weights"])]
         for metric in metric_columns:
-            shown[metric.upper()] = [
-                _cell_text(row, metric) for _, row in table.iterrows()
-            ]
+            shown[metric.upper()] = [_cell_text(row, metric) for _, row in table.iterrows()]
         shown["fit s"] = [f"{s:.2f}" if s is not None and np.isfinite(s) else "" for s in table["fit_s"].astype(float)]
+        if (table["status"] == "failed").any():
+            shown["error"] = [str(e) if s == "failed" else "" for s, e in zip(table["status"], table["error"])]
         lines = [shown.to_markdown(index=False)]
         if table["random_weights"].any():
             lines += ["", f"Note: {RANDOM_NOTE}"]
@@ -170,7 +171,7 @@ class Study:
 
 def _cell_text(row: pd.Series, metric: str) -> str:
     if row["status"] == "failed":
-        return "failed: " + str(row["error"])[:60]
+        return "failed"
     if row["status"] != "done":
         return "missing"
     sd = row[f"{metric}_sd"]
