@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from .._progress import Progress
 from ..datasets import Dataset
 from ..errors import ConfigError
 from ..features import FeatureSet, LayerFeatures
@@ -160,13 +160,12 @@ class _Runner:
         groups: dict[tuple, list[Cell]] = {}
         for cell in pending:
             groups.setdefault(cell.group, []).append(cell)
-        bar = tqdm(total=len(cells), initial=len(cells) - len(pending), desc="sweep cells", unit="cell",
-                   disable=None if self.options["progress"] else True)  # fmt: skip
-        with bar:
+        with Progress(len(cells), "sweep cells", "cell", enabled=self.options["progress"]) as bar:
+            bar.update(len(cells) - len(pending))
             for group_cells in groups.values():
                 self._run_group(group_cells, bar)
 
-    def _run_group(self, cells: list[Cell], bar: tqdm) -> None:
+    def _run_group(self, cells: list[Cell], bar: Progress) -> None:
         first = cells[0]
         dataset = self.datasets[first.dataset]
         try:

@@ -18,15 +18,13 @@ from ..errors import ConfigError
 @lru_cache(maxsize=16)
 def leaf_order(model: str) -> tuple[str, ...]:
     """Leaf module paths of ``model`` in execution order (one forward pass of a random-weight build)."""
-    from ..backbones import list_layers
-    from ..backbones._build import module_paths
-    from ..backbones import get_config
+    from ..backbones import get_config, list_layers
+    from ..backbones._skeleton import module_paths
 
-    config = get_config(model)
-    paths = module_paths(config.source, config.arch)
+    paths = module_paths(get_config(model))
     parents = {path.rsplit(".", 1)[0] for path in paths if "." in path}
     leaves = set(paths) - parents
-    ran = list_layers(model, weights="random")["layer"].tolist()
+    ran = list_layers(model, weights="random", full=True)["layer"].tolist()
     return tuple(path for path in ran if path in leaves)
 
 
