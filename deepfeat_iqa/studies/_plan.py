@@ -46,9 +46,14 @@ def as_list(value: Any) -> list[Any]:
     """A scalar axis value as a one-item list."""
     if value is None:
         return []
-    if isinstance(value, (str, int, BaseEstimator, tuple)):
+    if isinstance(value, (str, int, BaseEstimator)) or _is_head_pair(value):
         return [value]
     return list(value)
+
+
+def _is_head_pair(value: Any) -> bool:
+    """``("gpr", {"kernel": "rbf"})``: a head name with its options, one axis value (not two)."""
+    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], Mapping)
 
 
 def as_datasets(datasets: Dataset | Mapping[str, Dataset] | Sequence[Dataset]) -> dict[str, Dataset]:

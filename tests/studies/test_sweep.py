@@ -59,6 +59,17 @@ def test_sweep_table_best_reports_and_cached_rerun(tiny, tmp_path: Path, monkeyp
     pd.testing.assert_frame_equal(open_study(tmp_path / "study.db").table(), table)
 
 
+def test_head_axis_spellings() -> None:
+    from deepfeat_iqa.studies._plan import head_choices
+
+    assert [c.label for c in head_choices(("svr",))] == ["svr"]
+    pair = head_choices(("svr", {"C": 2.0}))
+    assert [c.label for c in pair] == ["svr"] and pair[0].options == (("C", 2.0),)
+    assert [c.label for c in head_choices(["gpr", ("svr", {"C": 2.0}), Ridge()])] == ["gpr", "svr", "Ridge"]
+    with pytest.raises(ConfigError, match="no parameter 'c'"):
+        head_choices([("svr", {"c": 2.0})])
+
+
 def test_other_definition_is_refused_unless_extended(tiny, tmp_path: Path) -> None:
     first = _sweep(tiny, tmp_path, layers=["stage2"])
     with pytest.raises(StoreError, match=r"another sweep definition.*layers.*extend=True"):
