@@ -73,7 +73,7 @@ def save(model: QualityModel, path: str | Path, *, format: str = "safe", compres
 
     Examples
     --------
-    >>> dfi.save(model, "koniq_gpr.dfi")  # doctest: +SKIP
+    >>> dfi.save_model(model, "koniq_gpr.dfi")  # doctest: +SKIP
     """
     if not isinstance(model, QualityModel):
         raise DataError(
@@ -167,7 +167,7 @@ def load(path: str | Path, *, trusted: bool = False) -> QualityModel:
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ModelFileError(f"Model file {str(path)!r} does not exist; write one with dfi.save(model, path) or `deepfeat-iqa fit --out`.")
+        raise ModelFileError(f"Model file {str(path)!r} does not exist; write one with dfi.save_model(model, path) or `deepfeat-iqa fit --out`.")
     if zipfile.is_zipfile(path):
         return _read_safe(path, trusted)
     if not trusted:
