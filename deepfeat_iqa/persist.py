@@ -29,7 +29,7 @@ import numpy as np
 
 from .api import QualityModel, library_versions
 from .errors import DataError, ModelFileError, ModelVersionError
-from .features import FeatureKey
+from .features import key_from_dict
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def _read_safe(path: Path, trusted: bool) -> QualityModel:
             estimator = _skops_estimator(path, members[_SKOPS], trusted)
         else:
             raise KeyError(f"kind={manifest['kind']!r}")
-        key = FeatureKey(**manifest["feature_key"])
+        key = key_from_dict(manifest["feature_key"])
         blocks = tuple((str(layer), int(dim)) for layer, dim in manifest["blocks"])
         model = QualityModel(estimator=estimator, key=key, blocks=blocks, head=manifest["head"], info=manifest["info"])
     except (KeyError, TypeError, ValueError, SafetensorError) as exc:
