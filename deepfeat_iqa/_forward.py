@@ -6,6 +6,7 @@ one shape at a time; bf16 runs under autocast with ``channels_last`` tensors.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
 
@@ -16,6 +17,10 @@ from .backbones import forward_layers
 from .pooling import Pooling
 
 PRECISIONS = ("fp32", "bf16")
+
+#: Layers are captured with hooks on the (shared, cached) model, so one thread runs a forward at a time;
+#: decoding in other threads, and torch's own intra-op threads, still overlap.
+_FORWARD_LOCK = threading.Lock()
 
 
 def prepare_model(model: torch.nn.Module, precision: str) -> torch.nn.Module:
@@ -51,7 +56,7 @@ def pooled_features(
             # NumPy stacks the crops; torch.stack's parallel copy stalls badly on oversubscribed CPUs.
             x = torch.from_numpy(np.stack([flat[i].numpy() for i in part]))
             x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-            with torch.inference_mode():
+            with torch.inference_mode(), _FORWARD_LOCK:
                 with autocast:
                     activations = forward_layers(model, x, list(module_paths))
                 for path in module_paths:

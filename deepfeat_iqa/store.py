@@ -71,6 +71,14 @@ def _suppress_exists() -> suppress:
     return suppress(zarr.errors.ContainsArrayError, zarr.errors.ContainsGroupError)
 
 
+def _require_group(root: zarr.Group, path: str) -> zarr.Group:
+    """``root.require_group(path)``, tolerating a writer that creates the same group at the same moment."""
+    try:
+        return root.require_group(path)
+    except (zarr.errors.ContainsGroupError, zarr.errors.ContainsArrayError, FileExistsError):
+        return root[path]
+
+
 def default_store_url() -> str:
     """``$DEEPFEAT_IQA_CACHE/features.zarr``, else ``~/.cache/deepfeat-iqa/features.zarr``."""
     root = os.environ.get(CACHE_ENV)
@@ -258,7 +266,10 @@ class FeatureStore:
             self.url, location = f"<{type(url).__name__}>", url
         try:
             # Never trust consolidated metadata while writing: another writer may have added arrays since.
-            self.root = zarr.open_group(location, mode="a", zarr_format=3, use_consolidated=False)
+            try:
+                self.root = zarr.open_group(location, mode="a", zarr_format=3, use_consolidated=False)
+            except zarr.errors.ContainsGroupError:  # another writer created the root between check and create
+                self.root = zarr.open_group(location, mode="r+", zarr_format=3, use_consolidated=False)
         except Exception as error:  # zarr/fsspec raise many types; the message names the fix either way
             raise StoreError(f"Cannot open feature store {self.url!r} as a zarr v3 group ({error}). Pass another store= path.") from error
 
@@ -273,7 +284,7 @@ class FeatureStore:
         sizes, mtimes = file_stats(dataset.paths)
         n = len(dataset)
         if f"{key}/index" not in self.root or "mtime_ns" not in self.root[f"{key}/index"]:
-            index = self.root.require_group(f"{key}/index")
+            index = _require_group(self.root, f"{key}/index")
             chunks = (max(1, min(n, 65536)),)
             # ``mtime_ns`` last: its presence says the index is complete. Two writers indexing the same
             # dataset at once write identical bytes; neither ever deletes what the other made.
@@ -333,7 +344,7 @@ class FeatureStore:
         left by a run killed half-way through creating the group is reused when its layout matches, and
         an array another writer created meanwhile is opened as it is (its rows may already be filling).
         """
-        group = self.root.require_group(f"{key}/{spec.path}")
+        group = _require_group(self.root, f"{key}/{spec.path}")
         if "values" not in group.array_keys():
             group.attrs.update({**spec.attrs(), "dim": dim, "dtype": dtype})
         rows = max(1, min(chunk_rows, n_images))
