@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._device import resolve_device
 from ._forward import per_image, pooled_features, prepare_model
 from ._loader import ViewDataset, make_loader
 from ._plan import ExtractionPlan
@@ -31,13 +32,6 @@ _BACKBONE_CACHE: dict[tuple[Any, ...], LoadedBackbone] = {}
 _BACKBONE_LOCK = threading.Lock()
 #: How many backbones this process has built (a Dask test checks that each worker builds one).
 BUILDS = {"count": 0}
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` picks CUDA when torch sees a GPU, else the CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def load_backbone(model: str, weights: str | os.PathLike[str], seed: int, device: torch.device) -> LoadedBackbone:

@@ -7,6 +7,7 @@ head asks for ``X``. Rows whose image failed are left out, with one warning nami
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -20,8 +21,12 @@ from .store import FeatureArray, FeatureStore
 log = logging.getLogger(__name__)
 
 
-def collect(plan: ExtractionPlan, dataset: Dataset, store: FeatureStore) -> FeatureSet:
-    """The planned layers of ``dataset`` as a lazy :class:`FeatureSet`; every row must be done or failed."""
+def collect(plan: ExtractionPlan, dataset: Dataset, store: FeatureStore, stages: Mapping[str, str] | None = None) -> FeatureSet:
+    """The planned layers of ``dataset`` as a lazy :class:`FeatureSet`; every row must be done or failed.
+
+    ``stages`` (stage name -> module path, from the backbone config) become aliases, so
+    ``feats["block4"]`` finds ``blocks.4``.
+    """
     layers = {}
     for target in plan.targets:
         array = FeatureArray(store.root[target.group])
@@ -41,4 +46,6 @@ def collect(plan: ExtractionPlan, dataset: Dataset, store: FeatureStore) -> Feat
             log.warning("%d of %d images could not be read and are left out of %r (first: %s).", int(failed.sum()), len(dataset), target.label, first)
             rows_dataset = dataset.subset(keep)
         layers[target.label] = LayerFeatures(key=target.key, per_view=LazyRows(array.values, keep), dataset=rows_dataset)
-    return FeatureSet(layers)
+    by_path = {target.key.layer: target.label for target in plan.targets}
+    aliases = {stage: by_path[path] for stage, path in (stages or {}).items() if path in by_path}
+    return FeatureSet(layers, aliases=aliases)

@@ -17,7 +17,8 @@ from typing import Any
 
 import distributed
 
-from ._block import BlockReport, extract_block, load_backbone, resolve_device
+from ._block import BlockReport, extract_block, load_backbone
+from ._device import resolve_device
 from ._plan import ExtractionPlan
 from .errors import ConfigError, DeepfeatError, StoreError
 

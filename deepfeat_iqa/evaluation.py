@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from tqdm.auto import tqdm
 
+from ._progress import Progress, progress as with_progress
 from .api import Features, HeadSpec, as_layer_features, fit_estimator, head_name, labels, library_versions
 from .api import make_estimator, predict_side_labels, seed_params, supports_std
 from .datasets import Dataset
@@ -69,7 +69,7 @@ def evaluate(
         Splits run in parallel with joblib when not 1; heads that use threads themselves (GPR on torch)
         are usually fastest serial.
     progress:
-        Show a progress bar over splits (shown only on a terminal).
+        Show progress over splits: a bar on a terminal, else a log line per stage (``deepfeat_iqa.progress``).
     **head_options:
         Passed to the head's constructor when ``head`` is a name.
 
@@ -153,7 +153,7 @@ def evaluate_cross(
     template = make_estimator(head, **head_options)
     name = head_name(template, head)
     estimator = clone(template)
-    with tqdm(total=1, desc=f"cross {train_ds.name} -> {test_ds.name}", disable=None if progress else True) as bar:
+    with Progress(1, f"cross {train_ds.name} -> {test_ds.name}", "fit", enabled=progress) as bar:
         fit_estimator(estimator, train_lf.X, labels(train_ds), train_lf.blocks, train_ds)
         y_pred, y_std = _predict(estimator, test_lf.X, test_lf.dataset)
         bar.update()
@@ -280,13 +280,13 @@ def _check_splits(chosen: list, n_rows: int) -> None:
 
 
 def _run(jobs: list[tuple], *, n_jobs: int, progress: bool, desc: str) -> list[tuple[dict, pd.DataFrame]]:
-    bar = {"total": len(jobs), "desc": desc, "disable": None if progress else True}
+    bar = {"total": len(jobs), "desc": desc, "unit": "split", "enabled": progress}
     if n_jobs == 1:
-        return [_one_split(*job) for job in tqdm(jobs, **bar)]
+        return [_one_split(*job) for job in with_progress(jobs, **bar)]
     from joblib import Parallel, delayed
 
     parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-    return list(tqdm(parallel(delayed(_one_split)(*job) for job in jobs), **bar))
+    return list(with_progress(parallel(delayed(_one_split)(*job) for job in jobs), **bar))
 
 
 def _one_split(

@@ -10,16 +10,17 @@ from typing import Any
 
 import torch
 import zarr
-from tqdm.auto import tqdm
 
-from ._block import extract_block, load_backbone, make_view, resolve_device
+from ._block import extract_block, load_backbone, make_view
 from ._collect import collect
+from ._device import resolve_device
 from ._forward import PRECISIONS, prepare_model
 from ._loader import default_num_workers
 from ._plan import ExtractionPlan, block_rows_for, make_targets, open_arrays, pending_rows, probe_dims
-from .backbones import resolve_layers
+from ._progress import Progress
+from .backbones import DEFAULT_BACKBONE, resolve_layers
 from .datasets import Dataset
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, Interrupted
 from .features import FeatureSet
 from .pooling import parse_pooling
 from .store import FeatureStore, default_store_url
@@ -64,7 +65,7 @@ def as_dataset(images: Dataset | str | os.PathLike[str] | Sequence[str | os.Path
 
 def extract(
     images: Dataset | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    model: str = "resnet50",
+    model: str = DEFAULT_BACKBONE,
     layer: str | int | Sequence[str | int] | None = None,
     *,
     pooling: str = "avg",
@@ -88,7 +89,8 @@ def extract(
     images:
         A :class:`~deepfeat_iqa.datasets.Dataset`, a folder (searched recursively), or a list of paths.
     model:
-        Backbone name (``"resnet50"``, ``"efficientnet_lite0"``, any timm name); see ``list_backbones()``.
+        Backbone name; the default ``"efficientnet_lite0"`` has offline ImageNet weights (the ``lite-weights``
+        extra). ``"resnet50"`` or any registered or timm name also works; see ``list_backbones()``.
     layer:
         Layer name, index or module path, or a list of them, all taken from one forward pass;
         ``None`` is the backbone's default layer. See ``list_layers(model)``.
@@ -108,7 +110,7 @@ def extract(
     num_workers:
         Decoding processes; ``None`` uses all cores but one (0 when everything fits in one batch).
     device:
-        ``"cpu"``, ``"cuda"``, ...; ``None`` picks CUDA when available.
+        ``"cpu"``, ``"cuda"``, ...; ``None`` (or ``"auto"``) picks CUDA when available.
     precision:
         ``"fp32"`` or ``"bf16"`` (autocast + channels_last); part of the feature key.
     dtype:
@@ -118,7 +120,8 @@ def extract(
     on_error:
         ``"raise"`` stops at the first unreadable image; ``"skip"`` records it in the store and leaves it out.
     progress:
-        Show a progress bar (images/s) when attached to a terminal.
+        Show progress: a bar (images/s) on a terminal, else a log line per stage (``deepfeat_iqa.progress``).
+        Ctrl-C raises :class:`~deepfeat_iqa.errors.Interrupted` saying how many rows are saved; a rerun resumes.
     client:
         ``None`` extracts in this process. A ``dask.distributed.Client``, a scheduler address
         (``"tcp://host:8786"``) or ``"local"`` (a LocalCluster of one single-threaded worker process per
@@ -174,21 +177,38 @@ def extract(
     # 2. blocks: here, or one Dask task per block
     if pending.size:
         log.info("Extracting %d of %d images (%s, %s, %s, %s).", pending.size, len(dataset), model, view.spec, pool.spec, precision)
-        with tqdm(total=int(pending.size), unit="img", desc=f"{model} {view.spec}", disable=None if progress else True) as bar:
-            if client is not None:
-                from ._dask import run_blocks
+        with Progress(int(pending.size), f"extract {model} {view.spec}", "img", enabled=progress) as bar:
+            try:
+                if client is not None:
+                    from ._dask import run_blocks
 
-                run_blocks(plan, plan.blocks(pending), client, bar.update)
-            else:
-                workers = default_num_workers() if num_workers is None else int(num_workers)
-                if num_workers is None and pending.size <= int(batch_size):
-                    workers = 0  # one batch: starting a worker costs more than it overlaps
-                extract_block(plan, 0, len(dataset), store=backend, num_workers=workers, on_batch=bar.update)
+                    run_blocks(plan, plan.blocks(pending), client, bar.update)
+                else:
+                    workers = default_num_workers() if num_workers is None else int(num_workers)
+                    if num_workers is None and pending.size <= int(batch_size):
+                        workers = 0  # one batch: starting a worker costs more than it overlaps
+                    extract_block(plan, 0, len(dataset), store=backend, num_workers=workers, on_batch=bar.update)
+            except KeyboardInterrupt:
+                raise Interrupted(_interrupted(bar.done, int(pending.size), len(dataset), None if store is None else backend)) from None
         if store is not None:
             for target in targets:
                 backend.consolidate(key, target.spec)
     # 3. collect: a lazy FeatureSet over the store
-    return collect(plan, dataset, backend)
+    return collect(plan, dataset, backend, config.stages)
+
+
+def _interrupted(done: int, pending: int, n_images: int, backend: FeatureStore | None) -> str:
+    """What Ctrl-C left behind: rows saved so far, and how to go on."""
+    if backend is None:
+        return (
+            f"extraction stopped after {done} of {pending} images; nothing was kept (no feature store). "
+            "Extract into a store (the default) to make a rerun resume."
+        )
+    stored = n_images - pending + done
+    return (
+        f"extraction stopped: {stored} of {n_images} images are saved in {backend.url} ({done} in this run); "
+        f"run the same extraction again to resume with the {n_images - stored} left."
+    )
 
 
 def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
