@@ -9,22 +9,17 @@ when the run gives up is exactly what the next ``extract`` computes.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import distributed
 
 from ._block import BlockReport, extract_block, load_backbone
+from ._cluster import connect
 from ._device import resolve_device
 from ._plan import ExtractionPlan
 from .errors import ConfigError, DeepfeatError, StoreError
-
-#: Seconds to wait for a scheduler before saying it cannot be reached.
-CONNECT_TIMEOUT_S = 10
-
 
 class BackbonePlugin(distributed.WorkerPlugin):
     """Worker plugin: torch threads = the worker's threads, and the plan's backbone built at setup.
@@ -48,36 +43,6 @@ class BackbonePlugin(distributed.WorkerPlugin):
 def _block_task(plan: ExtractionPlan, start: int, stop: int) -> BlockReport:
     """One Dask task: decode in the task's thread (worker processes are daemons and cannot fork loaders)."""
     return extract_block(plan, start, stop, num_workers=0)
-
-
-@contextlib.contextmanager
-def connect(client: Any) -> Iterator[Any]:
-    """A live Client for ``client`` (a Client, a scheduler address, or ``"local"``); fail fast if unreachable."""
-    if isinstance(client, str) and client == "local":
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        with distributed.LocalCluster(n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-            with distributed.Client(cluster) as local:
-                yield local
-        return
-    if isinstance(client, str):
-        try:
-            remote = distributed.Client(client, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as error:
-            raise ConfigError(
-                f"Cannot reach the Dask scheduler at {client!r} within {CONNECT_TIMEOUT_S} s ({error}). Start it "
-                "(dask scheduler), check the address, or pass client='local' or client=None."
-            ) from error
-        with remote:
-            yield remote
-        return
-    if not isinstance(client, distributed.Client):
-        raise ConfigError(f"client={client!r} is not a dask.distributed.Client, a scheduler address or 'local'.")
-    if client.status != "running":
-        raise ConfigError(
-            f"The Dask client given cannot reach its scheduler (status {client.status!r}); nothing was sent. "
-            "Reconnect it, or pass client='local' or client=None."
-        )
-    yield client
 
 
 def _check_store_is_shared(plan: ExtractionPlan) -> None:

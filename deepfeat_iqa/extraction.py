@@ -144,8 +144,12 @@ def extract(
     _check_choice("on_error", on_error, _ON_ERROR)
     if int(batch_size) < 1:
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}.")
-    if client is not None and store is None:
-        raise ConfigError("client= sends blocks to Dask workers, which write to the store: pass a store= every worker can open.")
+    if client is not None:
+        if store is None:
+            raise ConfigError("client= sends blocks to Dask workers, which write to the store: pass a store= every worker can open.")
+        from ._cluster import check_reachable
+
+        check_reachable(client)
     dataset = as_dataset(images)
     pool = parse_pooling(pooling)
     dev = resolve_device(device)

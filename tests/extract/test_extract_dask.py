@@ -99,7 +99,7 @@ def test_memory_store_cannot_be_shared_with_workers(client, photo_dir: Path) -> 
 def test_unreachable_scheduler_fails_fast(photo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    import deepfeat_iqa._dask as driver
+    import deepfeat_iqa._cluster as driver
 
     monkeypatch.setattr(driver, "CONNECT_TIMEOUT_S", 1)
     with socket.socket() as sock:  # a port nothing listens on
