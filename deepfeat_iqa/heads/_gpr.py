@@ -22,7 +22,6 @@ from numpy.typing import ArrayLike
 from scipy import optimize, stats
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.decomposition import PCA
-from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -30,8 +29,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._device import resolve_device
 from ..errors import ConfigError, DeepfeatError
 from ._gp_math import MaternMarginal, MaternPosterior
+from . import _groups
 from ._gp_sparse import InducingPosterior
 from ._preprocess import BlockStandardizer
+from ._state import StateMixin
 from ._tuning import default_study_name, run_search
 
 logger = logging.getLogger(__name__)
@@ -75,14 +76,16 @@ def _not_psd(exc: Exception, noise_floor: float, n_components: int | None, stand
     )
 
 
-class GPR(RegressorMixin, BaseEstimator):
+class GPR(StateMixin, RegressorMixin, BaseEstimator):
     """Exact Gaussian process regression with a Matern 5/2 kernel (seed paper 003), in gpytorch.
 
-    The model is a constant mean plus ``outputscale * Matern52(|z - z'| / lengthscale)`` on the
+    The model is the training mean plus ``outputscale * Matern52(|z - z'| / lengthscale)`` on the
     standardized (optionally PCA-reduced) features, with Gaussian noise bounded below by
-    ``noise_floor``; targets are z-scored internally. Lengthscale(s), outputscale, noise and mean
-    are fit by maximizing the exact marginal likelihood (Cholesky, float64 by default) with L-BFGS-B
-    on its closed-form gradient, which converges in tens of steps on these four smooth parameters.
+    ``noise_floor``; targets are z-scored internally and the prior mean is held at their mean (as
+    scikit-learn's ``normalize_y=True``), so far from the training rows predictions return to the
+    training mean. Lengthscale(s), outputscale and noise are fit by maximizing the exact marginal
+    likelihood (Cholesky, float64 by default) with L-BFGS-B on its closed-form gradient, which
+    converges in tens of steps on these smooth parameters.
     What the likelihood does not choose well -- the noise floor (it overfits noise on small sets),
     the PCA size and the standardization -- can then be searched by Bayesian optimization with optuna against K-fold
     SROCC, as seed 003 tuned its kernel "sigma". Tuning is off by default (``tune_trials=0``)
@@ -284,7 +287,7 @@ class GPR(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: ArrayLike, y: ArrayLike) -> GPR:
+    def fit(self, X: ArrayLike, y: ArrayLike, *, groups: ArrayLike | None = None) -> GPR:
         """Fit the kernel hyperparameters by exact marginal likelihood, after an optional optuna search.
 
         Parameters
@@ -293,6 +296,9 @@ class GPR(RegressorMixin, BaseEstimator):
             Training features.
         y : array-like of shape (n_samples,)
             Training scores (any scale).
+        groups : array-like of shape (n_samples,) or None
+            Content (reference image) of each row; the tuning folds keep every group on one side.
+            ``None`` treats rows as independent.
 
         Returns
         -------
@@ -307,10 +313,11 @@ class GPR(RegressorMixin, BaseEstimator):
             )
         resolve_device(self.device)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        groups = _groups.check_groups(groups, X.shape[0])
         self.method_ = self._resolve_method(len(y))
         config = {"noise_floor": self.noise_floor, "n_components": self.n_components, "standardize": self.standardize}
         if self.tune_trials:
-            self.study_ = self._search(X, y, config)
+            self.study_ = self._search(X, y, config, groups)
             self.best_params_ = dict(self.study_.best_params)
             config.update(self.best_params_)
         self._fit_config(X, y, config)
@@ -403,6 +410,13 @@ class GPR(RegressorMixin, BaseEstimator):
         The start is the median pairwise distance, the target's unit variance (it is z-scored) and
         10% noise (twice the floor when that is higher), from which the likelihood surface of these
         smooth parameters is climbed in tens of steps.
+
+        The constant prior mean is held at 0, the training mean of the z-scored targets (as
+        scikit-learn's ``normalize_y=True`` does). Left free, the likelihood fits it as a
+        generalized-least-squares mean that weights each cluster of near-identical rows (one
+        reference's distortions) about equally, whatever its size; on content-separated test sets,
+        which sit away from every training cluster, predictions fall back to that value, and it
+        strayed from the training mean by up to several points (``docs/demo.md``, "GPR bias").
         """
         sample = x[: min(len(x), 500)]
         median = float(torch.pdist(sample).median()) if len(sample) > 1 else 1.0
@@ -410,7 +424,7 @@ class GPR(RegressorMixin, BaseEstimator):
         excess_noise = max(0.1, 2.0 * self.noise_floor_) - self.noise_floor_
         log_lengthscale = math.log(median if median > 0 else 1.0)
         start = np.array([log_lengthscale] * n_lengthscales + [0.0, math.log(excess_noise), 0.0])
-        bounds = [(v - _LOG_BOX, v + _LOG_BOX) for v in start[:-1]] + [(None, None)]
+        bounds = [(v - _LOG_BOX, v + _LOG_BOX) for v in start[:-1]] + [(0.0, 0.0)]
         return start, bounds
 
     def _set_hyperparameters(self, model: _ExactMatern, theta: np.ndarray) -> None:
@@ -446,6 +460,7 @@ class GPR(RegressorMixin, BaseEstimator):
         previous, n_iter = math.inf, 0
         for n_iter in range(1, self.max_iter + 1):
             loss, theta.grad = marginal(theta.detach())
+            theta.grad[-1] = 0.0  # the prior mean stays at the training mean (see _start)
             optimizer.step()
             if abs(previous - float(loss)) < self.tol:
                 break
@@ -470,9 +485,9 @@ class GPR(RegressorMixin, BaseEstimator):
             yield
 
     # -------------------------------------------------------------- tuning
-    def _search(self, X: np.ndarray, y: np.ndarray, start: dict[str, Any]) -> Any:
-        """Bayesian search of noise floor, PCA size and standardization by K-fold CV."""
-        folds = list(KFold(self.tune_cv, shuffle=True, random_state=self.random_state).split(X))
+    def _search(self, X: np.ndarray, y: np.ndarray, start: dict[str, Any], groups: np.ndarray | None) -> Any:
+        """Bayesian search of noise floor, PCA size and standardization by (group) K-fold CV."""
+        folds = _groups.inner_folds(len(y), self.tune_cv, groups, self.random_state)
         smallest_fold = min(len(train) for train, _ in folds)
         ladder = [k for k in _PCA_LADDER if k < min(X.shape[1], smallest_fold)]
         pca_choices: list[int | None] = ([] if self.ard else [None]) + ladder
@@ -509,7 +524,7 @@ class GPR(RegressorMixin, BaseEstimator):
 
         name = self.tune_study_name or default_study_name(
             "gpr", X, y, metric=self.tune_metric, cv=self.tune_cv, seed=self.random_state,
-            blocks=self.blocks, ard=self.ard,
+            blocks=self.blocks, ard=self.ard, groups=None if groups is None else "\0".join(groups),
         )
         seed = self.random_state if isinstance(self.random_state, Integral) else None
         return run_search(
@@ -591,6 +606,12 @@ class GPR(RegressorMixin, BaseEstimator):
                 except NotPSDError as exc:
                     raise _not_psd(exc, self.noise_floor_, self.n_components_, self.standardize_) from exc
         return self._posterior_cache["posterior"]
+
+    #: The cached posterior is rebuilt lazily; a study lives in its storage, not in the model file.
+    _dfi_transient = ("_posterior_cache", "study_")
+
+    def _dfi_restored(self) -> None:
+        self._posterior_cache = {}
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the fitted state, not the cached posterior (rebuilt lazily) or a storage-backed study."""

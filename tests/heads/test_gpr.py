@@ -169,3 +169,22 @@ def test_fit_and_predictions_agree_with_gpytorch_on_the_stored_state(options):
         mean, sd = model.predict(X[100:], return_std=True)
     np.testing.assert_allclose(mean, out.mean.numpy() * model.y_std_ + model.y_mean_, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(sd, out.variance.sqrt().numpy() * model.y_std_, rtol=1e-5)
+
+
+def test_the_prior_does_not_pull_unseen_content_off_the_training_mean() -> None:
+    """Far from every training row the prediction is the training mean, not a fitted constant.
+
+    One large cluster of near-identical rows scores high and many small clusters score low: a
+    likelihood-fitted constant mean weights clusters, not rows, and lands well below the row mean.
+    """
+    from deepfeat_iqa.heads import GPR
+
+    rng = np.random.default_rng(0)
+    big = rng.normal(size=(1, 4)) + 0.01 * rng.normal(size=(60, 4))
+    small = np.repeat(3 * rng.normal(size=(12, 4)), 2, axis=0) + 0.01 * rng.normal(size=(24, 4))
+    X = np.vstack([big, small])
+    y = np.concatenate([80 + rng.normal(size=60), 30 + 5 * rng.normal(size=24)])
+    model = GPR(device="cpu").fit(X, y)
+    far = 1e3 + rng.normal(size=(5, 4))
+    np.testing.assert_allclose(model.predict(far), y.mean(), atol=1e-6)
+    assert float(model.gp_state_["mean_module.raw_constant"]) == 0.0
