@@ -48,19 +48,13 @@ class ViewDataset(TorchDataset):
 
     def __getitem__(self, row: int) -> Item:
         try:
-<<<<<<< HEAD
-            crops = self.view.crops(load_rgb(self.paths[row]), self.ids[row])
-        except DataError as error:
-            return Item(row, None, str(error))
-=======
             image = load_rgb(self.paths[row], min_side=MIN_IMAGE_SIDE)
             # Random crops are seeded by the file's bytes, not its id or path: the same photo gets the same
             # crops (and features) whichever loader, folder spelling or CLI reached it.
             identity = content_digest(self.paths[row]) if self.view.seeded_by_content else ""
+            crops = self.view.crops(image, identity)
         except DataError as error:
             return Item(row, None, str(error))
-        crops = self.view.crops(image, identity)
->>>>>>> main
         height, width = crops[0].shape[:2]
         batch = np.empty((len(crops), 3, height, width), dtype=np.float32)
         for index, crop in enumerate(crops):
