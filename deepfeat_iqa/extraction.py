@@ -14,7 +14,8 @@ import zarr
 from ._block import extract_block, load_backbone, make_view
 from ._collect import collect
 from ._device import resolve_device
-from ._forward import PRECISIONS, prepare_model
+from ._accel import resolve_batch_size, resolve_precision
+from ._forward import prepare_model
 from ._loader import default_num_workers
 from ._plan import ExtractionPlan, block_rows_for, make_targets, open_arrays, pending_rows, probe_dims
 from ._progress import Progress
@@ -27,7 +28,8 @@ from .store import FeatureStore, default_store_url
 
 log = logging.getLogger(__name__)
 
-#: Compute precision when none is given; chosen from the measurement in docs/precision.md.
+#: Compute precision on the CPU when none is given (what ``precision="auto"`` resolves to there); chosen
+#: from the measurement in docs/precision.md. On CUDA ``"auto"`` is bf16 where supported, else fp16.
 DEFAULT_PRECISION = "bf16"
 
 #: ``store=`` default: the user cache (``$DEEPFEAT_IQA_CACHE`` or ``~/.cache/deepfeat-iqa``).
@@ -72,10 +74,10 @@ def extract(
     crops: str = "center",
     weights: str | os.PathLike[str] = "imagenet",
     store: str | os.PathLike[str] | FeatureStore | None = DEFAULT_STORE,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     num_workers: int | None = None,
     device: str | torch.device | None = None,
-    precision: str = DEFAULT_PRECISION,
+    precision: str = "auto",
     dtype: str = "auto",
     seed: int = 0,
     on_error: str = "raise",
@@ -106,13 +108,15 @@ def extract(
         ``"cache"`` (``$DEEPFEAT_IQA_CACHE/features.zarr`` or ``~/.cache/deepfeat-iqa/features.zarr``), or
         ``None`` to compute in memory without caching.
     batch_size:
-        Images per loader batch and crops per forward pass (store chunks are sized for the data, not by this).
+        Images per loader batch and crops per forward pass; ``None`` is 32 on the CPU and 128 on CUDA.
+        Store chunks are sized for the data, not by this.
     num_workers:
         Decoding processes; ``None`` uses all cores but one (0 when everything fits in one batch).
     device:
         ``"cpu"``, ``"cuda"``, ...; ``None`` (or ``"auto"``) picks CUDA when available.
     precision:
-        ``"fp32"`` or ``"bf16"`` (autocast + channels_last); part of the feature key.
+        ``"auto"`` (bf16 on the CPU and on GPUs that have it, else fp16), ``"fp32"``, ``"bf16"`` or
+        ``"fp16"`` (CUDA only); autocast + channels_last. The resolved value is part of the feature key.
     dtype:
         Storage dtype: ``"auto"`` (float16 above 4096 dims, else float32), ``"float16"`` or ``"float32"``.
     seed:
@@ -139,11 +143,8 @@ def extract(
     >>> feats["layer4"].X.shape  # doctest: +SKIP
     (5, 512)
     """
-    _check_choice("precision", precision, PRECISIONS)
     _check_choice("dtype", dtype, _DTYPES)
     _check_choice("on_error", on_error, _ON_ERROR)
-    if int(batch_size) < 1:
-        raise ConfigError(f"batch_size must be at least 1, got {batch_size}.")
     if client is not None:
         if store is None:
             raise ConfigError("client= sends blocks to Dask workers, which write to the store: pass a store= every worker can open.")
@@ -153,6 +154,8 @@ def extract(
     dataset = as_dataset(images)
     pool = parse_pooling(pooling)
     dev = resolve_device(device)
+    precision = resolve_precision(precision, dev)  # concrete before it enters any key
+    batch_size = resolve_batch_size(batch_size, dev)
     loaded = load_backbone(model, weights, int(seed), dev)
     config = loaded.config
     names = _layer_names(layer)
