@@ -24,7 +24,9 @@ Store = Annotated[
     str, typer.Option("--store", help="Feature store directory or fsspec URL; 'cache' is the user cache, 'none' caches nothing.")
 ]
 Device = Annotated[str | None, typer.Option("--device", "-d", help="cpu, cuda, cuda:1, ... (default: CUDA when available).")]
-BatchSize = Annotated[int, typer.Option("--batch-size", "-b", help="Images per batch (and crops per forward pass).")]
+BatchSize = Annotated[
+    int | None, typer.Option("--batch-size", "-b", help="Images per batch and crops per forward pass (default: 32 on CPU, 128 on CUDA).")
+]
 NumWorkers = Annotated[int | None, typer.Option("--num-workers", "-j", help="Decoding processes (default: all cores but one).")]
 OnError = Annotated[str, typer.Option("--on-error", help="raise: stop at an unreadable image; skip: record it and go on.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of random crops, random weights, splits and distortions.")]
@@ -45,13 +47,12 @@ def layer_arg(text: str) -> str | int:
 
 def extract_options(
     *, pooling: str | None = None, crops: str | None = None, precision: str | None = None, store: str = "cache",
-    device: str | None = None, batch_size: int = 32, num_workers: int | None = None, on_error: str = "raise",
+    device: str | None = None, batch_size: int | None = None, num_workers: int | None = None, on_error: str = "raise",
 ) -> dict[str, Any]:
     """The keyword arguments of ``extract`` the user gave; the library's own defaults apply to the rest."""
-    given = {"pooling": pooling, "crops": crops, "precision": precision, "device": device, "num_workers": num_workers}
-    return {k: v for k, v in given.items() if v is not None} | {
-        "store": store_arg(store), "batch_size": batch_size, "on_error": on_error,
-    }  # fmt: skip
+    given = {"pooling": pooling, "crops": crops, "precision": precision, "device": device, "num_workers": num_workers,
+             "batch_size": batch_size}  # fmt: skip
+    return {k: v for k, v in given.items() if v is not None} | {"store": store_arg(store), "on_error": on_error}
 
 
 def images_arg(paths: list[Path], option: str = "PATHS") -> Any:
