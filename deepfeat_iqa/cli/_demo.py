@@ -20,7 +20,7 @@ def demo(
     references: Annotated[
         Path | None, typer.Option("--references", help="Folder of your own pristine photos (default: bundled photos).")
     ] = None,
-    weights: Annotated[str, typer.Option("--weights", help="imagenet (offline EfficientNet-Lite), random (control), or a file.")] = "imagenet",
+    weights: Annotated[str, typer.Option("--weights", "-w", help="imagenet (offline EfficientNet-Lite), random (control), or a file.")] = "imagenet",
     repeats: Annotated[int, typer.Option("--repeats", help="Content-separated 80/20 splits per evaluation.")] = 5,
     per_image: Annotated[
         int | None, typer.Option("--per-image", help="Distorted versions per reference (default: all 39 type-levels).")
