@@ -58,6 +58,7 @@ def extract_options(
 def images_arg(paths: list[Path], option: str = "PATHS") -> Any:
     """One Dataset of the given photos: a single folder keeps ids relative to it (as everywhere else)."""
     from ..datasets import IMAGE_SUFFIXES, Dataset
+    from ..errors import DataError
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -65,7 +66,7 @@ def images_arg(paths: list[Path], option: str = "PATHS") -> Any:
     if len(paths) == 1 and paths[0].is_dir():
         try:
             return Dataset.from_folder(paths[0])
-        except Exception as error:  # DataError: an empty folder
+        except DataError as error:  # an empty folder
             raise typer.BadParameter(str(error), param_hint=option) from None
     files: list[Path] = []
     for path in paths:
@@ -79,5 +80,5 @@ def images_arg(paths: list[Path], option: str = "PATHS") -> Any:
 
     try:
         return as_dataset(files)
-    except Exception as error:  # DataError: duplicates
+    except DataError as error:  # duplicate paths
         raise typer.BadParameter(str(error), param_hint=option) from None
