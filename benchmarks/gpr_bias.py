@@ -11,9 +11,10 @@ compares per split:
   standardized targets);
 
 and the data's own shift: mean test score minus mean training score. Residual = prediction - score.
-Writes ``benchmarks/results/gpr_bias.{json,md}``.
+Writes ``benchmarks/results/gpr_bias_<refs>refs.{json,md}``.
 
-    python benchmarks/gpr_bias.py [--refs 92] [--repeats 5]
+    python benchmarks/gpr_bias.py --refs 24 --repeats 5   # Kodak24 only: few references, as in the demo
+    python benchmarks/gpr_bias.py --refs 92 --repeats 3   # all 92 shared pristine photos
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def main() -> None:
     out = ROOT / "benchmarks" / "results"
     meta = {"references": len(refs), "per_image": args.per_image, "n_images": len(lf), "layer": LAYER, "repeats": args.repeats,
             "note": "measured on a shared 2-core machine"}  # fmt: skip
-    (out / "gpr_bias.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    (out / f"gpr_bias_{len(refs)}refs.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     lines = [
         "# GPR bias on unseen content", "",
         f"{len(refs)} pristine photos x {args.per_image} synthetic distortions ({len(lf)} images, pseudo-MOS 0-100), "
@@ -112,7 +113,7 @@ def main() -> None:
         shown.to_markdown(floatfmt=".3f"), "",
         "Mean over splits:", "", shown.mean().to_frame("mean").T.to_markdown(floatfmt=".3f"), "",
     ]
-    (out / "gpr_bias.md").write_text("\n".join(lines))
+    (out / f"gpr_bias_{len(refs)}refs.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 

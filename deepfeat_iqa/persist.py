@@ -73,11 +73,11 @@ def save(model: QualityModel, path: str | Path, *, format: str = "safe", compres
 
     Examples
     --------
-    >>> dfi.save(model, "koniq_gpr.dfi")  # doctest: +SKIP
+    >>> dfi.save_model(model, "koniq_gpr.dfi")  # doctest: +SKIP
     """
     if not isinstance(model, QualityModel):
         raise DataError(
-            f"save() writes QualityModel objects (what dfi.fit returns), got {type(model).__name__}; "
+            f"save_model() writes QualityModel objects (what dfi.fit returns), got {type(model).__name__}; "
             "fit a model with dfi.fit(features, head=...) first."
         )
     if format not in FORMATS:
@@ -116,7 +116,7 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
         if class_name not in registered_head_classes():
             raise DataError(
                 f"Head class {class_name} is not registered (deepfeat_iqa.heads.register_head), so a safe model "
-                "file could not name it on load; register it, or save(..., format='pickle')."
+                "file could not name it on load; register it, or save_model(..., format='pickle')."
             )
         state, arrays = estimator._dfi_state()
         manifest.update(kind="state", head_class=class_name, state=state)
@@ -167,14 +167,14 @@ def load(path: str | Path, *, trusted: bool = False) -> QualityModel:
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ModelFileError(f"Model file {str(path)!r} does not exist; write one with dfi.save(model, path) or `deepfeat-iqa fit --out`.")
+        raise ModelFileError(f"Model file {str(path)!r} does not exist; write one with dfi.save_model(model, path) or `deepfeat-iqa fit --out`.")
     if zipfile.is_zipfile(path):
         return _read_safe(path, trusted)
     if not trusted:
         raise ModelFileError(
             f"{str(path)!r} is not a safe deepfeat-iqa model file (no zip manifest). If it is a pickle/joblib model "
             f"file (deepfeat-iqa 0.1 wrote those), it is refused by default because {_WHY_PICKLE}. If you made it or "
-            "trust its source, load(path, trusted=True) and re-save it with dfi.save to get a safe file."
+            "trust its source, load(path, trusted=True) and re-save it with dfi.save_model to get a safe file."
         )
     return _read_pickle(path)
 
@@ -189,7 +189,7 @@ def _read_safe(path: Path, trusted: bool) -> QualityModel:
             if _MANIFEST not in names:
                 raise ModelFileError(
                     f"{str(path)!r} is a zip archive but not a deepfeat-iqa model file (no {_MANIFEST}); "
-                    "model files are written by dfi.save or `deepfeat-iqa fit --out`."
+                    "model files are written by dfi.save_model or `deepfeat-iqa fit --out`."
                 )
             manifest = json.loads(archive.read(_MANIFEST))
             members = {name: archive.read(name) for name in (_ARRAYS, _SKOPS) if name in names}
@@ -262,12 +262,12 @@ def _read_pickle(path: Path) -> QualityModel:
     except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError, zlib.error, OSError) as exc:
         raise ModelFileError(
             f"{str(path)!r} is not a deepfeat-iqa model file ({type(exc).__name__}: {exc}); "
-            "model files are written by dfi.save or `deepfeat-iqa fit --out`."
+            "model files are written by dfi.save_model or `deepfeat-iqa fit --out`."
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(
             f"{str(path)!r} is a joblib file but not a deepfeat-iqa model (no {FORMAT!r} marker); "
-            "model files are written by dfi.save or `deepfeat-iqa fit --out`."
+            "model files are written by dfi.save_model or `deepfeat-iqa fit --out`."
         )
     _check_version(path, payload.get("format_version"), payload.get("versions", {}))
     _warn_versions(path, payload.get("versions", {}))

@@ -82,7 +82,7 @@ def encode(value: Any, arrays: dict[str, np.ndarray], name: str) -> Any:
         return {"__object__": cls_name, "state": {k: encode(v, arrays, f"{name}.{k}") for k, v in fields.items()}}
     raise StateError(
         f"{name}: a {cls_name} cannot be stored in a safe model file (not an array, number, string or registered "
-        "type); register the type with deepfeat_iqa.heads.register_state_type, or save(..., format='pickle')."
+        "type); register the type with deepfeat_iqa.heads.register_state_type, or save_model(..., format='pickle')."
     )
 
 

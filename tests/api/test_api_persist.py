@@ -11,6 +11,8 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import Ridge
 
 from deepfeat_iqa.api import fit
@@ -173,3 +175,42 @@ def test_save_refuses_a_bare_estimator(tmp_path: Path) -> None:
 def test_a_crash_never_leaves_a_half_written_model(feats: LayerFeatures, tmp_path: Path) -> None:
     path = save(fit(feats, head="svr"), tmp_path / "m.dfi")
     assert path.is_file() and not any(name.endswith(".partial") for name in os.listdir(tmp_path))
+
+
+class _OwnStateHead(RegressorMixin, BaseEstimator):
+    """A head with its own _dfi_state pair and no StateMixin, as image heads (issue 8) have."""
+
+    def __init__(self, scale: float = 2.0) -> None:
+        self.scale = scale
+
+    def fit(self, X, y):  # noqa: ANN001, ANN201, N803
+        self.weights_ = torch.as_tensor(np.linalg.lstsq(X, y, rcond=None)[0])
+        return self
+
+    def predict(self, X):  # noqa: ANN001, ANN201, N803
+        return self.scale * (torch.as_tensor(X, dtype=self.weights_.dtype) @ self.weights_).numpy()
+
+    def _dfi_state(self):  # noqa: ANN202
+        return {"scale": self.scale}, {"weights": self.weights_}
+
+    @classmethod
+    def _dfi_from_state(cls, config, arrays):  # noqa: ANN001, ANN206
+        head = cls(scale=config["scale"])
+        head.weights_ = torch.as_tensor(arrays["weights"])
+        return head
+
+
+def test_any_registered_head_with_the_state_pair_round_trips(feats: LayerFeatures, tmp_path: Path) -> None:
+    from deepfeat_iqa.heads import _HEADS, register_head
+
+    model = fit(feats, head=_OwnStateHead())
+    with pytest.raises(DataError, match="not registered"):
+        save(model, tmp_path / "own.dfi")
+    register_head("test-own-state")(_OwnStateHead)
+    try:
+        loaded = load(save(model, tmp_path / "own.dfi"))
+        np.testing.assert_array_equal(loaded.predict(feats), model.predict(feats))
+    finally:
+        _HEADS.pop("test-own-state")
+    with pytest.raises(ModelVersionError, match="not a registered head"):
+        load(tmp_path / "own.dfi")

@@ -99,6 +99,7 @@ def test_decoding_any_bytes_gives_rgb_or_a_data_error(data: bytes) -> None:
         assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.size > 0
 
 
+@pytest.mark.slow
 @fuzz(8)
 @given(data=st.lists(image_bytes(), min_size=1, max_size=3))
 def test_extraction_never_crashes_and_never_marks_a_row_done_without_values(data: list[bytes]) -> None:
