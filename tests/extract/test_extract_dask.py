@@ -63,15 +63,15 @@ def _done_rows(store: Path) -> int:
 
 
 def test_two_workers_write_one_store_equal_to_one_process(client, tmp_path: Path) -> None:
-    from deepfeat_iqa._block import BUILDS
+    from deepfeat_iqa._block import backbone_builds  # importable on the workers, so run there by reference
 
     images = _images(tmp_path / "images", 24)  # 3 blocks of 8 rows
     feats = dfi.extract(images, store=tmp_path / "f.zarr", client=client, **SETTINGS)
     _assert_same(feats, _reference(images))
-    assert set(client.run(lambda: BUILDS["count"]).values()) == {1}  # the backbone is built once per worker
+    assert set(client.run(backbone_builds).values()) == {1}  # the backbone is built once per worker
     again = dfi.extract(images, store=tmp_path / "f.zarr", client=client, **SETTINGS)  # a cache hit sends nothing
     _assert_same(again, feats)
-    assert set(client.run(lambda: BUILDS["count"]).values()) == {1}
+    assert set(client.run(backbone_builds).values()) == {1}
 
 
 def test_a_worker_raising_on_an_image_records_that_row_and_finishes_its_block(client, tmp_path: Path) -> None:
