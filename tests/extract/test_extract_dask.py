@@ -65,13 +65,18 @@ def _done_rows(store: Path) -> int:
 def test_two_workers_write_one_store_equal_to_one_process(client, tmp_path: Path) -> None:
     from deepfeat_iqa._block import BUILDS
 
+    def builds() -> dict[str, int]:
+        return client.run(lambda: BUILDS["count"])
+
     images = _images(tmp_path / "images", 24)  # 3 blocks of 8 rows
+    before = builds()  # the cluster may be shared with earlier tests of this process (pytest-xdist order)
     feats = dfi.extract(images, store=tmp_path / "f.zarr", client=client, **SETTINGS)
     _assert_same(feats, _reference(images))
-    assert set(client.run(lambda: BUILDS["count"]).values()) == {1}  # the backbone is built once per worker
+    after = builds()
+    assert all(after[w] - before[w] <= 1 for w in after)  # the backbone is built at most once per worker
     again = dfi.extract(images, store=tmp_path / "f.zarr", client=client, **SETTINGS)  # a cache hit sends nothing
     _assert_same(again, feats)
-    assert set(client.run(lambda: BUILDS["count"]).values()) == {1}
+    assert builds() == after
 
 
 def test_a_worker_raising_on_an_image_records_that_row_and_finishes_its_block(client, tmp_path: Path) -> None:
