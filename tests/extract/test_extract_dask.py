@@ -63,17 +63,20 @@ def _done_rows(store: Path) -> int:
 
 
 def test_two_workers_write_one_store_equal_to_one_process(client, tmp_path: Path) -> None:
-    from deepfeat_iqa._block import (
-        backbone_builds,  # importable on the workers, so run there by reference
-    )
+    # A package function runs on the workers by reference; a lambda of this module would be pickled by
+    # value with this process's counter, and count the wrong process.
+    from deepfeat_iqa._block import backbone_builds
 
-    images = _images(tmp_path / "images", 24)  # 3 blocks of 8 rows
+    images = _images(tmp_path / "images", 24)  # 3 blocks of 8 rows: some worker runs two of them
     feats = dfi.extract(images, store=tmp_path / "f.zarr", client=client, **SETTINGS)
     _assert_same(feats, _reference(images))
-    assert set(client.run(backbone_builds).values()) == {1}  # the backbone is built once per worker
+    after = client.run(backbone_builds)
+    # Every worker process has built this backbone at most once, whatever earlier tests of this module
+    # (pytest-xdist order) sent to the shared cluster, and some worker built it.
+    assert all(count <= 1 for count in after.values()) and any(after.values()), after
     again = dfi.extract(images, store=tmp_path / "f.zarr", client=client, **SETTINGS)  # a cache hit sends nothing
     _assert_same(again, feats)
-    assert set(client.run(backbone_builds).values()) == {1}
+    assert client.run(backbone_builds) == after
 
 
 def test_a_worker_raising_on_an_image_records_that_row_and_finishes_its_block(client, tmp_path: Path) -> None:
