@@ -94,7 +94,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         side = self._side_labels(X, {"attributes": attributes, "exif": exif, "scenes": scenes, "distortion": distortion})
         tasks = encode_side_labels(len(X), **side)
         scaler = Standardizer.fit(y)
-        self.y_mean_, self.y_scale_ = float(scaler.mean), float(scaler.scale)
+        self.y_mean_, self.y_std_ = float(scaler.mean), float(scaler.scale)
         tasks.targets["quality"] = scaler.transform(y).astype(np.float32)
         network, loss, geometry, transform = self.build_network(tasks, pretrained=True)
         pipeline = Pipeline(geometry, transform, self.resize)
@@ -161,7 +161,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
 
     def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:
         """Predicted quality per image, averaged over the test views; MT-E adds its EXIF offset when ``exif`` is given."""
-        return self._outputs(X, exif)["quality"] * self.y_scale_ + self.y_mean_
+        return self._outputs(X, exif)["quality"] * self.y_std_ + self.y_mean_
 
     # -- model files (persist.py's protocol) ---------------------------------------------------------
     def _dfi_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -171,7 +171,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         config = {
             "class": type(self).__name__,
             "params": {k: _jsonable(v) for k, v in self.get_params(deep=False).items()},
-            "y_mean": self.y_mean_, "y_scale": self.y_scale_,
+            "y_mean": self.y_mean_, "y_std": self.y_std_,
             "tasks": {
                 "attribute_names": tasks.attribute_names, "scene_names": tasks.scene_names,
                 "distortion_classes": tasks.distortion_classes, "distortion_multilabel": tasks.distortion_multilabel,
@@ -213,7 +213,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         tasks.exif_inputs = None
         head.network_, head.tasks_ = network.eval(), tasks
         head.geometry_, head.transform_ = geometry, transform
-        head.y_mean_, head.y_scale_ = float(config["y_mean"]), float(config["y_scale"])
+        head.y_mean_, head.y_std_ = float(config["y_mean"]), float(config["y_std"])
         head.history_, head.best_epoch_, head.best_val_srocc_ = config["history"], config["best_epoch"], config["best_val_srocc"]
         head.precision_, head.n_train_, head.n_val_ = config["precision"], config["n_train"], config["n_val"]
         return head
