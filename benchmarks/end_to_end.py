@@ -135,6 +135,7 @@ def accuracy(args: argparse.Namespace) -> tuple[list[dict], dict]:
     gpr_frozen = dfi.evaluate(frozen, head="gpr", layers=GPR_LAYERS, splits=splits, progress=False)
     minutes["GPR, frozen features (4 layers)"] = (time.perf_counter() - start) / 60 + extract_minutes
     rows["GPR, frozen features (4 layers)"] = gpr_frozen.per_split.to_dict("records")
+    print("GPR frozen", gpr_frozen.summary(), flush=True)
     known = {"bl": ("SPAQ-BL (pool)", {}), "bl-multi": ("SPAQ-BL (4 layers pooled)", {"layers": tuple(GPR_LAYERS)})}
     recipes = dict(known[name.strip()] for name in args.recipes.split(","))
     for label, extra in recipes.items():
@@ -155,6 +156,8 @@ def accuracy(args: argparse.Namespace) -> tuple[list[dict], dict]:
             minutes[f"GPR, fine-tuned features of {label}"] += (time.perf_counter() - t0) / 60
             rows[f"GPR, fine-tuned features of {label}"].append(gpr.per_split.iloc[0].to_dict())
             print(label, rows[label][-1]["srocc"], rows[f"GPR, fine-tuned features of {label}"][-1]["srocc"], flush=True)
+            # A long run killed part-way still leaves every finished split on disk.
+            (OUT / "end_to_end_partial.json").write_text(json.dumps({"rows": rows, "minutes": minutes}, indent=1, default=float))
     table = []
     for label, per_split in rows.items():
         srocc = np.array([r["srocc"] for r in per_split])
