@@ -17,9 +17,11 @@ from pathlib import Path
 import pandas as pd
 
 from . import synth
-from .evaluation import evaluate
+from .errors import DeepfeatError
 from .extraction import extract
 from .paths import cache_dir as user_cache_dir
+from .results import markdown_table
+from .studies import sweep
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ class DemoReport:
     weights: str
 
     def to_markdown(self) -> str:
-        return self.table.to_markdown(floatfmt=".3f")
+        return markdown_table(self.table)
 
 
 def run_demo(
@@ -122,25 +124,22 @@ def run_demo(
     seconds["extract"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    rows, results = [], {}
-    for head in heads:
-        for layer in layers:
-            result = evaluate(features[layer], head=head, protocol="repeated", n=repeats, seed=seed, progress=progress)
-            results[head, layer] = result
-            agg = result.aggregate
-            rows.append(
-                {
-                    "head": head,
-                    "layer": layer,
-                    "dim": features[layer].dim,
-                    **{m: agg.loc["mean", m] for m in ("srocc", "plcc", "krocc", "rmse")},
-                    "srocc_sd": agg.loc["sd", "srocc"],
-                }
-            )
+    # Features are in the store now, so the sweep reads them back; its results stay in memory, so every
+    # run refits the heads as before.
+    study = sweep(
+        dataset, models=model, layers=list(layers), heads=list(heads), crops=crops, weights=weights,
+        protocol="repeated", n=repeats, seed=seed, store=cache / "features.zarr", results=":memory:", progress=progress,
+    )  # fmt: skip
+    cells = study.table()
+    failed = cells[cells["status"] != "done"]
+    if len(failed):
+        raise DeepfeatError(f"Demo cell {failed['head'].iloc[0]}/{failed['layer'].iloc[0]} failed: {failed['error'].iloc[0]}")
+    cells = cells.set_index(["head", "layer"]).loc[[(h, layer) for h in heads for layer in layers]].reset_index()
+    rows = cells[["head", "layer", "dim", "srocc", "plcc", "krocc", "rmse", "srocc_sd"]].to_dict("records")
     seconds["evaluate"] = time.perf_counter() - start
 
-    best = max(results, key=lambda k: results[k].aggregate.loc["mean", "srocc"])
-    results[best].plot(out_dir / "plots", stem=f"{best[0]}-{best[1]}")
+    best = max(rows, key=lambda row: row["srocc"])
+    study.result(head=best["head"], layer=best["layer"]).plot(out_dir / "plots", stem=f"{best['head']}-{best['layer']}")
 
     table = pd.DataFrame(rows).set_index(["head", "layer"])
     report = DemoReport(table=table, out_dir=out_dir, seconds=seconds, weights=weights)

@@ -216,6 +216,9 @@ def score_command(
     batch_size: BatchSize = 32,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
+    trusted: Annotated[
+        bool, typer.Option("--trusted", help="Also read pickle/joblib model files (they can run code: only files you trust).")
+    ] = False,
 ) -> None:
     """Score photos with a fitted model, extracting their features exactly as the model's were."""
     import pandas as pd
@@ -224,7 +227,7 @@ def score_command(
 
     ds = images_arg(paths)
     with user_errors():
-        fitted = load(model_file)
+        fitted = load(model_file, trusted=trusted)
         if fitted.key is None:  # an image head reads the photos directly
             scores = fitted.predict(ds)
             out.parent.mkdir(parents=True, exist_ok=True)
