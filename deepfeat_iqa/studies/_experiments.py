@@ -11,11 +11,12 @@ random weights: every row then says ``weights = random`` so no such number passe
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from ..datasets import Dataset
 from ..errors import ConfigError, DataError, unknown_name_error
@@ -156,7 +157,13 @@ def validate(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, 
 
 
 def _validate_sweep(settings: dict[str, Any]) -> None:
-    from ._plan import as_list, check_backbone, check_protocol, head_choices, layer_choices
+    from ._plan import (
+        as_list,
+        check_backbone,
+        check_protocol,
+        head_choices,
+        layer_choices,
+    )
 
     models = as_list(settings.get("models"))
     if not models:

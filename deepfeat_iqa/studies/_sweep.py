@@ -24,8 +24,18 @@ from ..datasets import Dataset
 from ..errors import ConfigError
 from ..features import FeatureSet, LayerFeatures
 from ._cells import Cell, Protocol
-from ._plan import HeadAxis, HeadChoice, LayerAxis, as_datasets, as_list, check_backbone, check_protocol
-from ._plan import definition_of, head_choices, plan_cells
+from ._plan import (
+    HeadAxis,
+    HeadChoice,
+    LayerAxis,
+    as_datasets,
+    as_list,
+    check_backbone,
+    check_protocol,
+    definition_of,
+    head_choices,
+    plan_cells,
+)
 from ._results_store import ResultsStore
 from ._study import Study
 
