@@ -286,6 +286,7 @@ def run_experiment(
         ]
     if experiment.kind == "sweep":
         from ._significance import significance
+        from ._study import RANDOM_NOTE
         from ._sweep import sweep
 
         study = sweep(datasets, **settings, store=store, results=results, n_jobs=n_jobs, extend=extend, progress=progress)
@@ -293,7 +294,10 @@ def run_experiment(
         k = int(experiment.report.get("best", 3))
         best = study.best(k=k, metric=experiment.report.get("metric", "srocc"))
         columns = [c for c in ("dataset", "backbone", "weights", "layer", "paper_layer", "head", "dim", "srocc", "plcc", "krocc", "rmse") if c in best]
+        best["weights"] = [w + (" (untrained)" if r else "") for w, r in zip(best["weights"], best["random_weights"])]
         body += ["", f"## Best {k} layers per backbone and head", "", best[columns].to_markdown(index=False, floatfmt=".4f")]
+        if best["random_weights"].any():
+            body += ["", f"Note: {RANDOM_NOTE}"]
         paths = [stem.with_suffix(".json")]
         study.to_json(paths[0])
         if len(study.table().query("status == 'done'")):
