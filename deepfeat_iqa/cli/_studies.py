@@ -62,7 +62,7 @@ def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path 
 
 @app.command()
 def sweep(
-    file: Annotated[Path, typer.Argument(help="Experiment TOML with a [sweep] section (see benchmarks/experiments/).")],
+    file: Annotated[Path, typer.Argument(help="Experiment TOML with a \\[sweep] section (see benchmarks/experiments/).")],
     root: RootOption = None,
     smoke: SmokeOption = False,
     references: ReferencesOption = None,
@@ -81,7 +81,7 @@ def sweep(
 
 @app.command()
 def cross(
-    file: Annotated[Path, typer.Argument(help="Experiment TOML with a [cross] section (see benchmarks/experiments/).")],
+    file: Annotated[Path, typer.Argument(help="Experiment TOML with a \\[cross] section (see benchmarks/experiments/).")],
     root: RootOption = None,
     smoke: SmokeOption = False,
     references: ReferencesOption = None,
