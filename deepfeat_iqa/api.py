@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,8 @@ from sklearn.base import BaseEstimator, clone
 
 from .datasets import Dataset
 from .errors import ConfigError, DataError
-from .features import FeatureKey, FeatureSet, LayerFeatures
+from .features import ConcatKey, FeatureKey, FeatureSet, LayerFeatures
+from .threads import for_rows
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,34 @@ def make_estimator(head: HeadSpec, **options: Any) -> BaseEstimator:
     return clone(head).set_params(**options)
 
 
+def check_head_options(
+    head: HeadSpec, options: dict[str, Any], caller: str, own: Iterable[str], aliases: dict[str, str] | None = None
+) -> None:
+    """Refuse keywords that are neither the caller's nor the head's, naming the parameter most likely meant.
+
+    ``fit``/``evaluate`` pass unknown keywords to the head, so a misspelled split setting
+    (``repeats=`` for ``n=``) would otherwise surface as "GPR has no parameter 'repeats'", pointing at
+    the wrong place. ``own`` are the caller's parameter names, ``aliases`` common other spellings of them.
+    """
+    if not options:
+        return
+    estimator = make_estimator(head)
+    valid = set(estimator.get_params(deep=False))
+    unknown = [name for name in options if name not in valid]
+    if not unknown:
+        return
+    own = [name for name in own if name not in ("features", "head", "head_options", "options")]
+    aliases = aliases or {}
+    hints = []
+    for name in unknown:
+        close = [aliases[name]] if name in aliases else difflib.get_close_matches(name, [*own, *valid], n=1, cutoff=0.6)
+        hints.append(f"{name}=" + (f" (did you mean {close[0]}=?)" if close else ""))
+    raise ConfigError(
+        f"{caller}() got {', '.join(hints)}: not a parameter of {caller}() ({', '.join(own)}) nor of the head "
+        f"{head_name(estimator, head)!r} ({', '.join(sorted(valid))})."
+    )
+
+
 def head_name(estimator: BaseEstimator, head: HeadSpec) -> str:
     """The name reports use for a head: the registry name given, else the estimator's class name."""
     return head if isinstance(head, str) else type(estimator).__name__
@@ -94,9 +124,10 @@ def fit_estimator(
 ) -> BaseEstimator:
     """Fit ``estimator`` in place, handing it block sizes and side labels when it knows what to do with them.
 
-    Heads standardize per concatenated block (``blocks=``) and multi-task heads take side labels as
-    ``fit`` keywords; both are offered only to heads that declare them, so plain scikit-learn
-    estimators work unchanged. ``dataset`` holds the training rows, aligned with ``X``.
+    Heads standardize per concatenated block (``blocks=``), multi-task heads take side labels as
+    ``fit`` keywords, and heads whose ``fit`` takes ``groups=`` get the content groups so their inner
+    model selection never splits one reference image across its folds; all are offered only to heads
+    that declare them, so plain scikit-learn estimators work unchanged. ``dataset`` holds the training rows, aligned with ``X``.
     """
     if "blocks" in estimator.get_params(deep=False):
         estimator.set_params(blocks=tuple(int(d) for _, d in blocks))
@@ -108,7 +139,11 @@ def fit_estimator(
     }
     if side:
         logger.info("Fitting %s with side labels: %s", type(estimator).__name__, ", ".join(side))
-    return estimator.fit(X, y, **side)
+    if "groups" in accepted and dataset.groups is not None:
+        # Content groups keep the head's own model selection (inner CV, early stopping) content-separated.
+        side["groups"] = np.asarray(dataset.groups)
+    with for_rows(len(X)):
+        return estimator.fit(X, y, **side)
 
 
 def predict_side_labels(estimator: BaseEstimator, dataset: Dataset) -> dict[str, Any]:
@@ -175,7 +210,7 @@ class QualityModel:
     """
 
     estimator: BaseEstimator
-    key: FeatureKey
+    key: FeatureKey | ConcatKey
     blocks: tuple[tuple[str, int], ...]
     head: str
     info: dict[str, Any] = field(default_factory=dict)
@@ -215,13 +250,15 @@ class QualityModel:
         """
         lf = self._features(features)
         if not return_std:
-            return np.asarray(self.estimator.predict(lf.X, **predict_side_labels(self.estimator, lf.dataset)), dtype=np.float64)
+            with for_rows(len(lf)):
+                return np.asarray(self.estimator.predict(lf.X, **predict_side_labels(self.estimator, lf.dataset)), dtype=np.float64)
         if not supports_std(self.estimator):
             raise ConfigError(
                 f"Head {self.head!r} gives no uncertainty, so return_std=True cannot be honored; "
                 "fit with head='gpr' for per-image standard deviations, or drop return_std."
             )
-        mean, std = self.estimator.predict(lf.X, return_std=True)
+        with for_rows(len(lf)):
+            mean, std = self.estimator.predict(lf.X, return_std=True)
         return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
 
     def __repr__(self) -> str:
@@ -262,6 +299,7 @@ def fit(features: Features, head: HeadSpec = "gpr", *, layers: Sequence[str] | N
     --------
     >>> model = dfi.fit(feats, head="svr", layers=["layer3", "layer4"])  # doctest: +SKIP
     """
+    check_head_options(head, options, "fit", inspect.signature(fit).parameters, {"layer": "layers"})
     lf = as_layer_features(features, layers)
     y = labels(lf.dataset)
     estimator = make_estimator(head, **options)

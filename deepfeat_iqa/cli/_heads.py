@@ -190,6 +190,9 @@ def score_command(
     batch_size: BatchSize = 32,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
+    trusted: Annotated[
+        bool, typer.Option("--trusted", help="Also read pickle/joblib model files (they can run code: only files you trust).")
+    ] = False,
 ) -> None:
     """Score photos with a fitted model, extracting their features exactly as the model's were."""
     import pandas as pd
@@ -198,7 +201,7 @@ def score_command(
 
     ds = images_arg(paths)
     with user_errors():
-        fitted = load(model_file)
+        fitted = load(model_file, trusted=trusted)
         source = weights or fitted.info.get("weights_source", "imagenet")
         options = extract_options(store=store, device=device, batch_size=batch_size, num_workers=num_workers, on_error=on_error)
         feats = _extract_like(fitted, ds, source, fitted.info.get("extract_seed", 0), options)

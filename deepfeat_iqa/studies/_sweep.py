@@ -230,10 +230,12 @@ def _evaluate_cell(cell: Cell, features: LayerFeatures, head: HeadChoice) -> tup
 
     start = time.perf_counter()
     try:
-        result = evaluate(
-            features, head=head.spec, protocol=cell.protocol.protocol, n=cell.protocol.n, test_size=cell.protocol.test_size,
-            by=cell.protocol.by, seed=cell.protocol.seed, progress=False, **dict(head.options),
-        )  # fmt: skip
+        protocol = cell.protocol
+        # The official split is the publisher's: evaluate refuses split settings it would ignore.
+        settings = {} if protocol.protocol == "official" else {
+            "n": protocol.n, "test_size": protocol.test_size, "by": protocol.by, "seed": protocol.seed,
+        }  # fmt: skip
+        result = evaluate(features, head=head.spec, protocol=protocol.protocol, progress=False, **settings, **dict(head.options))
     except Exception as error:  # noqa: BLE001 - recorded with the cell
         return "failed", f"{type(error).__name__}: {error}", time.perf_counter() - start, features.dim, features.key.weights
     return "done", result, time.perf_counter() - start, features.dim, features.key.weights

@@ -71,7 +71,7 @@ def test_usage_errors_read_as_one_line(tmp_path: Path) -> None:
     photo = tmp_path / "a.png"
     Image.new("RGB", (32, 32)).save(photo)
     refused = runner.invoke(app, ["score", str(photo), "--model-file", str(not_ours)])
-    assert refused.exit_code == 1 and "is not a deepfeat-iqa model file" in refused.output
+    assert refused.exit_code == 1 and "is not a safe deepfeat-iqa model file" in refused.output
     assert "Traceback" not in refused.output
 
 
