@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import deepfeat_iqa as dfi
-from deepfeat_iqa import _block, _progress
+from deepfeat_iqa import _block, _progress  # _block runs the batches of every extraction
 from deepfeat_iqa.errors import Interrupted
 
 FAST = {"model": "resnet18", "weights": "random", "num_workers": 0, "batch_size": 2, "layer": "layer1"}
@@ -49,7 +49,7 @@ def test_long_steps_log_while_running(monkeypatch, caplog):
 
 def test_ctrl_c_says_how_many_rows_are_saved_and_a_rerun_resumes(photos, tmp_path, monkeypatch):
     store = tmp_path / "store.zarr"
-    real = _block.pooled_features  # the one batch function every row block calls
+    real = _block.pooled_features
     calls = []
 
     def interrupt_second_batch(*args, **kwargs):
