@@ -127,7 +127,7 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
         manifest.update(kind="skops", head_class=f"{type(estimator).__module__}.{type(estimator).__qualname__}")
         members[_SKOPS] = sio.dumps(estimator)
     try:
-        members[_MANIFEST] = json.dumps(manifest, indent=1, allow_nan=True).encode()
+        members[_MANIFEST] = json.dumps(manifest, indent=1, allow_nan=True, default=_plain_json).encode()
     except TypeError as exc:
         raise DataError(f"The model's record cannot be written as JSON ({exc}); keep model.info to plain values.") from exc
     # Written beside the target and moved into place, so a crash never leaves half a model file.
@@ -139,6 +139,15 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
             if name in members:
                 archive.writestr(name, members[name])
     partial.replace(path)
+
+
+def _plain_json(value: Any) -> Any:
+    """NumPy scalars and paths in the training record as JSON numbers and strings; anything else is refused."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def load(path: str | Path, *, trusted: bool = False) -> QualityModel:
