@@ -26,6 +26,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "evaluate_cross": ("deepfeat_iqa.evaluation", "evaluate_cross"),
     "compare": ("deepfeat_iqa.evaluation", "compare"),
     "EvaluationResult": ("deepfeat_iqa.results", "EvaluationResult"),
+    "summary_table": ("deepfeat_iqa.results", "summary_table"),
     # studies
     "sweep": ("deepfeat_iqa.studies", "sweep"),
     "cross": ("deepfeat_iqa.studies", "cross"),

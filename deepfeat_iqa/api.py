@@ -14,7 +14,8 @@ from sklearn.base import BaseEstimator, clone
 
 from .datasets import Dataset
 from .errors import ConfigError, DataError
-from .features import FeatureKey, FeatureSet, LayerFeatures
+from .features import ConcatKey, FeatureKey, FeatureSet, LayerFeatures
+from .threads import for_rows
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,8 @@ def fit_estimator(
     if "groups" in accepted and dataset.groups is not None:
         # Content groups keep the head's own model selection (inner CV, early stopping) content-separated.
         side["groups"] = np.asarray(dataset.groups)
-    return estimator.fit(X, y, **side)
+    with for_rows(len(X)):
+        return estimator.fit(X, y, **side)
 
 
 def predict_side_labels(estimator: BaseEstimator, dataset: Dataset) -> dict[str, Any]:
@@ -208,7 +210,7 @@ class QualityModel:
     """
 
     estimator: BaseEstimator
-    key: FeatureKey
+    key: FeatureKey | ConcatKey
     blocks: tuple[tuple[str, int], ...]
     head: str
     info: dict[str, Any] = field(default_factory=dict)
@@ -248,13 +250,15 @@ class QualityModel:
         """
         lf = self._features(features)
         if not return_std:
-            return np.asarray(self.estimator.predict(lf.X, **predict_side_labels(self.estimator, lf.dataset)), dtype=np.float64)
+            with for_rows(len(lf)):
+                return np.asarray(self.estimator.predict(lf.X, **predict_side_labels(self.estimator, lf.dataset)), dtype=np.float64)
         if not supports_std(self.estimator):
             raise ConfigError(
                 f"Head {self.head!r} gives no uncertainty, so return_std=True cannot be honored; "
                 "fit with head='gpr' for per-image standard deviations, or drop return_std."
             )
-        mean, std = self.estimator.predict(lf.X, return_std=True)
+        with for_rows(len(lf)):
+            mean, std = self.estimator.predict(lf.X, return_std=True)
         return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ from . import synth
 from .errors import DeepfeatError
 from .extraction import extract
 from .paths import cache_dir as user_cache_dir
+from .results import markdown_table
 from .studies import sweep
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class DemoReport:
     weights: str
 
     def to_markdown(self) -> str:
-        return self.table.to_markdown(floatfmt=".3f")
+        return markdown_table(self.table)
 
 
 def run_demo(

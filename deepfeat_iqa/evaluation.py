@@ -19,6 +19,7 @@ from .api import check_head_options, make_estimator, predict_side_labels, seed_p
 from .datasets import Dataset
 from .errors import ConfigError, DataError, unknown_name_error
 from .results import Comparison, EvaluationResult, split_signature
+from .threads import for_rows
 
 logger = logging.getLogger(__name__)
 
@@ -374,10 +375,11 @@ def _one_split(
 
 def _predict(estimator: BaseEstimator, X: np.ndarray, dataset: Dataset) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: N803
     """Predictions (and sd where the head has one), using test-time side labels the head accepts (EXIF)."""
-    if supports_std(estimator):
-        mean, std = estimator.predict(X, return_std=True)
-        return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
-    return np.asarray(estimator.predict(X, **predict_side_labels(estimator, dataset)), dtype=np.float64), None
+    with for_rows(len(X)):
+        if supports_std(estimator):
+            mean, std = estimator.predict(X, return_std=True)
+            return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+        return np.asarray(estimator.predict(X, **predict_side_labels(estimator, dataset)), dtype=np.float64), None
 
 
 def _prediction_frame(ids: Sequence[str], split: int, y_true: np.ndarray, y_pred: np.ndarray, y_std: np.ndarray | None) -> pd.DataFrame:

@@ -66,11 +66,29 @@ def test_return_std_grows_away_from_the_data():
 def test_tuning_keeps_or_improves_cv_srocc_and_records_the_study():
     X, y = _latent_data(150, "nonlinear", seed=4)
     model = GPR(tune_trials=6, tune_sampler="tpe", max_iter=30).fit(X, y)
-    values = [t.value for t in model.study_.trials if t.value is not None]
-    assert len(values) == 6
-    assert model.study_.best_value >= values[0]  # trial 0 is the untuned start
+    trials = [t for t in model.study_.trials if t.value is not None]
+    assert len(trials) == 6
     assert model.best_params_ == model.study_.best_params
     assert model.noise_floor_ == model.best_params_["noise_floor"]
+
+    # Recompute the objective independently (same folds, plain GPR fits, scipy's SROCC): trial values must
+    # be what they claim, trial 0 must be the untuned defaults, and the chosen parameters score no worse.
+    from scipy.stats import spearmanr
+    from sklearn.model_selection import KFold
+
+    def cv_srocc(**params):
+        pred = np.empty_like(y)
+        for train, test in KFold(3, shuffle=True, random_state=0).split(X):
+            pred[test] = GPR(max_iter=30, **params).fit(X[train], y[train]).predict(X[test])
+        return spearmanr(y, pred).statistic
+
+    default = GPR()
+    assert trials[0].params == {name: getattr(default, name) for name in ("noise_floor", "n_components", "standardize")}
+    untuned = cv_srocc()
+    assert trials[0].value == pytest.approx(untuned, abs=1e-9)
+    assert model.study_.best_value == pytest.approx(cv_srocc(**model.best_params_), abs=1e-9)
+    assert model.study_.best_value >= untuned
+    assert len({tuple(sorted(t.params.items())) for t in trials}) > 1  # the search left the start
 
 
 def test_tuning_resumes_from_sqlite_storage(tmp_path):
