@@ -183,7 +183,7 @@ def load(path: str | Path, *, trusted: bool = False) -> QualityModel:
         raise ModelFileError(
             f"{str(path)!r} is not a safe deepfeat-iqa model file (no zip manifest). If it is a pickle/joblib model "
             f"file (deepfeat-iqa 0.1 wrote those), it is refused by default because {_WHY_PICKLE}. If you made it or "
-            "trust its source, load(path, trusted=True) and re-save it with dfi.save_model to get a safe file."
+            "trust its source, dfi.load_model(path, trusted=True) and re-save it with dfi.save_model to get a safe file."
         )
     return _read_pickle(path)
 
@@ -255,7 +255,7 @@ def _skops_estimator(path: Path, data: bytes, trusted: bool) -> Any:
     if refused and not trusted:
         raise ModelFileError(
             f"{str(path)!r} holds an estimator with types outside scikit-learn/NumPy/SciPy ({', '.join(refused)}); "
-            "skops would have to create them, which can run their code. If you trust the file, load(path, trusted=True)."
+            "skops would have to create them, which can run their code. If you trust the file, dfi.load_model(path, trusted=True)."
         )
     return sio.loads(data, trusted=list(untrusted))
 
