@@ -38,10 +38,12 @@ def backbone_builds() -> int:
     return _BUILDS["count"]
 
 
-def load_backbone(model: str, weights: str | os.PathLike[str], seed: int, device: torch.device) -> LoadedBackbone:
+def load_backbone(model: str, weights: Any, seed: int, device: torch.device) -> LoadedBackbone:
     """Build the backbone once per process (per Dask worker), reusing it for every later block or call."""
-    weights_id: tuple[Any, ...] = (str(weights),)
-    if Path(str(weights)).is_file():
+    from .backbones import weights_fingerprint
+
+    weights_id: tuple[Any, ...] = (weights_fingerprint(weights),)  # in-memory weights: by their tensors
+    if isinstance(weights, (str, os.PathLike)) and Path(str(weights)).is_file():
         stat = os.stat(weights)
         weights_id = (str(Path(weights).resolve()), stat.st_size, stat.st_mtime_ns)
     key = (model, weights_id, seed, str(device))
