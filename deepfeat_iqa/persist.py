@@ -85,7 +85,7 @@ def save(model: QualityModel, path: str | Path, *, format: str = "safe", compres
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     if format == "pickle":
-        payload = {"format": FORMAT, "format_version": _PICKLE_FORMAT_VERSION, "feature_key": model.key.to_dict(),
+        payload = {"format": FORMAT, "format_version": _PICKLE_FORMAT_VERSION, "feature_key": model.key.to_dict() if model.key is not None else None,
                    "versions": library_versions(), "model": model}  # fmt: skip
         joblib.dump(payload, path, compress=compress)
     else:
@@ -102,7 +102,7 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "feature_key": model.key.to_dict(),
+        "feature_key": model.key.to_dict() if model.key is not None else None,
         "blocks": [[layer, int(dim)] for layer, dim in model.blocks],
         "head": model.head,
         "info": model.info,
@@ -215,7 +215,8 @@ def _read_safe(path: Path, trusted: bool) -> QualityModel:
             estimator = _skops_estimator(path, members[_SKOPS], trusted)
         else:
             raise KeyError(f"kind={manifest['kind']!r}")
-        key = key_from_dict(manifest["feature_key"])
+        # No key: an image head, which reads images rather than features.
+        key = key_from_dict(manifest["feature_key"]) if manifest["feature_key"] is not None else None
         blocks = tuple((str(layer), int(dim)) for layer, dim in manifest["blocks"])
         model = QualityModel(estimator=estimator, key=key, blocks=blocks, head=manifest["head"], info=manifest["info"])
     except (KeyError, TypeError, ValueError, SafetensorError) as exc:
