@@ -178,7 +178,7 @@ def _optimize_on_workers(
             live.submit(
                 _worker_trials, objective, space, n_trials, sampler, None if seed is None else seed + 1 + index,
                 storage, study_name, workers=[address], pure=False,
-            )  # fmt: skip
+            )
             for index, address in enumerate(workers)
         ]
         done = live.gather(futures)

@@ -49,7 +49,7 @@ def test_long_steps_log_while_running(monkeypatch, caplog):
 
 def test_ctrl_c_says_how_many_rows_are_saved_and_a_rerun_resumes(photos, tmp_path, monkeypatch):
     store = tmp_path / "store.zarr"
-    real = _block.pooled_features
+    real = _block.pooled_features  # the one batch function every row block calls
     calls = []
 
     def interrupt_second_batch(*args, **kwargs):
