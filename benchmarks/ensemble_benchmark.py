@@ -2,7 +2,7 @@
 
 Builds (or reuses) the synthetic benchmark set of ``synthetic_benchmark.py`` (the 92 shared pristine
 photos x 13 seed-002 distortions, pseudo-MOS), sweeps EfficientNet-Lite0/1/2 (real ImageNet weights,
-offline) over four layers with GPR on content-separated 80/20 splits, takes each backbone's best layer,
+offline) over two layers with GPR on content-separated 80/20 splits, takes each backbone's best layer,
 and evaluates the mean of their z-scored predictions (``dfi.ensemble``) on the same splits against the
 best single cell, with the one-sided paired t-test matrix. Writes ``benchmarks/results/ensemble_benchmark[_quick].{json,md}``.
 
@@ -21,7 +21,7 @@ import deepfeat_iqa as dfi
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
-LAYERS = ("blocks.2", "blocks.4", "blocks.6", "pool")
+LAYERS = ("blocks.2", "blocks.4")  # the two best EfficientNet-Lite0 layers of synthetic_benchmark.md
 
 
 def main() -> None:

@@ -77,6 +77,7 @@ def main() -> None:
         fit_seconds_in_sweep = float(study.table()["fit_s"].sum())
     ratios = {
         "sweep_over_one_layer": seconds["sweep"] / seconds["one_layer"],
+        "sweep_without_its_head_fits_over_one_layer": (seconds["sweep"] - fit_seconds_in_sweep) / seconds["one_layer"],
         "seven_layers_over_one_layer": seconds["seven_layers"] / seconds["one_layer"],
         "sweep_overhead_beyond_extraction_and_fits": seconds["sweep"] / (seconds["seven_layers"] + seconds["fits"]) - 1,
         "rerun_over_sweep": seconds["rerun"] / seconds["sweep"],

@@ -30,8 +30,12 @@ from .views import Geometry, View, parse_views
 
 _BACKBONE_CACHE: dict[tuple[Any, ...], LoadedBackbone] = {}
 _BACKBONE_LOCK = threading.Lock()
-#: How many backbones this process has built (a Dask test checks that each worker builds one).
-BUILDS = {"count": 0}
+_BUILDS = {"count": 0}
+
+
+def backbone_builds() -> int:
+    """How many backbones this process has built (each Dask worker should build one per setting)."""
+    return _BUILDS["count"]
 
 
 def load_backbone(model: str, weights: Any, seed: int, device: torch.device) -> LoadedBackbone:
@@ -47,7 +51,7 @@ def load_backbone(model: str, weights: Any, seed: int, device: torch.device) -> 
         if key not in _BACKBONE_CACHE:
             _BACKBONE_CACHE.clear()
             _BACKBONE_CACHE[key] = build_backbone(model, weights, seed=seed, device=device)
-            BUILDS["count"] += 1
+            _BUILDS["count"] += 1
         return _BACKBONE_CACHE[key]
 
 

@@ -11,13 +11,20 @@ from typing import Any
 import torch
 import zarr
 
+from ._accel import resolve_batch_size, resolve_precision
 from ._block import extract_block, load_backbone, make_view
 from ._collect import collect
 from ._device import resolve_device
-from ._accel import resolve_batch_size, resolve_precision
 from ._forward import prepare_model
 from ._loader import default_num_workers
-from ._plan import ExtractionPlan, block_rows_for, make_targets, open_arrays, pending_rows, probe_dims
+from ._plan import (
+    ExtractionPlan,
+    block_rows_for,
+    make_targets,
+    open_arrays,
+    pending_rows,
+    probe_dims,
+)
 from ._progress import Progress
 from .backbones import DEFAULT_BACKBONE, memory_state_dict, resolve_layers, weights_fingerprint
 from .datasets import Dataset

@@ -127,7 +127,7 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
         manifest.update(kind="skops", head_class=f"{type(estimator).__module__}.{type(estimator).__qualname__}")
         members[_SKOPS] = sio.dumps(estimator)
     try:
-        members[_MANIFEST] = json.dumps(manifest, indent=1, allow_nan=True).encode()
+        members[_MANIFEST] = json.dumps(manifest, indent=1, allow_nan=True, default=_plain_json).encode()
     except TypeError as exc:
         raise DataError(f"The model's record cannot be written as JSON ({exc}); keep model.info to plain values.") from exc
     # Written beside the target and moved into place, so a crash never leaves half a model file.
@@ -139,6 +139,15 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
             if name in members:
                 archive.writestr(name, members[name])
     partial.replace(path)
+
+
+def _plain_json(value: Any) -> Any:
+    """NumPy scalars and paths in the training record as JSON numbers and strings; anything else is refused."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def load(path: str | Path, *, trusted: bool = False) -> QualityModel:
@@ -174,7 +183,7 @@ def load(path: str | Path, *, trusted: bool = False) -> QualityModel:
         raise ModelFileError(
             f"{str(path)!r} is not a safe deepfeat-iqa model file (no zip manifest). If it is a pickle/joblib model "
             f"file (deepfeat-iqa 0.1 wrote those), it is refused by default because {_WHY_PICKLE}. If you made it or "
-            "trust its source, load(path, trusted=True) and re-save it with dfi.save_model to get a safe file."
+            "trust its source, dfi.load_model(path, trusted=True) and re-save it with dfi.save_model to get a safe file."
         )
     return _read_pickle(path)
 
@@ -247,7 +256,7 @@ def _skops_estimator(path: Path, data: bytes, trusted: bool) -> Any:
     if refused and not trusted:
         raise ModelFileError(
             f"{str(path)!r} holds an estimator with types outside scikit-learn/NumPy/SciPy ({', '.join(refused)}); "
-            "skops would have to create them, which can run their code. If you trust the file, load(path, trusted=True)."
+            "skops would have to create them, which can run their code. If you trust the file, dfi.load_model(path, trusted=True)."
         )
     return sio.loads(data, trusted=list(untrusted))
 

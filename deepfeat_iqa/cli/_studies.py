@@ -25,7 +25,13 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path | None, models: str | None, out: Path,
          results: Path | None, store: str, n_jobs: int, extend: bool, dry_run: bool, quiet: bool) -> None:  # fmt: skip
     from ..errors import DeepfeatError
-    from ..studies._experiments import load_datasets, load_experiment, parse_roots, run_experiment, validate
+    from ..studies._experiments import (
+        load_datasets,
+        load_experiment,
+        parse_roots,
+        run_experiment,
+        validate,
+    )
 
     try:
         experiment = load_experiment(file)
@@ -56,7 +62,7 @@ def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path 
 
 @app.command()
 def sweep(
-    file: Annotated[Path, typer.Argument(help="Experiment TOML with a [sweep] section (see benchmarks/experiments/).")],
+    file: Annotated[Path, typer.Argument(help="Experiment TOML with a \\[sweep] section (see benchmarks/experiments/).")],
     root: RootOption = None,
     smoke: SmokeOption = False,
     references: ReferencesOption = None,
@@ -75,7 +81,7 @@ def sweep(
 
 @app.command()
 def cross(
-    file: Annotated[Path, typer.Argument(help="Experiment TOML with a [cross] section (see benchmarks/experiments/).")],
+    file: Annotated[Path, typer.Argument(help="Experiment TOML with a \\[cross] section (see benchmarks/experiments/).")],
     root: RootOption = None,
     smoke: SmokeOption = False,
     references: ReferencesOption = None,

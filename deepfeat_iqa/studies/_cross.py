@@ -230,10 +230,10 @@ def _features(item: Dataset | Features, *, model: str, layer: Any, pooling: str,
     """One LayerFeatures per database: extracted (via the store) from a Dataset, or the features given."""
     if not isinstance(item, Dataset):
         return as_layer_features(item, _layers(layer, item))
-    from ..extraction import DEFAULT_PRECISION, extract
+    from ..extraction import extract
 
     names = [layer] if layer is None or isinstance(layer, str) else list(layer)
     feats = extract(item, model=model, layer=names if names != [None] else None, pooling=pooling, crops=crops,
-                    weights=weights, store=store, seed=seed, precision=precision or DEFAULT_PRECISION, progress=progress)  # fmt: skip
+                    weights=weights, store=store, seed=seed, precision=precision or "auto", progress=progress)  # fmt: skip
     lf = feats.only() if len(feats) == 1 else feats.concat()
     return LayerFeatures(key=lf.key, per_view=np.asarray(lf.per_view), dataset=lf.dataset, blocks=lf.blocks)

@@ -11,11 +11,12 @@ random weights: every row then says ``weights = random`` so no such number passe
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from ..datasets import Dataset
 from ..errors import ConfigError, DataError, unknown_name_error
@@ -156,7 +157,13 @@ def validate(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, 
 
 
 def _validate_sweep(settings: dict[str, Any]) -> None:
-    from ._plan import as_list, check_backbone, check_protocol, head_choices, layer_choices
+    from ._plan import (
+        as_list,
+        check_backbone,
+        check_protocol,
+        head_choices,
+        layer_choices,
+    )
 
     models = as_list(settings.get("models"))
     if not models:
@@ -279,6 +286,7 @@ def run_experiment(
         ]
     if experiment.kind == "sweep":
         from ._significance import significance
+        from ._study import RANDOM_NOTE
         from ._sweep import sweep
 
         study = sweep(datasets, **settings, store=store, results=results, n_jobs=n_jobs, extend=extend, progress=progress)
@@ -286,7 +294,10 @@ def run_experiment(
         k = int(experiment.report.get("best", 3))
         best = study.best(k=k, metric=experiment.report.get("metric", "srocc"))
         columns = [c for c in ("dataset", "backbone", "weights", "layer", "paper_layer", "head", "dim", "srocc", "plcc", "krocc", "rmse") if c in best]
+        best["weights"] = [w + (" (untrained)" if r else "") for w, r in zip(best["weights"], best["random_weights"])]
         body += ["", f"## Best {k} layers per backbone and head", "", best[columns].to_markdown(index=False, floatfmt=".4f")]
+        if best["random_weights"].any():
+            body += ["", f"Note: {RANDOM_NOTE}"]
         paths = [stem.with_suffix(".json")]
         study.to_json(paths[0])
         if len(study.table().query("status == 'done'")):

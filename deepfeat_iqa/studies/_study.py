@@ -147,7 +147,8 @@ class Study:
         cols = [h if table["dataset"].nunique() == 1 else f"{d}: {h}" for d, h in zip(table["dataset"], table["head"])]
         frame = pd.DataFrame({"row": rows, "col": cols, "value": table[metric].astype(float)})
         grid = frame.pivot_table(index="row", columns="col", values="value", aggfunc="max", sort=False)
-        fig, ax = plt.subplots(figsize=(1.6 + 1.2 * grid.shape[1], 1.0 + 0.32 * grid.shape[0]))
+        label_inches = 0.075 * max(len(str(r)) for r in grid.index)  # room for the longest row label
+        fig, ax = plt.subplots(figsize=(3.2 + label_inches + 1.2 * grid.shape[1], 1.4 + 0.32 * grid.shape[0]))
         image = ax.imshow(grid.to_numpy(), cmap="viridis", aspect="auto")
         ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=30, ha="right")
         ax.set_yticks(range(grid.shape[0]), grid.index)

@@ -24,8 +24,18 @@ from ..datasets import Dataset
 from ..errors import ConfigError
 from ..features import FeatureSet, LayerFeatures
 from ._cells import Cell, Protocol
-from ._plan import HeadAxis, HeadChoice, LayerAxis, as_datasets, as_list, check_backbone, check_protocol
-from ._plan import definition_of, head_choices, plan_cells
+from ._plan import (
+    HeadAxis,
+    HeadChoice,
+    LayerAxis,
+    as_datasets,
+    as_list,
+    check_backbone,
+    check_protocol,
+    definition_of,
+    head_choices,
+    plan_cells,
+)
 from ._results_store import ResultsStore
 from ._study import Study
 
@@ -53,7 +63,7 @@ def sweep(
     extend: bool = False,
     retry_failed: bool = False,
     n_jobs: int = 1,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     device: str | None = None,
     progress: bool = True,
 ) -> Study:
@@ -82,7 +92,7 @@ def sweep(
     protocol, n, test_size, by, seed:
         As in :func:`deepfeat_iqa.evaluate`; ``seed`` also seeds random crops and random weights.
     precision:
-        Feature precision (``None``: extract's default).
+        Feature precision (``None``: ``"auto"`` as in extract, resolved for the device before cells are hashed).
     store:
         The zarr feature store (``"cache"`` default, a path, or ``None`` for memory only).
     results:
@@ -108,7 +118,8 @@ def sweep(
     >>> study = dfi.sweep(ds, models=["efficientnet_lite0"], layers="stages", heads=["svr", "gpr"], n=10)  # doctest: +SKIP
     >>> study.best(k=3)  # doctest: +SKIP
     """
-    from ..extraction import DEFAULT_PRECISION
+    from .._accel import resolve_precision
+    from .._device import resolve_device
 
     found = as_datasets(datasets)
     model_list = [str(m) for m in as_list(models)]
@@ -118,7 +129,8 @@ def sweep(
         check_backbone(model)
     check_protocol(protocol)
     choices = head_choices(heads)
-    precision = precision or DEFAULT_PRECISION
+    # concrete before it enters any cell hash, as in extract ("auto" is bf16 on a CPU, may be fp16 on a GPU)
+    precision = resolve_precision(precision or "auto", resolve_device(device))
     plan = Protocol(protocol=protocol, n=int(n), test_size=test_size, by=by, seed=int(seed))
     cells, displays = plan_cells(
         found, model_list, layers, choices, poolings=as_list(pooling), crops=as_list(crops), weights=weights,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from typer.testing import CliRunner
 
 from deepfeat_iqa.cli import app
@@ -34,6 +34,29 @@ max_side = 96
 """
 
 
+TINY_CROSS = """
+[experiment]
+name = "tinycross"
+kind = "cross"
+
+[datasets]
+live = "live"
+csiq = "csiq"
+tid2013 = "tid2013"
+
+[cross]
+model = "resnet10t"
+layer = "stage3"
+head = "svr"
+unions = { both = ["live", "csiq"] }
+train = ["live", "both"]
+
+[smoke]
+per_image = 3
+max_side = 96
+"""
+
+
 def _write(tmp_path: Path, text: str, name: str = "exp.toml") -> Path:
     path = tmp_path / name
     path.write_text(text)
@@ -44,6 +67,7 @@ def _invoke(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
+@pytest.mark.slow
 def test_smoke_sweep_runs_offline_and_flags_random_weights(tmp_path: Path, photo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEEPFEAT_IQA_CACHE", str(tmp_path / "cache"))
     file = _write(tmp_path, TINY_SWEEP)
@@ -56,6 +80,18 @@ def test_smoke_sweep_runs_offline_and_flags_random_weights(tmp_path: Path, photo
     assert (out / "tiny-smoke.png").stat().st_size > 1000 and (out / "tiny-smoke.md").exists()
     again = _invoke("sweep", str(file), "--smoke", "--references", str(photo_dir), "--out", str(out), "--quiet")
     assert again.exit_code == 0 and json.loads((out / "tiny-smoke.json").read_text())["cells"] == document["cells"]
+
+
+@pytest.mark.slow
+def test_smoke_cross_writes_the_matrix(tmp_path: Path, photo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEEPFEAT_IQA_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    result = _invoke("cross", str(_write(tmp_path, TINY_CROSS)), "--smoke", "--references", str(photo_dir), "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "weights random" in result.output and "Unions: both = live + csiq" in result.output
+    pairs = json.loads((out / "tinycross-smoke.json").read_text())["pairs"]
+    assert [(p["train"], p["test"]) for p in pairs] == [("live", "csiq"), ("live", "tid2013"), ("both", "tid2013")]
+    assert (out / "tinycross-smoke.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize(
