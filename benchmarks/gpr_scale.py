@@ -32,8 +32,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 N_TEST = 1000
@@ -60,7 +58,11 @@ def _case(kind: str, n: int, dim: int, threads: int) -> dict:
         start = time.perf_counter()
         if kind == "sklearn":
             from sklearn.gaussian_process import GaussianProcessRegressor
-            from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+            from sklearn.gaussian_process.kernels import (
+                ConstantKernel,
+                Matern,
+                WhiteKernel,
+            )
 
             kernel = ConstantKernel() * Matern(length_scale=math.sqrt(dim), nu=2.5) + WhiteKernel()
             model = GaussianProcessRegressor(kernel, normalize_y=True).fit(Ztr, ytr)
@@ -82,7 +84,7 @@ def _child(kind: str, n: int, dim: int, threads: int) -> dict:
         [sys.executable, __file__, "--case", kind, str(n), str(dim), "--threads", str(threads)], check=True, capture_output=True, text=True
     )
     row = json.loads(out.stdout.strip().splitlines()[-1])
-    print(json.dumps(row), flush=True)  # noqa: T201 - progress of a script
+    print(json.dumps(row), flush=True)
     return row
 
 
@@ -94,7 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.case:
         kind, n, dim = args.case
-        print(json.dumps(_case(kind, int(n), int(dim), args.threads)))  # noqa: T201
+        print(json.dumps(_case(kind, int(n), int(dim), args.threads)))
         return
     small, mid, large = (1000, 3000, 10_000) if args.quick else (3000, 10_000, 50_000)
     dim = 512
@@ -120,7 +122,7 @@ def main() -> None:
     name = "gpr_scale_quick" if args.quick else "gpr_scale"
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     (RESULTS / f"{name}.md").write_text(to_markdown(result))
-    print(to_markdown(result))  # noqa: T201
+    print(to_markdown(result))
 
 
 def to_markdown(result: dict) -> str:

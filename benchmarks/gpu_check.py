@@ -157,8 +157,8 @@ def main() -> None:
     ex, tr = result["extraction"], result["training"]
     lines = [
         f"# GPU check on {result['device']} (torch {result['torch']}, CUDA {result['cuda']})", "",
-        f"* extraction ({MODEL}, {', '.join(LAYERS)}): CUDA {ex['cuda_precision']} **{ex['cuda_img_per_s']:.0f} img/s** "
-        f"({ex['images_cuda']} images) vs CPU {ex['cpu_precision']} {ex['cpu_img_per_s']:.1f} img/s ({ex['images_cpu']} images)",
+        (f"* extraction ({MODEL}, {', '.join(LAYERS)}): CUDA {ex['cuda_precision']} **{ex['cuda_img_per_s']:.0f} img/s** "
+         f"({ex['images_cuda']} images) vs CPU {ex['cpu_precision']} {ex['cpu_img_per_s']:.1f} img/s ({ex['images_cpu']} images)"),
         *[f"* {layer}: centered cosine " + ", ".join(f"{k} {v:.5f}" for k, v in vals.items()) for layer, vals in ex["agreement"].items()],
         f"* CUDA fp32 vs CPU fp32 >= {GOAL_COSINE}: {'PASS' if ex['agreement_ok'] else 'FAIL'}",
         f"* training (batch {tr['batch']}): " + ", ".join(f"{k} {v:.0f} img/s" for k, v in tr["img_per_s"].items()),

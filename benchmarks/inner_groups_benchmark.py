@@ -89,6 +89,7 @@ def main() -> None:
                     "head": head, "split": split_index, "inner": inner,
                     "test_srocc": srocc(y[test], pred),
                     "chosen": {name: _plain(getattr(estimator, name)) for name in chosen},
+                    "inner_estimate": _inner_estimate(estimator),
                     "seconds": round(time.perf_counter() - t0, 2),
                 })  # fmt: skip
                 print(f"split {split_index} {head:8s} {inner:5s} SROCC {rows[-1]['test_srocc']:.4f} {rows[-1]['chosen']}", flush=True)
@@ -130,6 +131,14 @@ def _write(rows: list[dict], args: argparse.Namespace, n_refs: int, per_image: i
     ]
     (out / f"{name}.md").write_text("\n".join(lines))
     print("\n".join(lines), flush=True)
+
+
+def _inner_estimate(estimator: object) -> float | None:
+    """The SROCC the head's own search expected of its choice (SVR grid, GPR study), if it has one."""
+    if getattr(estimator, "cv_results_", None):
+        return float(max(estimator.cv_results_.values()))
+    study = getattr(estimator, "study_", None)
+    return float(study.best_value) if study is not None else None
 
 
 def _plain(value: object) -> object:

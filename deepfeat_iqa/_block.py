@@ -30,14 +30,20 @@ from .views import Geometry, View, parse_views
 
 _BACKBONE_CACHE: dict[tuple[Any, ...], LoadedBackbone] = {}
 _BACKBONE_LOCK = threading.Lock()
-#: How many backbones this process has built (a Dask test checks that each worker builds one).
-BUILDS = {"count": 0}
+_BUILDS = {"count": 0}
 
 
-def load_backbone(model: str, weights: str | os.PathLike[str], seed: int, device: torch.device) -> LoadedBackbone:
+def backbone_builds() -> int:
+    """How many backbones this process has built (each Dask worker should build one per setting)."""
+    return _BUILDS["count"]
+
+
+def load_backbone(model: str, weights: Any, seed: int, device: torch.device) -> LoadedBackbone:
     """Build the backbone once per process (per Dask worker), reusing it for every later block or call."""
-    weights_id: tuple[Any, ...] = (str(weights),)
-    if Path(str(weights)).is_file():
+    from .backbones import weights_fingerprint
+
+    weights_id: tuple[Any, ...] = (weights_fingerprint(weights),)  # in-memory weights: by their tensors
+    if isinstance(weights, (str, os.PathLike)) and Path(str(weights)).is_file():
         stat = os.stat(weights)
         weights_id = (str(Path(weights).resolve()), stat.st_size, stat.st_mtime_ns)
     key = (model, weights_id, seed, str(device))
@@ -45,7 +51,7 @@ def load_backbone(model: str, weights: str | os.PathLike[str], seed: int, device
         if key not in _BACKBONE_CACHE:
             _BACKBONE_CACHE.clear()
             _BACKBONE_CACHE[key] = build_backbone(model, weights, seed=seed, device=device)
-            BUILDS["count"] += 1
+            _BUILDS["count"] += 1
         return _BACKBONE_CACHE[key]
 
 

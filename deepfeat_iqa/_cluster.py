@@ -25,9 +25,9 @@ def connect(client: Any) -> Iterator[Any]:
     """A live Client for ``client`` (a Client, a scheduler address, or ``"local"``); fail fast if unreachable."""
     if isinstance(client, str) and client == "local":
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        with distributed.LocalCluster(n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-            with distributed.Client(cluster) as local:
-                yield local
+        cluster = distributed.LocalCluster(n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=":0")
+        with cluster, distributed.Client(cluster) as local:
+            yield local
         return
     if isinstance(client, str):
         try:

@@ -21,6 +21,7 @@ from ._device import resolve_device
 from ._plan import ExtractionPlan
 from .errors import ConfigError, DeepfeatError, StoreError
 
+
 class BackbonePlugin(distributed.WorkerPlugin):
     """Worker plugin: torch threads = the worker's threads, and the plan's backbone built at setup.
 

@@ -18,7 +18,6 @@ from ._accel import autocast_dtype, to_device
 from .backbones import forward_layers
 from .pooling import Pooling
 
-
 #: Layers are captured with hooks on the (shared, cached) model, so one thread runs a forward at a time;
 #: decoding in other threads, and torch's own intra-op threads, still overlap.
 _FORWARD_LOCK = threading.Lock()

@@ -7,6 +7,7 @@ memory follows the rows selected, never the size of the store.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -68,7 +69,7 @@ class LazyRows:
         chunk = int(self.array.chunks[0])
         step = chunk * _CHUNKS_PER_READ
         starts = np.searchsorted(ordered, np.arange(0, int(ordered[-1]) + 1 + step, step))
-        for lo, hi in zip(starts[:-1], starts[1:]):
+        for lo, hi in pairwise(starts):
             if lo == hi:
                 continue
             wanted = ordered[lo:hi]

@@ -65,6 +65,9 @@ def run_demo(
     cache_dir: str | Path | None = None,
     seed: int = 0,
     progress: bool = True,
+    device: str | None = None,
+    batch_size: int | None = None,
+    num_workers: int | None = None,
 ) -> DemoReport:
     """Build (once) a synthetic set, extract features at ``layers``, evaluate each head on each layer.
 
@@ -83,6 +86,8 @@ def run_demo(
         Content-separated 80/20 splits per evaluation (no reference photo in both train and test).
     max_side:
         Long side the references are downscaled to before distortion (smaller is faster).
+    device, batch_size, num_workers:
+        Passed to :func:`~deepfeat_iqa.extract` (the CLI's ``--device``, ``--batch-size``, ``--num-workers``).
     """
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     out_dir = Path(out_dir).expanduser() if out_dir is not None else cache / "demo"
@@ -111,7 +116,7 @@ def run_demo(
     seconds["build"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    features = extract(
+    extract(  # timed on its own; the sweep below reads the stored features back
         dataset,
         model=model,
         layer=list(layers),
@@ -120,6 +125,9 @@ def run_demo(
         store=cache / "features.zarr",
         seed=seed,
         progress=progress,
+        device=device,
+        batch_size=batch_size,
+        num_workers=num_workers,
     )
     seconds["extract"] = time.perf_counter() - start
 

@@ -11,15 +11,22 @@ from typing import Any
 import torch
 import zarr
 
+from ._accel import resolve_batch_size, resolve_precision
 from ._block import extract_block, load_backbone, make_view
 from ._collect import collect
 from ._device import resolve_device
-from ._accel import resolve_batch_size, resolve_precision
 from ._forward import prepare_model
 from ._loader import default_num_workers
-from ._plan import ExtractionPlan, block_rows_for, make_targets, open_arrays, pending_rows, probe_dims
+from ._plan import (
+    ExtractionPlan,
+    block_rows_for,
+    make_targets,
+    open_arrays,
+    pending_rows,
+    probe_dims,
+)
 from ._progress import Progress
-from .backbones import DEFAULT_BACKBONE, resolve_layers
+from .backbones import DEFAULT_BACKBONE, memory_state_dict, resolve_layers, weights_fingerprint
 from .datasets import Dataset
 from .errors import ConfigError, DataError, Interrupted
 from .features import FeatureSet
@@ -72,7 +79,7 @@ def extract(
     *,
     pooling: str = "avg",
     crops: str = "center",
-    weights: str | os.PathLike[str] = "imagenet",
+    weights: Any = "imagenet",
     store: str | os.PathLike[str] | FeatureStore | None = DEFAULT_STORE,
     batch_size: int | None = None,
     num_workers: int | None = None,
@@ -102,7 +109,9 @@ def extract(
         View protocol: ``"center"``, ``"resize"``, ``"randomN"``, ``"randomN@seedS"``, ``"grid"``, ``"patches"``,
         ``"full"`` (see :mod:`deepfeat_iqa.views`).
     weights:
-        ``"imagenet"``, ``"random"`` (seeded by ``seed``) or a weights file.
+        ``"imagenet"``, ``"random"`` (seeded by ``seed``), a weights file, or in-memory weights: what
+        :func:`deepfeat_iqa.finetune` returns, an ``nn.Module`` or a state dict; the store keys features
+        by the fingerprint of the tensors actually loaded, so fine-tuned features never mix with others.
     store:
         Feature store: a directory or fsspec URL, a :class:`~deepfeat_iqa.store.FeatureStore`, the default
         ``"cache"`` (``$DEEPFEAT_IQA_CACHE/features.zarr`` or ``~/.cache/deepfeat-iqa/features.zarr``), or
@@ -156,6 +165,12 @@ def extract(
     dev = resolve_device(device)
     precision = resolve_precision(precision, dev)  # concrete before it enters any key
     batch_size = resolve_batch_size(batch_size, dev)
+    if client is not None and memory_state_dict(weights) is not None:
+        raise ConfigError(
+            "In-memory weights cannot travel to Dask workers; save them first (FineTunedWeights.save(path), or "
+            "torch.save(module.state_dict(), path)) and pass weights=path."
+        )
+    # In-memory weights are cached under their fingerprint, which the plan carries to extract_block.
     loaded = load_backbone(model, weights, int(seed), dev)
     config = loaded.config
     names = _layer_names(layer)
@@ -175,7 +190,7 @@ def extract(
     arrays = open_arrays(backend, key, targets, len(dataset), dtype, widths)
     plan = ExtractionPlan(
         store_url=backend.url, ids=tuple(dataset.ids), paths=tuple(str(p) for p in dataset.paths), model=model,
-        weights=str(weights), seed=int(seed), device=None if device is None else str(device), crops=crops, pooling=pool.spec,
+        weights=weights_fingerprint(weights), seed=int(seed), device=None if device is None else str(device), crops=crops, pooling=pool.spec,
         precision=precision, batch_size=int(batch_size), on_error=on_error, targets=tuple(targets),
         block_rows=block_rows_for(arrays, len(dataset)),
     )  # fmt: skip

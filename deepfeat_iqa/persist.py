@@ -85,7 +85,7 @@ def save(model: QualityModel, path: str | Path, *, format: str = "safe", compres
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     if format == "pickle":
-        payload = {"format": FORMAT, "format_version": _PICKLE_FORMAT_VERSION, "feature_key": model.key.to_dict(),
+        payload = {"format": FORMAT, "format_version": _PICKLE_FORMAT_VERSION, "feature_key": model.key.to_dict() if model.key is not None else None,
                    "versions": library_versions(), "model": model}  # fmt: skip
         joblib.dump(payload, path, compress=compress)
     else:
@@ -102,7 +102,7 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "feature_key": model.key.to_dict(),
+        "feature_key": model.key.to_dict() if model.key is not None else None,
         "blocks": [[layer, int(dim)] for layer, dim in model.blocks],
         "head": model.head,
         "info": model.info,
@@ -127,7 +127,7 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
         manifest.update(kind="skops", head_class=f"{type(estimator).__module__}.{type(estimator).__qualname__}")
         members[_SKOPS] = sio.dumps(estimator)
     try:
-        members[_MANIFEST] = json.dumps(manifest, indent=1, allow_nan=True).encode()
+        members[_MANIFEST] = json.dumps(manifest, indent=1, allow_nan=True, default=_plain_json).encode()
     except TypeError as exc:
         raise DataError(f"The model's record cannot be written as JSON ({exc}); keep model.info to plain values.") from exc
     # Written beside the target and moved into place, so a crash never leaves half a model file.
@@ -139,6 +139,15 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
             if name in members:
                 archive.writestr(name, members[name])
     partial.replace(path)
+
+
+def _plain_json(value: Any) -> Any:
+    """NumPy scalars and paths in the training record as JSON numbers and strings; anything else is refused."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def load(path: str | Path, *, trusted: bool = False) -> QualityModel:
@@ -174,7 +183,7 @@ def load(path: str | Path, *, trusted: bool = False) -> QualityModel:
         raise ModelFileError(
             f"{str(path)!r} is not a safe deepfeat-iqa model file (no zip manifest). If it is a pickle/joblib model "
             f"file (deepfeat-iqa 0.1 wrote those), it is refused by default because {_WHY_PICKLE}. If you made it or "
-            "trust its source, load(path, trusted=True) and re-save it with dfi.save_model to get a safe file."
+            "trust its source, dfi.load_model(path, trusted=True) and re-save it with dfi.save_model to get a safe file."
         )
     return _read_pickle(path)
 
@@ -206,7 +215,8 @@ def _read_safe(path: Path, trusted: bool) -> QualityModel:
             estimator = _skops_estimator(path, members[_SKOPS], trusted)
         else:
             raise KeyError(f"kind={manifest['kind']!r}")
-        key = key_from_dict(manifest["feature_key"])
+        # No key: an image head, which reads images rather than features.
+        key = key_from_dict(manifest["feature_key"]) if manifest["feature_key"] is not None else None
         blocks = tuple((str(layer), int(dim)) for layer, dim in manifest["blocks"])
         model = QualityModel(estimator=estimator, key=key, blocks=blocks, head=manifest["head"], info=manifest["info"])
     except (KeyError, TypeError, ValueError, SafetensorError) as exc:
@@ -246,7 +256,7 @@ def _skops_estimator(path: Path, data: bytes, trusted: bool) -> Any:
     if refused and not trusted:
         raise ModelFileError(
             f"{str(path)!r} holds an estimator with types outside scikit-learn/NumPy/SciPy ({', '.join(refused)}); "
-            "skops would have to create them, which can run their code. If you trust the file, load(path, trusted=True)."
+            "skops would have to create them, which can run their code. If you trust the file, dfi.load_model(path, trusted=True)."
         )
     return sio.loads(data, trusted=list(untrusted))
 

@@ -31,7 +31,9 @@ Root = Annotated[Path | None, typer.Option("--root", help="Where the --dataset f
 Features = Annotated[
     Path | None, typer.Option("--features", help="Features written by `extract --out FILE.npz` (instead of extracting; --model etc. are then unused).")
 ]
-Head = Annotated[str, typer.Option("--head", help="Head name: gpr, svr (= linear-svr), rbf-svr, mlp.")]
+Head = Annotated[
+    str, typer.Option("--head", help="Head name: gpr, svr (= linear-svr), rbf-svr, mlp; image heads (train on the photos): spaq-bl, spaq-mt-e, spaq-mt-a, spaq-mt-s.")
+]
 HeadOptions = Annotated[
     list[str] | None, typer.Option("--head-option", "-o", help="KEY=VALUE passed to the head (JSON values); repeatable.")
 ]
@@ -67,6 +69,17 @@ def _head_options(pairs: list[str] | None) -> dict[str, Any]:
     return options
 
 
+def _image_head_options(head: str, options: dict[str, Any], model: str, weights: str, seed: int) -> dict[str, Any] | None:
+    """For an image head (it trains on the photos, no extraction), its options with --model/--weights/--seed
+    as backbone/weights/random_state unless given with -o; ``None`` for a feature head."""
+    from ..heads import make_head
+    from ..heads._adapter import consumes
+
+    if consumes(make_head(head, **options)) != "images":
+        return None
+    return {"backbone": model, "weights": weights, "random_state": seed} | options
+
+
 def _features(ds: Any, features: Path | None, layer: list[str] | None, model: str, weights: str, seed: int,
               options: dict[str, Any]) -> tuple[Any, list[Any] | None]:
     """The features to fit or evaluate on (read from ``--features`` or extracted), and the layers to concatenate."""
@@ -100,20 +113,29 @@ def fit_command(
     precision: Precision = None,
     store: Store = "cache",
     device: Device = None,
-    batch_size: BatchSize = 32,
+    batch_size: BatchSize = None,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
     head: Head = "gpr",
     head_option: HeadOptions = None,
     seed: Seed = 0,
 ) -> None:
-    """Extract features of a labeled database (cached in the store) and fit a quality head on all of it."""
+    """Extract features of a labeled database (cached in the store) and fit a quality head on all of it.
+
+    An image head (``--head spaq-bl`` ...) trains on the photos themselves, with --model as its backbone.
+    """
     from ..api import fit
     from ..feature_files import feature_file_source
     from ..persist import save
 
     with user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
+        image_options = _image_head_options(head, _head_options(head_option), model, weights, seed)
+        if image_options is not None:
+            fitted = fit(ds, head=head, **image_options)
+            save(fitted, out)
+            typer.echo(f"{fitted!r} -> {out}")
+            return
         options = extract_options(pooling=pooling, crops=crops, precision=precision, store=store, device=device,
                                   batch_size=batch_size, num_workers=num_workers, on_error=on_error)  # fmt: skip
         feats, concat = _features(ds, features, layer, model, weights, seed, options)
@@ -144,7 +166,7 @@ def evaluate_command(
     precision: Precision = None,
     store: Store = "cache",
     device: Device = None,
-    batch_size: BatchSize = 32,
+    batch_size: BatchSize = None,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
     head: Head = "gpr",
@@ -162,13 +184,17 @@ def evaluate_command(
 
     with user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
-        options = extract_options(pooling=pooling, crops=crops, precision=precision, store=store, device=device,
-                                  batch_size=batch_size, num_workers=num_workers, on_error=on_error)  # fmt: skip
-        feats, concat = _features(ds, features, layer, model, weights, seed, options)
-        result = evaluate(
-            feats, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, layers=concat,
-            **_head_options(head_option),
-        )  # fmt: skip
+        image_options = _image_head_options(head, _head_options(head_option), model, weights, seed)
+        if image_options is not None:  # an image head: the same splits, on the photos themselves
+            result = evaluate(ds, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, **image_options)
+        else:
+            options = extract_options(pooling=pooling, crops=crops, precision=precision, store=store, device=device,
+                                      batch_size=batch_size, num_workers=num_workers, on_error=on_error)  # fmt: skip
+            feats, concat = _features(ds, features, layer, model, weights, seed, options)
+            result = evaluate(
+                feats, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, layers=concat,
+                **_head_options(head_option),
+            )  # fmt: skip
         result.info["weights_source"] = str(weights)
         if report is not None:
             result.save_report(report)
@@ -187,7 +213,7 @@ def score_command(
     ] = None,
     store: Store = "cache",
     device: Device = None,
-    batch_size: BatchSize = 32,
+    batch_size: BatchSize = None,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
     trusted: Annotated[
@@ -202,6 +228,12 @@ def score_command(
     ds = images_arg(paths)
     with user_errors():
         fitted = load(model_file, trusted=trusted)
+        if fitted.key is None:  # an image head reads the photos directly
+            scores = fitted.predict(ds)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame({"id": ds.ids, "path": [str(p) for p in ds.paths], "score": scores}).to_csv(out, index=False)
+            typer.echo(f"Scored {len(ds)} photos -> {out}")
+            return
         source = weights or fitted.info.get("weights_source", "imagenet")
         options = extract_options(store=store, device=device, batch_size=batch_size, num_workers=num_workers, on_error=on_error)
         feats = _extract_like(fitted, ds, source, fitted.info.get("extract_seed", 0), options)

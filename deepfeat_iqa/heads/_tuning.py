@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import optuna
 
+from .._progress import Progress
 from ..errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,13 @@ def run_search(
     elif remaining:
         # Count completed trials only, so failed candidates do not eat the budget.
         callback = optuna.study.MaxTrialsCallback(n_trials, states=(optuna.trial.TrialState.COMPLETE,))
-        study.optimize(_objective, n_trials=remaining + 2 * n_trials, callbacks=[callback])
+        with Progress(remaining, f"tune {study_name}", "trial") as bar:
+
+            def count(_study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+                if trial.state == optuna.trial.TrialState.COMPLETE:
+                    bar.update()
+
+            study.optimize(_objective, n_trials=remaining + 2 * n_trials, callbacks=[callback, count])
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise ConfigError(
             f"Every trial of study {study_name!r} failed; see the logged reasons. Widen the search "
@@ -171,7 +178,7 @@ def _optimize_on_workers(
             live.submit(
                 _worker_trials, objective, space, n_trials, sampler, None if seed is None else seed + 1 + index,
                 storage, study_name, workers=[address], pure=False,
-            )  # fmt: skip
+            )
             for index, address in enumerate(workers)
         ]
         done = live.gather(futures)

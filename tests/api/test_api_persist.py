@@ -21,17 +21,19 @@ from deepfeat_iqa.features import LayerFeatures
 from deepfeat_iqa.persist import FORMAT, load, save
 
 HEADS = {
-    "svr": {},
-    "rbf-svr": {"cv": 3},
-    "gpr": {"n_components": 4},
-    "mlp": {"hidden": (8,), "max_epochs": 5, "device": "cpu"},
+    "svr": ("svr", {}),
+    "rbf-svr": ("rbf-svr", {"cv": 3}),
+    "gpr": ("gpr", {"n_components": 4}),
+    "gpr-inducing": ("gpr", {"method": "inducing", "n_inducing": 20, "device": "cpu"}),
+    "mlp": ("mlp", {"hidden": (8,), "max_epochs": 5, "device": "cpu"}),
 }
 
 
-@pytest.mark.parametrize("head", sorted(HEADS))
-def test_each_head_round_trips_with_identical_predictions(feats: LayerFeatures, tmp_path: Path, head: str) -> None:
-    model = fit(feats, head=head, **HEADS[head])
-    path = save(model, tmp_path / "models" / f"{head}.dfi")
+@pytest.mark.parametrize("case", sorted(HEADS))
+def test_each_head_round_trips_with_identical_predictions(feats: LayerFeatures, tmp_path: Path, case: str) -> None:
+    head, options = HEADS[case]
+    model = fit(feats, head=head, **options)
+    path = save(model, tmp_path / "models" / f"{case}.dfi")
     with zipfile.ZipFile(path) as archive:
         assert set(archive.namelist()) == {"manifest.json", "arrays.safetensors"}
         manifest = json.loads(archive.read("manifest.json"))

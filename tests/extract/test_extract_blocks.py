@@ -63,7 +63,7 @@ def test_create_refuses_a_leftover_made_for_other_data(tmp_path: Path) -> None:
 
 
 def test_a_block_fills_only_its_rows_and_refuses_misaligned_ranges(photo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import deepfeat_iqa.extraction as extraction
+    from deepfeat_iqa import extraction
 
     plans = []
     monkeypatch.setattr(extraction, "extract_block", lambda plan, *a, **k: plans.append(plan))  # plan only, compute nothing
@@ -79,3 +79,15 @@ def test_a_block_fills_only_its_rows_and_refuses_misaligned_ranges(photo_dir: Pa
     done = store.root[plan.targets[0].group]["done"][:]
     assert report.computed == 2 and done.tolist() == [False, False, True, True, False]
     assert extract_block(plan, 2, 4, store=store).computed == 0  # done rows are never recomputed
+
+
+def test_a_finished_feature_group_is_consolidated_and_the_root_is_not(photo_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    store = tmp_path / "f.zarr"
+    lf = dfi.extract(photo_dir, store=store, batch_size=2, **FAST)["layer2"]
+    (group_dir,) = [p.parent for p in store.rglob("done") if p.is_dir()]
+    consolidated = json.loads((group_dir / "zarr.json").read_text()).get("consolidated_metadata") or {}
+    assert {"values", "done", "failed", "error", "n_crops"} <= set(consolidated.get("metadata", {}))
+    assert not json.loads((store / "zarr.json").read_text()).get("consolidated_metadata")  # writers see live metadata
+    assert lf.per_view.array.shape[0] == 5
