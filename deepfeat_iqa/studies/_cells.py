@@ -1,7 +1,10 @@
 """A sweep cell: one (dataset, backbone, weights, layer, pooling, views, head) under one protocol, named by a hash.
 
 The hash covers everything that decides the cell's numbers, so a results store can hold cells of many
-sweeps without ever serving one cell's metrics for another.
+sweeps without ever serving one cell's metrics for another. An image-head cell (an end-to-end head such
+as ``"spaq-bl"``, trained on the images) has no cached-feature axes: its layer is :data:`IMAGE_LAYER` and
+its pooling, views and precision are :data:`NOT_APPLICABLE` (the head's own options decide them), so the
+cell fields, and so the hashes of every feature cell, stay as they were.
 """
 
 from __future__ import annotations
@@ -10,6 +13,12 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+#: The layer of an image-head cell: it reads the images, not a cached layer.
+IMAGE_LAYER = "images"
+#: The pooling, views and precision of an image-head cell: not axes of the feature path for it.
+NOT_APPLICABLE = "\u2014"
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,11 @@ class Cell:
     def group(self) -> tuple[str, str, str, str, str, str]:
         """Cells sharing one extraction: one backbone load and one forward pass serve all their layers."""
         return (self.dataset_fingerprint, self.backbone, self.weights, self.pooling, self.views, self.precision)
+
+    @property
+    def consumes_images(self) -> bool:
+        """An end-to-end image-head cell (evaluated on the Dataset, no extraction)."""
+        return self.layer == IMAGE_LAYER and self.pooling == NOT_APPLICABLE
 
     def label(self) -> str:
         """Short human-readable name: ``dataset/backbone[weights]/layer/head``."""

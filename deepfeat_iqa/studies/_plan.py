@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 
 from ..datasets import Dataset
 from ..errors import ConfigError, unknown_name_error
-from ._cells import Cell, Protocol
+from ._cells import IMAGE_LAYER, NOT_APPLICABLE, Cell, Protocol
 
 LayerAxis = str | Sequence[str | int] | Mapping[str, str | Sequence[str | int]]
 HeadAxis = str | BaseEstimator | tuple[str, Mapping[str, Any]]
@@ -40,6 +40,14 @@ class HeadChoice:
             params = self.spec.get_params(deep=False)
             return tuple(sorted((k, repr(v)) for k, v in params.items()))
         return tuple(sorted((k, repr(v)) for k, v in self.options))
+
+    @property
+    def consumes(self) -> str:
+        """``"images"`` for end-to-end heads (one cell per dataset and backbone), else ``"features"``."""
+        from ..heads import make_head
+        from ..heads._adapter import consumes
+
+        return consumes(make_head(self.spec, **dict(self.options)))
 
 
 def as_list(value: Any) -> list[Any]:
@@ -98,6 +106,13 @@ def head_choices(heads: HeadAxis | Sequence[HeadAxis]) -> list[HeadChoice]:
             raise ConfigError(f"A head is a registry name, (name, options) or an estimator; got {type(head).__name__}.")
     if not choices:
         raise ConfigError("heads= names no head; pass e.g. heads=['svr', 'gpr'].")
+    for choice in choices:
+        fixed = sorted({"backbone", "weights"} & {name for name, _ in choice.options})
+        if fixed and choice.consumes == "images":
+            raise ConfigError(
+                f"Image head {choice.label!r} is given {', '.join(fixed)}= as a head option, but in a sweep the trunk "
+                "comes from the models= and weights= axes; drop the option and pass e.g. models=['efficientnet_lite0']."
+            )
     labels = [c.label + json.dumps(c.hashed_options) for c in choices]
     if len(set(labels)) != len(labels):
         raise ConfigError("The same head is listed twice in heads=.")
@@ -200,8 +215,23 @@ def plan_cells(
 
     for spec in poolings:
         parse_pooling(spec)
-    choices = {model: layer_choices(model, layers, truncate) for model in models}
+    feature_heads = [h for h in heads if h.consumes == "features"]
+    image_heads = [h for h in heads if h.consumes == "images"]
+    # layers are an axis of the feature path only: a sweep of image heads alone resolves none
+    choices = {model: layer_choices(model, layers, truncate) for model in models} if feature_heads else {}
     cells, displays = [], []
+
+    def add(cell: Cell, layer: LayerChoice | None) -> None:
+        cells.append(cell)
+        displays.append(
+            {
+                "dataset": cell.dataset, "backbone": cell.backbone, "weights": cell.weights,
+                "random_weights": cell.weights == "random", "layer": layer.label if layer else IMAGE_LAYER,
+                "module": cell.layer, "paper_layer": layer.paper if layer else "", "truncate": cell.truncate,
+                "pooling": cell.pooling, "views": cell.views, "head": cell.head,
+            }
+        )  # fmt: skip
+
     for ds_name, ds in datasets.items():
         fingerprint = ds.fingerprint()
         for model in models:
@@ -209,23 +239,23 @@ def plan_cells(
             model_weights = weights_for(model, weights)
             for pooling in ["none"] if classical else poolings:
                 for views in ["full"] if classical else crops:
-                    for layer in choices[model]:
-                        for head in heads:
+                    for layer in choices.get(model, []):
+                        for head in feature_heads:
                             cell = Cell(
                                 dataset=ds_name, dataset_fingerprint=fingerprint, backbone=model, weights=model_weights,
                                 layer=layer.path, pooling=pooling, views=views, precision="fp32" if classical else precision,
                                 head=head.label, protocol=protocol, head_options=head.hashed_options,
                                 truncate=layer.truncate, layer_label=layer.label,
                             )  # fmt: skip
-                            cells.append(cell)
-                            displays.append(
-                                {
-                                    "dataset": ds_name, "backbone": model, "weights": model_weights,
-                                    "random_weights": model_weights == "random", "layer": layer.label,
-                                    "module": layer.path, "paper_layer": layer.paper, "truncate": layer.truncate,
-                                    "pooling": pooling, "views": views, "head": head.label,
-                                }
-                            )  # fmt: skip
+                            add(cell, layer)
+            # an image head trains its own trunk on the images: one cell per backbone, no layer/pooling/views
+            for head in [] if classical else image_heads:
+                cell = Cell(
+                    dataset=ds_name, dataset_fingerprint=fingerprint, backbone=model, weights=model_weights,
+                    layer=IMAGE_LAYER, pooling=NOT_APPLICABLE, views=NOT_APPLICABLE, precision=NOT_APPLICABLE,
+                    head=head.label, protocol=protocol, head_options=head.hashed_options, layer_label=IMAGE_LAYER,
+                )  # fmt: skip
+                add(cell, None)
     return cells, displays
 
 

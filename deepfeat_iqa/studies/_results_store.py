@@ -139,7 +139,7 @@ class ResultsStore:
             found.update(self._db.execute(f"SELECT cell_id, status FROM cells WHERE cell_id IN ({marks})", chunk).fetchall())
         return found
 
-    def write_result(self, cell: Cell, result: EvaluationResult, *, dim: int, weights_sha256: str, fit_seconds: float) -> None:
+    def write_result(self, cell: Cell, result: EvaluationResult, *, dim: int | None, weights_sha256: str, fit_seconds: float) -> None:
         """Record a finished cell (one transaction: it is either fully there or absent)."""
         buffer = io.StringIO()
         result.predictions.to_json(buffer, orient="split", index=False, double_precision=15)
@@ -147,7 +147,7 @@ class ResultsStore:
             self._db.execute(
                 "INSERT OR REPLACE INTO cells VALUES (?, ?, 'done', ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
                 (
-                    cell.cell_id, _dumps(cell.definition()), weights_sha256, int(dim), float(fit_seconds),
+                    cell.cell_id, _dumps(cell.definition()), weights_sha256, None if dim is None else int(dim), float(fit_seconds),
                     _dumps(result.per_split.reset_index().to_dict("records")),
                     zlib.compress(buffer.getvalue().encode()), _dumps(result.info), _dumps(list(result.signatures)), time.time(),
                 ),

@@ -1,5 +1,8 @@
 """``sweep``: every (dataset, backbone, weights, layer, pooling, views, head) cell, computed once and cached.
 
+Image-head cells (end-to-end heads, no layer/pooling/views) are evaluated on the Dataset itself, each
+its own group, with no extraction.
+
 Cells that share an extraction (dataset, backbone, weights, pooling, views, precision) are one group:
 the backbone is loaded once and all the group's layers come from one forward pass (``extract`` with a
 list of layers, reading what the zarr store already has). Each finished cell is one row in the
@@ -81,6 +84,8 @@ def sweep(
         backbone -> either of those.
     heads:
         Head registry names (``"svr"``, ``"gpr"``, ...), ``(name, options)`` pairs, or unfitted estimators.
+        Image heads (``"spaq-bl"``, ...) are cells too: one per dataset and backbone (trunk from ``models``
+        and ``weights``), evaluated on the images on the same splits (layer ``"images"``, pooling/views ``"—"``).
     pooling, crops:
         One spec or a list (an axis each); see :func:`deepfeat_iqa.extract`.
     weights:
@@ -180,6 +185,11 @@ class _Runner:
     def _run_group(self, cells: list[Cell], bar: Progress) -> None:
         first = cells[0]
         dataset = self.datasets[first.dataset]
+        if first.consumes_images:  # the group of one image head: trained on the images, nothing to extract
+            for cell in cells:
+                self._record(cell, _evaluate_cell(cell, dataset, self._head(cell), self._trunk_options(cell)))
+                bar.update()
+            return
         try:
             features = self._features(first, dataset, sorted({c.layer for c in cells}))
         except Exception as error:  # noqa: BLE001 - a failed extraction fails its cells, the sweep carries on
@@ -198,13 +208,23 @@ class _Runner:
             parallel = Parallel(n_jobs=n_jobs, return_as="generator")
             outcomes = parallel(delayed(_evaluate_cell)(cell, lf, self._head(cell)) for cell, lf in jobs)
         for cell, outcome in zip(cells, outcomes):
-            kind, value, seconds, dim, weights_sha = outcome
-            if kind == "done":
-                self.db.write_result(cell, value, dim=dim, weights_sha256=weights_sha, fit_seconds=seconds)
-            else:
-                logger.warning("Cell %s failed: %s", cell.label(), value)
-                self.db.write_failure(cell, value)
+            self._record(cell, outcome)
             bar.update()
+
+    def _record(self, cell: Cell, outcome: tuple[str, Any, float, int | None, str]) -> None:
+        kind, value, seconds, dim, weights_sha = outcome
+        if kind == "done":
+            self.db.write_result(cell, value, dim=dim, weights_sha256=weights_sha, fit_seconds=seconds)
+        else:
+            logger.warning("Cell %s failed: %s", cell.label(), value)
+            self.db.write_failure(cell, value)
+
+    def _trunk_options(self, cell: Cell) -> dict[str, Any]:
+        """The image head's trunk from the cell's backbone and weights axes (and the sweep's device= if set)."""
+        options: dict[str, Any] = {"backbone": cell.backbone, "weights": cell.weights}
+        if self.options["device"] is not None and "device" not in dict(self._head(cell).options):
+            options["device"] = self.options["device"]
+        return options
 
     def _head(self, cell: Cell) -> HeadChoice:
         return self.heads[cell.head + repr(cell.head_options)]
@@ -226,8 +246,14 @@ class _Runner:
         return FeatureSet({name: replace(lf, per_view=np.asarray(lf.per_view)) for name, lf in found.items()})
 
 
-def _evaluate_cell(cell: Cell, features: LayerFeatures, head: HeadChoice) -> tuple[str, Any, float, int, str]:
-    """Evaluate one cell; an exception becomes a ``("failed", message, ...)`` outcome, never a stopped sweep."""
+def _evaluate_cell(
+    cell: Cell, inputs: LayerFeatures | Dataset, head: HeadChoice, trunk: Mapping[str, Any] | None = None
+) -> tuple[str, Any, float, int | None, str]:
+    """Evaluate one cell; an exception becomes a ``("failed", message, ...)`` outcome, never a stopped sweep.
+
+    ``inputs`` is the cell's cached layer for a feature head, or the Dataset for an image head (then
+    ``trunk`` carries its backbone and weights); ``evaluate`` draws the same splits for both from the seed.
+    """
     from ..evaluation import evaluate
 
     start = time.perf_counter()
@@ -237,10 +263,27 @@ def _evaluate_cell(cell: Cell, features: LayerFeatures, head: HeadChoice) -> tup
         settings = {} if protocol.protocol == "official" else {
             "n": protocol.n, "test_size": protocol.test_size, "by": protocol.by, "seed": protocol.seed,
         }  # fmt: skip
-        result = evaluate(features, head=head.spec, protocol=protocol.protocol, progress=False, **settings, **dict(head.options))
+        if trunk is None:
+            result = evaluate(inputs, head=head.spec, protocol=protocol.protocol, progress=False, **settings, **dict(head.options))
+        else:
+            # built here, not through evaluate's **head_options: an image head's own progress=/layers= are
+            # evaluate's keywords too, and would be taken as those
+            from ..heads import make_head
+
+            estimator = make_head(head.spec, **{**dict(head.options), **dict(trunk)})
+            result = evaluate(inputs, head=estimator, protocol=protocol.protocol, progress=False, **settings)
+            result.info["head"] = head.label  # the registry name, as evaluate records it for a named head
     except Exception as error:  # noqa: BLE001 - recorded with the cell
-        return "failed", f"{type(error).__name__}: {error}", time.perf_counter() - start, features.dim, features.key.weights
-    return "done", result, time.perf_counter() - start, features.dim, features.key.weights
+        return "failed", f"{type(error).__name__}: {error}", time.perf_counter() - start, *_input_record(inputs, None)
+    return "done", result, time.perf_counter() - start, *_input_record(inputs, result)
+
+
+def _input_record(inputs: LayerFeatures | Dataset, result: Any) -> tuple[int | None, str]:
+    """``(dim, weights)`` stored with a cell: the feature dim and weights fingerprint, or the image head's weights."""
+    if isinstance(inputs, LayerFeatures):
+        return inputs.dim, inputs.key.weights
+    record = (result.info.get("feature_key") or {}) if result is not None else {}
+    return None, str(record.get("weights", ""))
 
 
 def open_study(results: str | Path, definition: str | None = None) -> Study:
