@@ -1,0 +1,44 @@
+"""Patch CNNs trained end to end on grayscale LCN patches: DCNNS (seed 000) and CNNIQA (Kang et al. 2014).
+
+>>> from deepfeat_iqa.patchcnn import local_contrast_normalize
+>>> import numpy as np
+>>> local_contrast_normalize(np.full((4, 4), 128.0)).max()
+0.0
+"""
+
+from ._heads import CNNIQA, DCNNS
+from ._nets import CNNIQANet, DCNNSNet
+from ._patches import PatchRecipe, PatchSet, dataset_patches
+from ._preprocess import LUMA_WEIGHTS, local_contrast_normalize, patch_grid, to_gray
+from ._scenes import (
+    DESCRIPTOR_COLUMNS,
+    DESCRIPTOR_DIM,
+    EDGE_FILTERS,
+    cluster_scenes,
+    file_descriptor,
+    scene_descriptor,
+    scene_descriptors,
+    with_scene_clusters,
+)
+
+__all__ = [
+    "CNNIQA",
+    "CNNIQANet",
+    "DCNNS",
+    "DCNNSNet",
+    "DESCRIPTOR_COLUMNS",
+    "DESCRIPTOR_DIM",
+    "EDGE_FILTERS",
+    "LUMA_WEIGHTS",
+    "PatchRecipe",
+    "PatchSet",
+    "cluster_scenes",
+    "dataset_patches",
+    "file_descriptor",
+    "local_contrast_normalize",
+    "patch_grid",
+    "scene_descriptor",
+    "scene_descriptors",
+    "to_gray",
+    "with_scene_clusters",
+]
