@@ -104,12 +104,22 @@ class _PatchCNN(RegressorMixin, BaseEstimator, ABC):
 
         self.y_mean_ = float(targets[fit_rows].mean())
         self.y_scale_ = float(targets[fit_rows].std()) or 1.0
+        with torch.random.fork_rng(devices=[]):  # initialization and dropout draw from a seeded, private stream
+            torch.manual_seed(seed)
+            net, log = self._train(targets, groups, patches, scenes, fit_rows, val_rows, seed, device)
+        self.net_ = net.cpu()
+        self.best_epoch_ = int(log.best_epoch)
+        self.history_ = log.history
+        self.n_patches_ = int(np.isin(patches.owner, fit_rows).sum())
+        self.n_features_in_ = 1
+        return self
+
+    def _train(self, targets, groups, patches, scenes, fit_rows, val_rows, seed, device) -> tuple[torch.nn.Module, Any]:
+        """Build the network and run the epoch loop (the part the shared engine will take over)."""
         patch_y = torch.from_numpy(((targets - self.y_mean_) / self.y_scale_)[patches.owner]).float()
         patch_s = torch.from_numpy(scenes[patches.owner]) if scenes is not None else None
         train_idx = torch.from_numpy(np.flatnonzero(np.isin(patches.owner, fit_rows)))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = self._build_net().to(device)
+        net = self._build_net().to(device)
         optimizer = torch.optim.Adam(net.parameters(), lr=self.lr)
         x_all = patches.x
 
@@ -139,12 +149,7 @@ class _PatchCNN(RegressorMixin, BaseEstimator, ABC):
             net, optimizer, epochs=self.epochs, batches=batches, loss=loss, validate=validate,
             lr_hint=self.lr, desc=f"fit {self._name}", progress=self.progress,
         )  # fmt: skip
-        self.net_ = net.cpu()
-        self.best_epoch_ = int(log.best_epoch)
-        self.history_ = log.history
-        self.n_patches_ = int(len(train_idx))
-        self.n_features_in_ = 1
-        return self
+        return net, log
 
     # -- prediction -------------------------------------------------------------------------------------
     def predict(self, X: Any) -> np.ndarray:  # noqa: N803
