@@ -21,7 +21,7 @@ from ..metrics import per_group_srocc, srocc
 from ._nets import CNNIQANet, DCNNSNet
 from ._patches import PatchRecipe, PatchSet, dataset_patches
 from ._scenes import cluster_scenes, scene_descriptors
-from ._train import run_epochs, validation_rows
+from ._train import resolve_device, run_epochs, validation_rows
 
 #: Batch size for scoring patches (no gradients, so larger than the training batch).
 _PREDICT_BATCH = 1024
@@ -38,13 +38,6 @@ def as_image_dataset(X: Any, head: str) -> Dataset:  # noqa: N803 - scikit-learn
     if isinstance(X, (list, tuple)) and all(isinstance(p, str) or hasattr(p, "__fspath__") for p in X):
         return Dataset.from_paths(X)
     raise ConfigError(f"{head} learns from images: pass a Dataset (or a list of image paths), got {type(X).__name__}.")
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``None``/``"auto"``: CUDA when present, else the CPU; otherwise the named device."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class _PatchCNN(RegressorMixin, BaseEstimator, ABC):

@@ -34,6 +34,13 @@ class TrainLog:
     best_state: dict[str, torch.Tensor] | None = None
 
 
+def resolve_device(device: str | None) -> torch.device:
+    """``None``/``"auto"``: CUDA when present, else the CPU; otherwise the named device."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 def validation_rows(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Training and validation rows, split by content group so no scene/reference is on both sides.
 
