@@ -40,3 +40,7 @@ def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> ConfigErro
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     shown = ", ".join(known[:40]) + (" ..." if len(known) > 40 else "")
     return ConfigError(f"Unknown {kind} {name!r}.{hint} Known: {shown}")
+
+
+class TrainingError(DeepfeatError, RuntimeError):
+    """Training an image head diverged or cannot continue (NaN/inf loss, a checkpoint of other settings)."""

@@ -12,8 +12,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from tqdm.auto import tqdm
 
-from .api import Features, HeadSpec, as_layer_features, fit_estimator, head_name, labels, library_versions
-from .api import make_estimator, predict_side_labels, seed_params, supports_std
+from .api import HeadSpec, Inputs, library_versions
+from .heads import make_head
+from .heads._adapter import fit_estimator, head_inputs, head_name, input_record, labels
+from .heads._adapter import predict_side_labels, seed_params, supports_std
 from .datasets import Dataset
 from .errors import ConfigError, DataError, unknown_name_error
 from .results import Comparison, EvaluationResult, split_signature
@@ -26,7 +28,7 @@ _REPEATED_PERCENT = re.compile(r"repeated-(\d+)-(\d+)")
 
 
 def evaluate(
-    features: Features,
+    features: Inputs,
     head: HeadSpec = "gpr",
     *,
     protocol: str | None = None,
@@ -45,9 +47,11 @@ def evaluate(
     Parameters
     ----------
     features:
-        A FeatureSet (one layer, or several joined with ``layers``) or LayerFeatures of a labeled dataset.
+        For a feature head, a FeatureSet (one layer, or several joined with ``layers``) or LayerFeatures
+        of a labeled dataset; for an image head (``"spaq-bl"``, ...), the labeled Dataset (features are
+        accepted too, and their images used). Both kinds get the same splits from the same ``seed``.
     head:
-        Registry name (``"gpr"``, ``"svr"``, ``"mlp"``, ...) or an unfitted estimator, cloned per split.
+        Registry name (``"gpr"``, ``"svr"``, ``"mlp"``, ``"spaq-bl"``, ...) or an unfitted estimator, cloned per split.
     protocol:
         ``"repeated"`` (default: ``n`` random content-separated splits, ``test_size`` held out),
         ``"repeated-80-20"`` (the same, with the percentages spelled out), ``"kfold"`` (``n`` folds) or
@@ -83,7 +87,8 @@ def evaluate(
     >>> result = dfi.evaluate(feats, head="svr", protocol="repeated", n=10)  # doctest: +SKIP
     >>> result.summary()                                                     # doctest: +SKIP
     """
-    lf = as_layer_features(features, layers)
+    template = make_head(head, **head_options)
+    lf = head_inputs(template, features, layers)
     y = labels(lf.dataset)
     if splits is not None:
         if protocol is not None:
@@ -92,14 +97,14 @@ def evaluate(
     else:
         protocol, chosen, test_size = _protocol_splits(lf.dataset, protocol or "repeated", n=n, test_size=test_size, by=by, seed=seed)
     _check_splits(chosen, len(lf))
-    template = make_estimator(head, **head_options)
     X = lf.X  # noqa: N806 - read once (a zarr-backed store is not re-read per split)
     jobs = [(clone(template), X, y, lf.blocks, lf.dataset, split, i) for i, split in enumerate(chosen)]
     outcomes = _run(jobs, n_jobs=n_jobs, progress=progress, desc=f"evaluate {head_name(template, head)}")
     info = {
         "head": head_name(template, head),
         "head_params": {k: repr(v) for k, v in template.get_params(deep=False).items()},
-        "feature_key": lf.key.to_dict(),
+        "consumes": "features" if lf.key is not None else "images",
+        "feature_key": input_record(template, lf),
         "blocks": [list(b) for b in lf.blocks],
         "protocol": protocol,
         "n_splits": len(chosen),
@@ -117,8 +122,8 @@ def evaluate(
 
 
 def evaluate_cross(
-    train_features: Features,
-    test_features: Features,
+    train_features: Inputs,
+    test_features: Inputs,
     head: HeadSpec = "gpr",
     *,
     layers: Sequence[str] | None = None,
@@ -145,16 +150,18 @@ def evaluate_cross(
     """
     from .splits import zscore
 
-    train_lf = as_layer_features(train_features, layers)
-    test_lf = as_layer_features(test_features, layers)
-    train_lf.key.check_matches(test_lf.key)
+    template = make_head(head, **head_options)
+    train_lf = head_inputs(template, train_features, layers)
+    test_lf = head_inputs(template, test_features, layers)
+    if train_lf.key is not None:
+        train_lf.key.check_matches(test_lf.key)
     train_ds, _ = zscore(train_lf.dataset)
     test_ds, _ = zscore(test_lf.dataset)
-    template = make_estimator(head, **head_options)
     name = head_name(template, head)
     estimator = clone(template)
     with tqdm(total=1, desc=f"cross {train_ds.name} -> {test_ds.name}", disable=None if progress else True) as bar:
-        fit_estimator(estimator, train_lf.X, labels(train_ds), train_lf.blocks, train_ds)
+        train_X = train_ds if train_lf.key is None else train_lf.X  # noqa: N806 - images carry the z-scored labels
+        fit_estimator(estimator, train_X, labels(train_ds), train_lf.blocks, train_ds)
         y_pred, y_std = _predict(estimator, test_lf.X, test_lf.dataset)
         bar.update()
     from .metrics import summary
@@ -165,7 +172,8 @@ def evaluate_cross(
     info = {
         "head": name,
         "head_params": {k: repr(v) for k, v in template.get_params(deep=False).items()},
-        "feature_key": train_lf.key.to_dict(),
+        "consumes": "features" if train_lf.key is not None else "images",
+        "feature_key": input_record(template, train_lf),
         "blocks": [list(b) for b in train_lf.blocks],
         "protocol": "cross",
         "n_splits": 1,
@@ -291,7 +299,7 @@ def _run(jobs: list[tuple], *, n_jobs: int, progress: bool, desc: str) -> list[t
 
 def _one_split(
     estimator: BaseEstimator,
-    X: np.ndarray,  # noqa: N803
+    X: Any,  # noqa: N803
     y: np.ndarray,
     blocks: Sequence[tuple[str, int]],
     dataset: Dataset,
@@ -300,8 +308,9 @@ def _one_split(
 ) -> tuple[dict, pd.DataFrame]:
     """Fit on the split's train rows, predict its test rows; return the metric row and the predictions.
 
-    Takes the feature matrix rather than the LayerFeatures, so parallel workers are sent plain arrays
-    and never a handle on the feature store.
+    Takes the feature matrix (or, for an image head, the Dataset, which ``X[rows]`` subsets the same
+    way) rather than the LayerFeatures, so parallel workers are sent plain arrays and never a handle
+    on the feature store.
     """
     from .metrics import summary
 
@@ -312,7 +321,7 @@ def _one_split(
     return row, _prediction_frame([dataset.ids[i] for i in test], index, y[test], y_pred, y_std)
 
 
-def _predict(estimator: BaseEstimator, X: np.ndarray, dataset: Dataset) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: N803
+def _predict(estimator: BaseEstimator, X: Any, dataset: Dataset) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: N803
     """Predictions (and sd where the head has one), using test-time side labels the head accepts (EXIF)."""
     if supports_std(estimator):
         mean, std = estimator.predict(X, return_std=True)

@@ -77,10 +77,12 @@ class _Target:
 _BACKBONE_CACHE: dict[tuple[Any, ...], Any] = {}
 
 
-def _load_backbone(model: str, weights: str | os.PathLike[str], seed: int, device: torch.device) -> Any:
+def _load_backbone(model: str, weights: Any, seed: int, device: torch.device) -> Any:
     """Build the backbone, reusing the last one built in this process (re-runs on a cache hit stay cheap)."""
-    weights_id: tuple[Any, ...] = (str(weights),)
-    if Path(str(weights)).is_file():
+    from .backbones import weights_fingerprint
+
+    weights_id: tuple[Any, ...] = (weights_fingerprint(weights),)  # in-memory weights: by their tensors
+    if isinstance(weights, (str, os.PathLike)) and Path(str(weights)).is_file():
         stat = os.stat(weights)
         weights_id = (str(Path(weights).resolve()), stat.st_size, stat.st_mtime_ns)
     key = (model, weights_id, seed, str(device))
@@ -97,7 +99,7 @@ def extract(
     *,
     pooling: str = "avg",
     crops: str = "center",
-    weights: str | os.PathLike[str] = "imagenet",
+    weights: Any = "imagenet",
     store: str | os.PathLike[str] | FeatureStore | None = DEFAULT_STORE,
     batch_size: int = 32,
     num_workers: int | None = None,
@@ -125,7 +127,9 @@ def extract(
         View protocol: ``"center"``, ``"resize"``, ``"randomN"``, ``"randomN@seedS"``, ``"grid"``, ``"patches"``,
         ``"full"`` (see :mod:`deepfeat_iqa.views`).
     weights:
-        ``"imagenet"``, ``"random"`` (seeded by ``seed``) or a weights file.
+        ``"imagenet"``, ``"random"`` (seeded by ``seed``), a weights file, or in-memory weights: what
+        :func:`deepfeat_iqa.finetune` returns, an ``nn.Module`` or a state dict; the store keys features
+        by the fingerprint of the tensors actually loaded, so fine-tuned features never mix with others.
     store:
         Feature store: a directory or fsspec URL, a :class:`~deepfeat_iqa.store.FeatureStore`, the default
         ``"cache"`` (``$DEEPFEAT_IQA_CACHE/features.zarr`` or ``~/.cache/deepfeat-iqa/features.zarr``), or

@@ -50,7 +50,7 @@ def save(model: QualityModel, path: str | Path, *, compress: int = 3) -> Path:
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "feature_key": model.key.to_dict(),
+        "feature_key": model.key.to_dict() if model.key is not None else None,
         "versions": library_versions(),
         "model": model,
     }

@@ -5,7 +5,14 @@ from ._config import BackboneConfig
 from ._layers import forward_layers, resolve_layers
 from ._listing import list_layers
 from ._registry import get_config, list_backbones, register_backbone
-from ._weights import WeightsSource, fingerprint_state_dict, read_state_dict, resolve_weights_source
+from ._weights import (
+    WeightsSource,
+    fingerprint_state_dict,
+    memory_state_dict,
+    read_state_dict,
+    resolve_weights_source,
+    weights_fingerprint,
+)
 
 # The registered backbones live in _zoo; importing it here, on purpose, fills the registry.
 from . import _zoo  # noqa: E402,F401  (imported for its registrations)
@@ -20,8 +27,10 @@ __all__ = [
     "get_config",
     "list_backbones",
     "list_layers",
+    "memory_state_dict",
     "read_state_dict",
     "register_backbone",
     "resolve_layers",
     "resolve_weights_source",
+    "weights_fingerprint",
 ]

@@ -16,6 +16,7 @@ from ._weights import (
     WeightsSource,
     fingerprint_state_dict,
     load_state_dict_strict,
+    memory_state_dict,
     read_state_dict,
     resolve_weights_source,
 )
@@ -56,7 +57,7 @@ class LoadedBackbone:
 
 def build_backbone(
     name: str | BackboneConfig,
-    weights: str | Path = "imagenet",
+    weights: str | Path | object = "imagenet",
     *,
     seed: int = 0,
     device: str | torch.device | None = None,
@@ -68,8 +69,10 @@ def build_backbone(
     name:
         A registered name (:func:`list_backbones`), any timm model name, or a :class:`BackboneConfig`.
     weights:
-        ``"imagenet"`` (weight package, hub cache, then hub), ``"random"``, or a weights file path.
-        The order is written down in :func:`resolve_weights_source`.
+        ``"imagenet"`` (weight package, hub cache, then hub), ``"random"``, or a weights file path
+        (the order is written down in :func:`resolve_weights_source`); or in-memory weights: an
+        ``nn.Module`` of the same architecture, its state dict, or ``dfi.finetune``'s result,
+        fingerprinted from their tensors.
     seed:
         Seed for ``weights="random"``: the same seed builds the identical network in every process.
     device:
@@ -88,9 +91,15 @@ def build_backbone(
     'random(seed=1)'
     """
     config = get_config(name)
-    source = resolve_weights_source(config, weights, seed=seed)
-    logger.info("Building %s (%s:%s) with weights %s", config.name, config.source, config.arch, source.describe())
-    model = _load(config, source, seed)
+    state = memory_state_dict(weights)
+    if state is not None:
+        source = WeightsSource("memory", fingerprint_state_dict(state))
+        model = _construct(config.source, config.arch)
+        load_state_dict_strict(model, state, source.describe())
+    else:
+        source = resolve_weights_source(config, weights, seed=seed)
+        logger.info("Building %s (%s:%s) with weights %s", config.name, config.source, config.arch, source.describe())
+        model = _load(config, source, seed)
     model.eval()
     if device is not None:
         model.to(device)

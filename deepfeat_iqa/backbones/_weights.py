@@ -221,3 +221,24 @@ def fingerprint_state_dict(state_dict: Mapping[str, torch.Tensor]) -> str:
         digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return "sha256:" + digest.hexdigest()
+
+
+def memory_state_dict(weights: object) -> dict[str, torch.Tensor] | None:
+    """The tensors of in-memory weights (an ``nn.Module``, a state dict, or anything with ``state_dict()``
+    such as ``dfi.finetune``'s result), or ``None`` when ``weights`` names a source (string or path)."""
+    if isinstance(weights, (str, Path)):
+        return None
+    if callable(getattr(weights, "state_dict", None)):
+        weights = weights.state_dict()
+    if isinstance(weights, Mapping) and weights and all(isinstance(v, torch.Tensor) for v in weights.values()):
+        return {str(k): v for k, v in weights.items()}
+    raise WeightsError(
+        f"weights={type(weights).__name__} is neither 'imagenet', 'random', a weights file, nor in-memory weights "
+        "(an nn.Module, a state dict of tensors, or the result of dfi.finetune)."
+    )
+
+
+def weights_fingerprint(weights: object) -> str:
+    """A stable name for ``weights``: the string or path as given, or ``sha256:...`` of in-memory tensors."""
+    state = memory_state_dict(weights)
+    return str(weights) if state is None else fingerprint_state_dict(state)

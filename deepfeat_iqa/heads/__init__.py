@@ -1,4 +1,4 @@
-"""Regression heads on deep features, and the one registry that names them.
+"""Quality heads (on cached features, or end-to-end on images) and the one registry and factory that name them.
 
 >>> from deepfeat_iqa.heads import list_heads, make_head
 >>> "gpr" in list_heads()
@@ -20,9 +20,12 @@ from ._gpr import GPR
 from ._mlp import MultitaskMLP
 from ._preprocess import BlockStandardizer
 from ._svr import SVR, LinearSVR
+from .image import ImageHead, SpaqHead
 
 __all__ = [
     "GPR",
+    "ImageHead",
+    "SpaqHead",
     "SVR",
     "BlockStandardizer",
     "LinearSVR",
@@ -32,12 +35,16 @@ __all__ = [
     "register_head",
 ]
 
-#: name -> estimator class. Filled only by the explicit ``register_head`` calls below.
-_HEADS: dict[str, type[BaseEstimator]] = {}
+#: name -> (estimator class, constructor presets). Filled only by the explicit ``register_head`` calls below.
+_HEADS: dict[str, tuple[type[BaseEstimator], dict[str, Any]]] = {}
 
 
-def register_head(*names: str) -> Any:
+def register_head(*names: str, **preset: Any) -> Any:
     """Class decorator that registers a head under one or more names, warning on a duplicate name.
+
+    ``preset`` holds constructor parameters the name implies (``register_head("spaq-mt-e",
+    task="mt-e")(SpaqHead)``), so one class can serve several named variants; options the caller
+    passes to :func:`make_head` override them.
 
     A duplicate replaces the earlier entry (so a user can override a built-in on purpose) but
     warns, because doing it by accident would silently change what ``make_head`` returns.
@@ -49,13 +56,13 @@ def register_head(*names: str) -> Any:
     def decorator(cls: type[BaseEstimator]) -> type[BaseEstimator]:
         for name in names:
             key = _normalize(name)
-            if key in _HEADS and _HEADS[key] is not cls:
+            if key in _HEADS and _HEADS[key] != (cls, preset):
                 warnings.warn(
-                    f"Head name {key!r} was registered for {_HEADS[key].__name__}; now {cls.__name__}.",
+                    f"Head name {key!r} was registered for {_HEADS[key][0].__name__}; now {cls.__name__}.",
                     UserWarning,
                     stacklevel=2,
                 )
-            _HEADS[key] = cls
+            _HEADS[key] = (cls, dict(preset))
         return cls
 
     return decorator
@@ -71,10 +78,12 @@ def list_heads() -> list[str]:
 
 
 def make_head(spec: str | BaseEstimator, **options: Any) -> BaseEstimator:
-    """An unfitted head from a registry name or an estimator instance.
+    """The one factory of heads: an unfitted head from a registry name or an estimator instance.
 
     An instance is cloned (same parameters, no fitted state), so evaluating one spec over many
-    splits never shares a fit between them.
+    splits never shares a fit between them, and fitting never changes the caller's object; any
+    scikit-learn style regressor works as a head without being registered. Feature heads and image
+    heads come from here alike (see :func:`deepfeat_iqa.heads._adapter.consumes`).
 
     Parameters
     ----------
@@ -93,16 +102,18 @@ def make_head(spec: str | BaseEstimator, **options: Any) -> BaseEstimator:
     ConfigError
         For an unknown name, or an option the head does not have (the message lists the valid ones).
     """
-    if isinstance(spec, BaseEstimator):
-        estimator = clone(spec)
-    elif isinstance(spec, str):
+    if isinstance(spec, str):
         key = _normalize(spec)
         if key not in _HEADS:
             raise unknown_name_error("head", spec, _HEADS)
-        estimator = _HEADS[key]()
+        cls, preset = _HEADS[key]
+        estimator = cls(**preset)
+    elif all(hasattr(spec, name) for name in ("fit", "predict", "get_params")):
+        estimator = clone(spec)
     else:
         raise ConfigError(
-            f"head must be a name from list_heads() or an estimator instance, got {type(spec).__name__}."
+            f"head must be a registered name (see dfi.heads.list_heads()) or a scikit-learn style estimator "
+            f"with fit, predict and get_params; got {type(spec).__name__}."
         )
     valid = estimator.get_params(deep=False)
     unknown = sorted(set(options) - set(valid))
@@ -119,3 +130,7 @@ register_head("svr", "linear-svr")(LinearSVR)
 register_head("rbf-svr")(SVR)
 register_head("gpr")(GPR)
 register_head("mlp")(MultitaskMLP)
+register_head("spaq-bl", task="bl")(SpaqHead)
+register_head("spaq-mt-e", task="mt-e")(SpaqHead)
+register_head("spaq-mt-a", task="mt-a")(SpaqHead)
+register_head("spaq-mt-s", task="mt-s")(SpaqHead)

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..errors import ConfigError
 from ._mlp_net import LossWeights, NetSpec
 from ._mlp_train import TrainConfig, train_network
-from ._mlp_tasks import DistortionEncoder, ExifEncoder, Standardizer, as_table, numeric_block, scene_targets
+from ._mlp_tasks import Standardizer, as_table, encode_side_labels
 from ._preprocess import BlockStandardizer
 
 logger = logging.getLogger(__name__)
@@ -292,33 +292,12 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
 
     def _fit_side_tasks(self, n: int, targets: dict[str, np.ndarray], **side: Any) -> np.ndarray | None:
         """Validate and encode the side labels into ``targets``; set the per-task fitted attributes."""
-        self.attribute_names_ = self.scene_names_ = self.distortion_classes_ = None
-        self.exif_encoder_ = None
-        self.distortion_multilabel_ = False
-        self.attribute_scaler_: Standardizer | None = None
-        if side["attributes"] is not None:
-            table = as_table(side["attributes"], "attributes", n, "attribute")
-            values = numeric_block(table, "attributes")
-            self.attribute_scaler_ = Standardizer.fit(values)
-            self.attribute_names_ = tuple(table.columns)
-            targets["attributes"] = self.attribute_scaler_.transform(values).astype(np.float32)
-        if side["scenes"] is not None:
-            table = as_table(side["scenes"], "scenes", n, "scene")
-            targets["scenes"] = scene_targets(table).astype(np.float32)
-            self.scene_names_ = tuple(table.columns)
-        if side["distortion"] is not None:
-            table = as_table(side["distortion"], "distortion", n, "type")
-            if table.shape[1] == 1 and not isinstance(side["distortion"], pd.DataFrame):
-                table.columns = ["type"]  # a bare 1-D array or Series lists one type per image
-            encoder = DistortionEncoder.fit(table)
-            self.distortion_classes_ = encoder.classes
-            self.distortion_multilabel_ = encoder.multilabel
-            targets["distortion"] = encoder.transform(table)
-        if side["exif"] is None:
-            return None
-        table = as_table(side["exif"], "exif", n, "exif")
-        self.exif_encoder_ = ExifEncoder.fit(table)
-        return self.exif_encoder_.transform(table)
+        tasks = encode_side_labels(n, **side)
+        targets.update(tasks.targets)
+        self.attribute_names_, self.attribute_scaler_ = tasks.attribute_names, tasks.attribute_scaler
+        self.scene_names_, self.exif_encoder_ = tasks.scene_names, tasks.exif_encoder
+        self.distortion_classes_, self.distortion_multilabel_ = tasks.distortion_classes, tasks.distortion_multilabel
+        return tasks.exif_inputs
 
     def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Seeded (train, validation) rows; no validation rows when ``val_fraction`` of ``n`` is under one."""

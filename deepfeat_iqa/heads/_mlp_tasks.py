@@ -262,3 +262,50 @@ class ExifEncoder:
                 parts.append(np.where(present, (values - mean) / scale, 0.0))
             parts.append(present.astype(np.float64))
         return np.stack(parts, axis=1).astype(np.float32)
+
+
+@dataclass
+class SideTasks:
+    """Side labels encoded for training, and the encoders that read them again at predict time.
+
+    Shared by every multi-task head (``MultitaskMLP`` on features, the SPAQ image heads end to end),
+    so both read attributes, EXIF, scenes and distortion the same way.
+    """
+
+    targets: dict[str, np.ndarray]
+    exif_inputs: np.ndarray | None = None
+    attribute_names: tuple[str, ...] | None = None
+    attribute_scaler: Standardizer | None = None
+    exif_encoder: ExifEncoder | None = None
+    scene_names: tuple[str, ...] | None = None
+    distortion_classes: tuple[str, ...] | None = None
+    distortion_multilabel: bool = False
+
+
+def encode_side_labels(n: int, *, attributes: object = None, exif: object = None, scenes: object = None,
+                       distortion: object = None) -> SideTasks:
+    """Validate and encode every side label given (``None`` switches its task off); rows align with the images."""
+    tasks = SideTasks(targets={})
+    if attributes is not None:
+        table = as_table(attributes, "attributes", n, "attribute")
+        values = numeric_block(table, "attributes")
+        tasks.attribute_scaler = Standardizer.fit(values)
+        tasks.attribute_names = tuple(table.columns)
+        tasks.targets["attributes"] = tasks.attribute_scaler.transform(values).astype(np.float32)
+    if scenes is not None:
+        table = as_table(scenes, "scenes", n, "scene")
+        tasks.targets["scenes"] = scene_targets(table).astype(np.float32)
+        tasks.scene_names = tuple(table.columns)
+    if distortion is not None:
+        table = as_table(distortion, "distortion", n, "type")
+        if table.shape[1] == 1 and not isinstance(distortion, pd.DataFrame):
+            table.columns = ["type"]  # a bare 1-D array or Series lists one type per image
+        encoder = DistortionEncoder.fit(table)
+        tasks.distortion_classes = encoder.classes
+        tasks.distortion_multilabel = encoder.multilabel
+        tasks.targets["distortion"] = encoder.transform(table)
+    if exif is not None:
+        table = as_table(exif, "exif", n, "exif")
+        tasks.exif_encoder = ExifEncoder.fit(table)
+        tasks.exif_inputs = tasks.exif_encoder.transform(table)
+    return tasks

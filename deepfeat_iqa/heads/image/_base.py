@@ -1,0 +1,240 @@
+"""``ImageHead``: the scikit-learn face of every end-to-end head (fit on a Dataset, predict per image).
+
+Subclasses say how to build their network (:meth:`ImageHead.build_network`) and, if not the backbone's
+default, how images become input (:meth:`ImageHead.build_pipeline`); the base class does everything
+else through the one engine in :mod:`deepfeat_iqa.training`: target standardization, the validation
+split by content group, training, test-time views, checkpoints, and model-file state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ...datasets import Dataset
+from ...errors import ConfigError, DataError
+from ...training import Pipeline, TrainData, TrainSettings, fit_network, predict_network
+from ...views import Geometry, View, parse_views
+from .._mlp_tasks import SideTasks, Standardizer, encode_side_labels
+
+logger = logging.getLogger(__name__)
+
+#: Estimator parameters that are engine settings (passed to :class:`TrainSettings` under the same name).
+ENGINE_PARAMS = tuple(name for name in TrainSettings.__dataclass_fields__ if name != "seed")
+
+
+class ImageHead(RegressorMixin, BaseEstimator, ABC):
+    """Base of the heads that learn from images end to end; see docs/image-heads.md.
+
+    Parameters common to every image head (besides the engine's, documented on :class:`TrainSettings`):
+    ``val_fraction`` (part of the training *content groups* held out for early stopping and best-epoch
+    selection; 0 keeps the last epoch), ``crop`` (training crop side; ``None``: the backbone's input
+    size), ``resize`` (short side images are resized to first, train and test; ``None``: native),
+    ``test_views`` (``"grid"``: 224 crops at stride 112 averaged, SPAQ's protocol; ``"randomN"``;
+    ``"center"``), ``val_views`` (views for validation; ``None``: ``test_views``), ``checkpoint_dir``
+    (resume a killed fit from here) and ``random_state``.
+    """
+
+    #: What the API hands this head: the Dataset (see heads._adapter.consumes).
+    _dfi_consumes = "images"
+
+    # -- what subclasses provide ---------------------------------------------------------------------
+    @abstractmethod
+    def build_network(self, tasks: SideTasks, *, pretrained: bool) -> tuple[nn.Module, Any, Geometry, Any]:
+        """``(network, loss, geometry, transform)`` for the given tasks.
+
+        ``pretrained=False`` (loading a model file) builds the same architecture without reading
+        weights; the saved tensors are loaded into it. The network must have a ``trunk`` submodule.
+        """
+
+    def input_description(self) -> dict[str, Any]:
+        """How the inputs are made, for reports (``feature_key`` of results): backbone, weights, views."""
+        return {"backbone": getattr(self, "backbone", type(self).__name__), "weights": str(getattr(self, "weights", "")),
+                "layer": "end-to-end", "views": self.test_views, "precision": self.precision}
+
+    # -- fitting -------------------------------------------------------------------------------------
+    def _settings(self) -> TrainSettings:
+        return TrainSettings(seed=int(self.random_state), **{name: getattr(self, name) for name in ENGINE_PARAMS})
+
+    def _check_images(self, X: Any) -> Dataset:  # noqa: N803
+        if not isinstance(X, Dataset):
+            raise ConfigError(
+                f"{type(self).__name__} trains on images: pass a Dataset (dfi.datasets.load, load_folder, "
+                f"dfi.synth.build), not {type(X).__name__}. Through dfi.fit/evaluate a Dataset or features work."
+            )
+        return X
+
+    def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+        return {name: value for name, value in side.items() if value is not None}
+
+    def fit(self, X: Dataset, y: Any = None, *, groups: Any = None, attributes: Any = None, exif: Any = None,  # noqa: N803
+            scenes: Any = None, distortion: Any = None) -> ImageHead:
+        """Train on the images of ``X`` with quality ``y`` (default ``X.mos``) and the side labels the head uses.
+
+        ``groups`` (default ``X.group_ids``) keeps each content on one side of the validation split.
+        """
+        X = self._check_images(X)  # noqa: N806
+        if y is None:
+            if X.mos is None:
+                raise DataError(f"Dataset {X.name!r} has no quality scores; an image head needs MOS to learn from.")
+            y = X.mos
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != (len(X),) or not np.isfinite(y).all():
+            raise DataError(f"y must hold one finite score per image of {X.name!r} ({len(X)}); got shape {y.shape}.")
+        settings = self._settings()
+        side = self._side_labels(X, {"attributes": attributes, "exif": exif, "scenes": scenes, "distortion": distortion})
+        tasks = encode_side_labels(len(X), **side)
+        scaler = Standardizer.fit(y)
+        self.y_mean_, self.y_scale_ = float(scaler.mean), float(scaler.scale)
+        tasks.targets["quality"] = scaler.transform(y).astype(np.float32)
+        network, loss, geometry, transform = self.build_network(tasks, pretrained=True)
+        pipeline = Pipeline(geometry, transform, self.resize)
+        train_rows, val_rows = self._validation_rows(X, groups)
+        data = self._data(X, tasks)
+        train, val = data.subset(train_rows), (data.subset(val_rows) if val_rows.size else None)
+        checkpoint = None
+        if self.checkpoint_dir is not None:
+            run = hashlib.sha256("\n".join(X.ids[i] for i in train_rows).encode()).hexdigest()[:16]
+            checkpoint = Path(self.checkpoint_dir) / f"run-{run}"
+        outcome = fit_network(
+            network, loss, train, val, settings=settings, pipeline=pipeline,
+            val_view=self._view(self.val_views or self.test_views, geometry), checkpoint_dir=checkpoint,
+            record={"head": type(self).__name__, **self._architecture()},
+        )  # fmt: skip
+        self.network_ = network.to("cpu").eval()
+        self.tasks_ = tasks
+        self.tasks_.targets = {}
+        self.geometry_, self.transform_ = geometry, transform
+        self.history_, self.best_epoch_, self.best_val_srocc_ = outcome.history, outcome.best_epoch, outcome.best_srocc
+        self.precision_, self.n_train_, self.n_val_ = outcome.precision, len(train), len(val) if val else 0
+        return self
+
+    def _validation_rows(self, X: Dataset, groups: Any) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
+        """Training and validation rows, the validation part carved by content group (deepfeat_iqa.splits)."""
+        from ... import splits
+
+        rows = np.arange(len(X))
+        if not self.val_fraction:
+            return rows, rows[:0]
+        grouped = X if groups is None else replace(X, groups=np.asarray(groups).astype(str))
+        try:
+            split = splits.train_test(grouped, test_size=float(self.val_fraction), seed=int(self.random_state), by="group")
+        except DataError as error:
+            logger.warning("%s: no validation split (%s); the last epoch is kept.", type(self).__name__, error)
+            return rows, rows[:0]
+        return split.train, split.test
+
+    def _data(self, X: Dataset, tasks: SideTasks) -> TrainData:  # noqa: N803
+        inputs = {"exif": tasks.exif_inputs} if tasks.exif_inputs is not None else {}
+        return TrainData(list(X.paths), dict(tasks.targets), inputs)
+
+    @staticmethod
+    def _view(spec: str, geometry: Geometry) -> View:
+        return parse_views(spec, geometry)
+
+    def _architecture(self) -> dict[str, Any]:
+        """Parameters that decide the network and its data (not the engine's), as JSON-able values."""
+        engine = set(ENGINE_PARAMS) | {"random_state", "checkpoint_dir"}
+        return {k: _jsonable(v) for k, v in self.get_params(deep=False).items() if k not in engine}
+
+    # -- prediction ----------------------------------------------------------------------------------
+    def _outputs(self, X: Dataset, exif: Any = None) -> dict[str, np.ndarray]:  # noqa: N803
+        check_is_fitted(self, "network_")
+        X = self._check_images(X)  # noqa: N806
+        inputs = {}
+        if exif is not None and self.tasks_.exif_encoder is not None:
+            from .._mlp_tasks import as_table
+
+            inputs["exif"] = self.tasks_.exif_encoder.transform(as_table(exif, "exif", len(X), "exif"))
+        data = TrainData(list(X.paths), {}, inputs)
+        pipeline = Pipeline(self.geometry_, self.transform_, self.resize)
+        return predict_network(self.network_, data, pipeline, self._view(self.test_views, self.geometry_), self._settings())
+
+    def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:  # noqa: N803
+        """Predicted quality per image, averaged over the test views; MT-E adds its EXIF offset when ``exif`` is given."""
+        return self._outputs(X, exif)["quality"] * self.y_scale_ + self.y_mean_
+
+    # -- model files (persist.py's protocol) ---------------------------------------------------------
+    def _dfi_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """JSON-able parameters and fitted scalars, and the network's tensors (no pickle)."""
+        check_is_fitted(self, "network_")
+        tasks = self.tasks_
+        config = {
+            "class": type(self).__name__,
+            "params": {k: _jsonable(v) for k, v in self.get_params(deep=False).items()},
+            "y_mean": self.y_mean_, "y_scale": self.y_scale_,
+            "tasks": {
+                "attribute_names": tasks.attribute_names, "scene_names": tasks.scene_names,
+                "distortion_classes": tasks.distortion_classes, "distortion_multilabel": tasks.distortion_multilabel,
+                "exif_encoder": asdict(tasks.exif_encoder) if tasks.exif_encoder is not None else None,
+            },
+            "history": self.history_, "best_epoch": self.best_epoch_, "best_val_srocc": self.best_val_srocc_,
+            "precision": self.precision_, "n_train": self.n_train_, "n_val": self.n_val_,
+        }  # fmt: skip
+        arrays = {f"network.{k}": v.detach().cpu() for k, v in self.network_.state_dict().items()}
+        if tasks.attribute_scaler is not None:
+            arrays["attribute_scaler.mean"] = np.asarray(tasks.attribute_scaler.mean)
+            arrays["attribute_scaler.scale"] = np.asarray(tasks.attribute_scaler.scale)
+        return config, arrays
+
+    @classmethod
+    def _dfi_from_state(cls, config: dict[str, Any], arrays: dict[str, Any]) -> ImageHead:
+        import torch
+
+        from .._mlp_tasks import ExifEncoder
+
+        head = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in config["params"].items()})
+        saved = config["tasks"]
+        exif = saved["exif_encoder"]
+        scaler = None
+        if "attribute_scaler.mean" in arrays:
+            scaler = Standardizer(np.asarray(arrays["attribute_scaler.mean"]), np.asarray(arrays["attribute_scaler.scale"]))
+        tasks = SideTasks(
+            targets={}, attribute_names=_tuple(saved["attribute_names"]), attribute_scaler=scaler,
+            exif_encoder=ExifEncoder(**{k: _deep_tuple(v) for k, v in exif.items()}) if exif else None,
+            scene_names=_tuple(saved["scene_names"]), distortion_classes=_tuple(saved["distortion_classes"]),
+            distortion_multilabel=bool(saved["distortion_multilabel"]),
+        )  # fmt: skip
+        if tasks.exif_encoder is not None:
+            tasks.exif_inputs = np.zeros((1, tasks.exif_encoder.n_outputs), dtype=np.float32)  # sizes the offset layer
+        network, _, geometry, transform = head.build_network(tasks, pretrained=False)
+        state = {k[len("network."):]: torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v
+                 for k, v in arrays.items() if k.startswith("network.")}  # fmt: skip
+        network.load_state_dict(state, strict=True)
+        tasks.exif_inputs = None
+        head.network_, head.tasks_ = network.eval(), tasks
+        head.geometry_, head.transform_ = geometry, transform
+        head.y_mean_, head.y_scale_ = float(config["y_mean"]), float(config["y_scale"])
+        head.history_, head.best_epoch_, head.best_val_srocc_ = config["history"], config["best_epoch"], config["best_val_srocc"]
+        head.precision_, head.n_train_, head.n_val_ = config["precision"], config["n_train"], config["n_val"]
+        return head
+
+
+def _tuple(value: Any) -> tuple | None:
+    return None if value is None else tuple(value)
+
+
+def _deep_tuple(value: Any) -> Any:
+    return tuple(_deep_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def _jsonable(value: Any) -> Any:
+    """Parameters as JSON values; in-memory weights are recorded by their fingerprint."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    from ...backbones import weights_fingerprint
+
+    return weights_fingerprint(value)

@@ -1,0 +1,120 @@
+"""``SpaqHead``: seed 001's baseline (BL) and multi-task models (MT-E, MT-A, MT-S) on any registered backbone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ...errors import ConfigError, DataError
+from ...views import Geometry
+from ...training import Normalize
+from .._mlp_net import LossWeights, NetSpec
+from .._mlp_tasks import SideTasks
+from ._base import ImageHead
+from ._spaq_net import SpaqLoss, SpaqNet
+from ._trunk import build_trunk
+
+#: SPAQ variant -> the side label it learns from (BL: none).
+TASKS = {"bl": None, "mt-e": "exif", "mt-a": "attributes", "mt-s": "scenes"}
+
+
+class SpaqHead(ImageHead):
+    """A backbone fine-tuned end to end for quality, optionally with one of SPAQ's auxiliary tasks.
+
+    - ``task="bl"``: one regression output on the pooled trunk, L1 loss (seed 001 Eq. 1).
+    - ``task="mt-e"``: generic score plus an offset from encoded EXIF, alpha-weighted L1 (Eq. 2-3);
+      without EXIF at predict time it gives the generic score (it reduces to BL).
+    - ``task="mt-a"``: quality plus the attribute scores, beta-weighted L1 (Eq. 4).
+    - ``task="mt-s"``: scene classification with cross-entropy, balanced against quality by learned
+      uncertainties (Eq. 5-8). The trunk is shared up to the pooled features (see docs/image-heads.md:
+      the paper splits the last ResNet stage; we do not).
+
+    The task heads and losses are those of :class:`~deepfeat_iqa.heads.MultitaskMLP`. Training
+    parameters are the engine's (:class:`~deepfeat_iqa.training.TrainSettings`) plus those of
+    :class:`ImageHead`; defaults are the recipe of docs/image-heads.md.
+
+    Parameters (own)
+    ----------------
+    task:
+        ``"bl"``, ``"mt-e"``, ``"mt-a"`` or ``"mt-s"`` (set by the registry names ``spaq-bl``, ...).
+    backbone:
+        Any registered backbone or timm name (the paper's is ``resnet50``; default the offline
+        ``efficientnet_lite0``).
+    weights:
+        ``"imagenet"``, ``"random"``, a weights file, or in-memory weights (``dfi.finetune`` result,
+        ``nn.Module`` or state dict).
+    layers:
+        Trunk layers pooled and concatenated into the features the task heads read; ``None``: the
+        backbone's pooled output (the paper's).
+    dropout:
+        Dropout on the pooled features.
+    exif_weight, attribute_weight:
+        alpha_2 (Eq. 3) and beta_2 (Eq. 4).
+    """
+
+    def __init__(
+        self, *, task: str = "bl", backbone: str = "efficientnet_lite0", weights: Any = "imagenet",
+        layers: tuple[str, ...] | None = None, dropout: float = 0.0, exif_weight: float = 0.5,
+        attribute_weight: float = 0.5,
+        epochs: int = 10, batch_size: int = 16, accumulate: int = 1, optimizer: str = "adamw", lr: float = 1e-3,
+        trunk_lr: float | None = 1e-4, weight_decay: float = 1e-4, schedule: str = "onecycle", step_epochs: int = 10,
+        gamma: float = 0.1, warmup: float = 0.1, freeze_trunk_epochs: int = 1, max_grad_norm: float | None = None,
+        patience: int | None = None, min_delta: float = 1e-4, crops_per_image: int = 1, target_level: str = "image",
+        precision: str = "auto", device: str | None = None, num_workers: int | None = None, progress: bool = True,
+        val_fraction: float = 0.2, crop: int | None = None, resize: int | None = None, test_views: str = "grid",
+        val_views: str | None = "random2", checkpoint_dir: str | None = None, random_state: int = 0,
+    ):  # fmt: skip
+        self.task, self.backbone, self.weights, self.layers = task, backbone, weights, layers
+        self.dropout, self.exif_weight, self.attribute_weight = dropout, exif_weight, attribute_weight
+        self.epochs, self.batch_size, self.accumulate, self.optimizer, self.lr = epochs, batch_size, accumulate, optimizer, lr
+        self.trunk_lr, self.weight_decay, self.schedule, self.step_epochs = trunk_lr, weight_decay, schedule, step_epochs
+        self.gamma, self.warmup, self.freeze_trunk_epochs, self.max_grad_norm = gamma, warmup, freeze_trunk_epochs, max_grad_norm
+        self.patience, self.min_delta, self.crops_per_image, self.target_level = patience, min_delta, crops_per_image, target_level
+        self.precision, self.device, self.num_workers, self.progress = precision, device, num_workers, progress
+        self.val_fraction, self.crop, self.resize, self.test_views = val_fraction, crop, resize, test_views
+        self.val_views, self.checkpoint_dir, self.random_state = val_views, checkpoint_dir, random_state
+
+    def _side_labels(self, X: Any, side: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+        if self.task not in TASKS:
+            raise ConfigError(f"task={self.task!r} is not one of {', '.join(map(repr, TASKS))}.")
+        wanted = TASKS[self.task]
+        if wanted is None:
+            return {}
+        if side.get(wanted) is None:
+            raise DataError(
+                f"SPAQ {self.task.upper()} learns from {wanted!r}, but dataset {X.name!r} has none; "
+                f"load a database with {wanted} (SPAQ has exif, attributes and scenes) or use head='spaq-bl'."
+            )
+        return {wanted: side[wanted]}
+
+    def build_network(self, tasks: SideTasks, *, pretrained: bool) -> tuple[SpaqNet, SpaqLoss, Geometry, Normalize]:
+        weights = self.weights if pretrained else "random"
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.random_state))  # new layers start the same in every process
+            trunk, loaded, dims = build_trunk(self.backbone, weights, self.layers, int(self.random_state))
+            spec = NetSpec(
+                n_features=sum(dims), hidden=(), dropout=float(self.dropout),
+                n_attributes=len(tasks.attribute_names or ()),
+                n_exif=tasks.exif_encoder.n_outputs if tasks.exif_encoder is not None else 0,
+                n_scenes=len(tasks.scene_names or ()), n_distortion=len(tasks.distortion_classes or ()),
+            )  # fmt: skip
+            network = SpaqNet(trunk, dims, spec)
+        if pretrained:
+            self.trunk_weights_ = loaded.weights_sha256
+            self.trunk_source_ = loaded.weights_source
+        config = loaded.config
+        size = self.crop or int(config.input_size[1])
+        geometry = Geometry((size, size), config.crop_pct, config.interpolation)
+        weights_ = LossWeights(exif=float(self.exif_weight), attribute=float(self.attribute_weight), distortion=1.0)
+        return network, SpaqLoss(weights_, tasks.distortion_multilabel), geometry, Normalize(tuple(config.mean), tuple(config.std))
+
+    def input_description(self) -> dict[str, Any]:
+        record = super().input_description()
+        record["weights"] = getattr(self, "trunk_weights_", record["weights"])
+        record["layer"] = f"end-to-end:{self.task}"
+        return record
+
+    def trunk_state_dict(self) -> dict[str, torch.Tensor]:
+        """The fine-tuned backbone's tensors, named as :func:`~deepfeat_iqa.backbones.build_backbone` names them."""
+        return {k: v.detach().clone() for k, v in self.network_.trunk.backbone.state_dict().items()}

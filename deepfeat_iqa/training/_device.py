@@ -1,0 +1,44 @@
+"""Where and in what precision the engine computes: CUDA when present, bf16 autocast where the device has it."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+
+from ..errors import ConfigError
+
+
+def resolve_device(device: str | None) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"device={device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:N'.") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r} but CUDA is not available here; use device='cpu' or None.")
+    return resolved
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 runs natively: CUDA with bf16 units, or a CPU with AVX512-BF16 or AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"auto"`` becomes ``"bf16"`` where it runs natively, else ``"fp32"``; explicit choices pass through."""
+    if precision == "auto":
+        return "bf16" if bf16_supported(device) else "fp32"
+    return precision
+
+
+def autocast(precision: str, device: torch.device) -> AbstractContextManager:
+    return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+
+
+def memory_format(precision: str) -> torch.memory_format:
+    """bf16 convolutions are fastest in channels_last (oneDNN on CPUs, cuDNN on GPUs)."""
+    return torch.channels_last if precision == "bf16" else torch.contiguous_format
