@@ -37,6 +37,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "metrics": ("deepfeat_iqa.metrics", None),
     "heads": ("deepfeat_iqa.heads", None),
     "synth": ("deepfeat_iqa.synth", None),
+    "patchcnn": ("deepfeat_iqa.patchcnn", None),
+    "pretrain": ("deepfeat_iqa.pretrain", None),
     "backbones": ("deepfeat_iqa.backbones", None),
     "views": ("deepfeat_iqa.views", None),
     "store": ("deepfeat_iqa.store", None),

@@ -6,10 +6,12 @@
 0.0
 """
 
-from ._heads import CNNIQA, DCNNS
-from ._nets import CNNIQANet, DCNNSNet
-from ._patches import PatchRecipe, PatchSet, dataset_patches
-from ._preprocess import LUMA_WEIGHTS, local_contrast_normalize, patch_grid, to_gray
+# The heads package registers this package's head; importing it first settles the import order.
+from .. import heads as _heads  # noqa: F401
+
+from ._heads import ASPECTS, CNNIQA, DCNNS
+from ._nets import CNNIQANet, DCNNSNet, PatchLoss
+from ._preprocess import LUMA_WEIGHTS, GrayLCN, check_patch_sizes, local_contrast_normalize, patch_grid, to_gray
 from ._scenes import (
     DESCRIPTOR_COLUMNS,
     DESCRIPTOR_DIM,
@@ -22,6 +24,7 @@ from ._scenes import (
 )
 
 __all__ = [
+    "ASPECTS",
     "CNNIQA",
     "CNNIQANet",
     "DCNNS",
@@ -30,10 +33,10 @@ __all__ = [
     "DESCRIPTOR_DIM",
     "EDGE_FILTERS",
     "LUMA_WEIGHTS",
-    "PatchRecipe",
-    "PatchSet",
+    "GrayLCN",
+    "PatchLoss",
+    "check_patch_sizes",
     "cluster_scenes",
-    "dataset_patches",
     "file_descriptor",
     "local_contrast_normalize",
     "patch_grid",

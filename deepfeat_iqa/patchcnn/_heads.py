@@ -1,346 +1,205 @@
-"""DCNNS and CNNIQA as image heads: scikit-learn style estimators that learn from a Dataset's images.
+"""DCNNS and CNNIQA as image heads on the shared training engine (``deepfeat_iqa.heads.image.ImageHead``).
 
-Both cut each image into LCN grayscale patches, give every patch its image's score (seed 000: "the
-patch score is the image score in training"), train with an L1 loss, and score a test image by the
-mean of its patches. DCNNS adds seed 000's scene task: k-means scene ids as a second, cross-entropy
-target (``L = L_q + alpha * L_s``).
+Both cut LCN grayscale patches, give every patch its image's score (seed 000: "the patch score is the
+image score in training", the engine's ``target_level="patch"``), train with an L1 loss, and score a
+test image by the mean of its patches. DCNNS adds seed 000's scene task: k-means scene ids as a
+second, cross-entropy target (``L = L_q + alpha * L_s``).
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
 
 from ..datasets import Dataset
 from ..errors import ConfigError, DataError
-from ..metrics import per_group_srocc, srocc
-from ._nets import CNNIQANet, DCNNSNet
-from ._patches import PatchRecipe, PatchSet, dataset_patches
+from ..heads._mlp_tasks import SideTasks
+from ..heads.image import ImageHead
+from ..views import Geometry
+from ._nets import CNNIQANet, DCNNSNet, PatchLoss
+from ._preprocess import GrayLCN, check_patch_sizes
 from ._scenes import cluster_scenes, scene_descriptors
-from ._train import resolve_device, run_epochs, validation_rows
 
-#: Batch size for scoring patches (no gradients, so larger than the training batch).
-_PREDICT_BATCH = 1024
+#: SCPQD2020's four aspects (seed 000 trains one model per aspect).
 ASPECTS = ("texture", "color", "noise", "exposure")
 
 
-def as_image_dataset(X: Any, head: str) -> Dataset:  # noqa: N803 - scikit-learn naming
-    """The Dataset an image head reads: a Dataset, the dataset of extracted features, or image paths."""
-    if isinstance(X, Dataset):
-        return X
-    dataset = getattr(X, "dataset", None)
-    if isinstance(dataset, Dataset):
-        return dataset
-    if isinstance(X, (list, tuple)) and all(isinstance(p, str) or hasattr(p, "__fspath__") for p in X):
-        return Dataset.from_paths(X)
-    raise ConfigError(f"{head} learns from images: pass a Dataset (or a list of image paths), got {type(X).__name__}.")
+def aspect_targets(dataset: Dataset, aspect: str, head: str) -> np.ndarray:
+    """One SCPQD2020 aspect's within-scene ranks (1 = best) as training targets, or an error naming the fix."""
+    if aspect not in ASPECTS:
+        raise ConfigError(f"aspect={aspect!r}; SCPQD2020 aspects are {', '.join(ASPECTS)}.")
+    table = dataset.aspects
+    if table is None or aspect not in table.columns:
+        have = "no aspect ranks" if table is None else f"aspect ranks for {', '.join(map(str, table.columns))} only"
+        raise DataError(
+            f"{head}(aspect={aspect!r}) trains on SCPQD2020-style within-scene ranks, but dataset {dataset.name!r} "
+            f"has {have}. Load it with dfi.datasets.load('scpqd2020', root, target={aspect!r}) (its label table "
+            f"needs a {aspect!r} column), or fit with aspect=None."
+        )
+    values = pd.to_numeric(table[aspect], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    missing = np.flatnonzero(~np.isfinite(values))
+    if missing.size:
+        raise DataError(f"{head}: {missing.size} images of {dataset.name!r} have no {aspect!r} rank (first: {dataset.ids[missing[0]]!r}).")
+    return values
 
 
-class _PatchCNN(RegressorMixin, BaseEstimator, ABC):
-    """Shared fit/predict of the patch CNNs; subclasses say how to cut patches and build the network."""
+class _PatchHead(ImageHead):
+    """What DCNNS and CNNIQA share: grayscale LCN input, patch-level targets, size checks, SCPQD aspects."""
 
-    _dfi_consumes: ClassVar[str] = "images"
-    _name: ClassVar[str] = "patch-cnn"
-
-    # -- what subclasses provide ---------------------------------------------------------------------
-    def _recipe(self) -> PatchRecipe:
-        return PatchRecipe(self.patch_size, self.stride, self.lcn_window, 1.0, self.upscale_small)
-
-    @abstractmethod
-    def _build_net(self) -> torch.nn.Module:
-        """The untrained network for this head's parameters."""
-
-    def _scene_labels(self, dataset: Dataset, fit_rows: np.ndarray) -> np.ndarray | None:
-        return None
-
-    # -- fitting -------------------------------------------------------------------------------------------
-    def _targets(self, dataset: Dataset, y: Any) -> np.ndarray:
+    def fit(self, X: Dataset, y: Any = None, *, groups: Any = None, **side: Any) -> _PatchHead:  # noqa: N803
+        """Train on the images of ``X``; with ``aspect`` set, on that SCPQD2020 aspect's ranks instead of ``y``."""
+        X = self._check_images(X)  # noqa: N806
         if self.aspect is not None:
-            if self.aspect not in ASPECTS:
-                raise ConfigError(f"aspect={self.aspect!r}; SCPQD2020 aspects are {', '.join(ASPECTS)}.")
-            table = dataset.aspects
-            if table is None or self.aspect not in table.columns:
-                have = "no aspect ranks" if table is None else f"aspect ranks for {', '.join(map(str, table.columns))}"
-                raise DataError(
-                    f"{self._name}(aspect={self.aspect!r}) trains on SCPQD2020-style within-scene ranks, but dataset "
-                    f"{dataset.name!r} has {have}. Load it with dfi.datasets.load('scpqd2020', root) "
-                    f"(its label table needs a {self.aspect!r} column), or fit with aspect=None."
-                )
-            values = table[self.aspect].to_numpy(dtype=np.float64, na_value=np.nan)
-        elif y is not None:
-            values = np.asarray(y, dtype=np.float64)
-        elif dataset.mos is not None:
-            values = dataset.mos
-        else:
-            raise DataError(f"Dataset {dataset.name!r} has no quality scores to fit {self._name} on.")
-        if values.shape != (len(dataset),):
-            raise DataError(f"{self._name}: {values.shape[0]} scores for {len(dataset)} images.")
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            raise DataError(f"{self._name}: {bad.size} images have no score (first: {dataset.ids[bad[0]]!r}).")
-        return values
+            y = aspect_targets(X, self.aspect, type(self).__name__)
+        check_patch_sizes(X, self._patch(), self.upscale_small)
+        return super().fit(X, y, groups=groups, **side)
 
-    def fit(self, X: Any, y: Any = None, groups: Any = None) -> _PatchCNN:  # noqa: N803
-        """Train on the images of ``X`` (a Dataset); ``y`` overrides its scores, ``groups`` its content groups."""
-        dataset = as_image_dataset(X, self._name)
-        targets = self._targets(dataset, y)
-        groups = np.asarray(groups if groups is not None else dataset.group_ids).astype(str)
-        seed = int(self.random_state or 0)
-        device = resolve_device(self.device)
-        fit_rows, val_rows = validation_rows(groups, self.val_fraction, seed)
-        patches = dataset_patches(dataset, self._recipe())
-        scenes = self._scene_labels(dataset, fit_rows)
+    def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:  # noqa: N803
+        """Mean patch score per image (test views: ``test_views``), in the units of the training scores."""
+        check_is_fitted(self, "network_")
+        check_patch_sizes(self._check_images(X), self._patch(), self.upscale_small)
+        return super().predict(X)
 
-        self.y_mean_ = float(targets[fit_rows].mean())
-        self.y_scale_ = float(targets[fit_rows].std()) or 1.0
-        with torch.random.fork_rng(devices=[]):  # initialization and dropout draw from a seeded, private stream
-            torch.manual_seed(seed)
-            net, log = self._train(targets, groups, patches, scenes, fit_rows, val_rows, seed, device)
-        self.net_ = net.cpu()
-        self.best_epoch_ = int(log.best_epoch)
-        self.history_ = log.history
-        self.n_patches_ = int(np.isin(patches.owner, fit_rows).sum())
-        self.n_features_in_ = 1
-        return self
+    def _patch(self) -> int:
+        return int(self.crop)
 
-    def _train(self, targets, groups, patches, scenes, fit_rows, val_rows, seed, device) -> tuple[torch.nn.Module, Any]:
-        """Build the network and run the epoch loop (the part the shared engine will take over)."""
-        patch_y = torch.from_numpy(((targets - self.y_mean_) / self.y_scale_)[patches.owner]).float()
-        patch_s = torch.from_numpy(scenes[patches.owner]) if scenes is not None else None
-        train_idx = torch.from_numpy(np.flatnonzero(np.isin(patches.owner, fit_rows)))
-        net = self._build_net().to(device)
-        optimizer = torch.optim.Adam(net.parameters(), lr=self.lr)
-        x_all = patches.x
-
-        def batches(epoch: int):
-            order = train_idx[torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed * 1000 + epoch))]
-            for start in range(0, len(order), self.batch_size):
-                yield order[start : start + self.batch_size]
-
-        def loss(index: torch.Tensor) -> torch.Tensor:
-            quality, scene_logits = net(x_all[index].to(device, non_blocking=True))
-            value = torch.nn.functional.l1_loss(quality, patch_y[index].to(device))
-            if scene_logits is not None and patch_s is not None:
-                value = value + self.alpha * torch.nn.functional.cross_entropy(scene_logits, patch_s[index].to(device))
-            return value
-
-        validate = None
-        if len(val_rows):
-            val_set = _subset_patches(patches, val_rows)
-
-            def validate() -> float:
-                predicted = _image_scores(net, val_set, device)
-                if self.aspect is not None:
-                    return per_group_srocc(targets[val_rows], predicted, groups[val_rows], min_size=3)
-                return srocc(targets[val_rows], predicted)
-
-        log = run_epochs(
-            net, optimizer, epochs=self.epochs, batches=batches, loss=loss, validate=validate,
-            lr_hint=self.lr, desc=f"fit {self._name}", progress=self.progress,
-        )  # fmt: skip
-        return net, log
-
-    # -- prediction -------------------------------------------------------------------------------------
-    def predict(self, X: Any) -> np.ndarray:  # noqa: N803
-        """Mean patch score per image, in the units of the training scores."""
-        if not hasattr(self, "net_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(dataset) first.")
-        dataset = as_image_dataset(X, self._name)
-        patches = dataset_patches(dataset, self._recipe())
-        device = resolve_device(self.device)
-        net = self.net_.to(device).eval()
-        with torch.no_grad():
-            scores = _image_scores(net, patches, device)
-        self.net_ = net.cpu()
-        return scores * self.y_scale_ + self.y_mean_
+    def _pipeline_parts(self) -> tuple[Geometry, GrayLCN]:
+        size = self._patch()
+        return Geometry((size, size), interpolation="bicubic"), GrayLCN(int(self.lcn_window), 1.0)
 
     def input_description(self) -> dict[str, Any]:
-        """How this head sees images, for reports (in place of a feature key)."""
-        recipe = self._recipe()
-        return {
-            "backbone": self._name, "weights": "trained from scratch", "layer": "end-to-end",
-            "views": f"gray+lcn{recipe.window} patches {recipe.size}px stride {recipe.stride}",
-        }  # fmt: skip
-
-    # -- model files (persist.py) ----------------------------------------------------------------------------
-    def _dfi_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        """JSON-able config (parameters and fitted scalars) and the network's tensors."""
-        config = {
-            "params": self.get_params(deep=False),
-            "fitted": {"y_mean_": self.y_mean_, "y_scale_": self.y_scale_, "best_epoch_": self.best_epoch_,
-                       "n_patches_": self.n_patches_, "history_": self.history_},
-        }  # fmt: skip
-        return config, {f"net.{k}": v.detach().cpu() for k, v in self.net_.state_dict().items()}
-
-    @classmethod
-    def _dfi_from_state(cls, config: dict, arrays: dict[str, Any]) -> _PatchCNN:
-        """Rebuild a fitted head from :meth:`_dfi_state`'s output, running no stored code."""
-        head = cls(**config["params"])
-        for name, value in config["fitted"].items():
-            setattr(head, name, value)
-        net = head._build_net()
-        state = {k[len("net.") :]: torch.as_tensor(np.asarray(v)) for k, v in arrays.items() if k.startswith("net.")}
-        net.load_state_dict(state, strict=True)
-        head.net_ = net.eval()
-        head.n_features_in_ = 1
-        return head
+        return {"backbone": type(self).__name__.lower(), "weights": "trained from scratch", "layer": "end-to-end",
+                "views": f"gray+lcn{self.lcn_window} {self._patch()}px patches, test {self.test_views}",
+                "precision": self.precision}  # fmt: skip
 
 
-def _subset_patches(patches: PatchSet, rows: np.ndarray) -> PatchSet:
-    """The patches of ``rows`` only, renumbered ``0..len(rows)-1`` in ``rows`` order."""
-    keep = np.isin(patches.owner, rows)
-    position = np.full(patches.n_images, -1, dtype=np.int64)
-    position[rows] = np.arange(len(rows))
-    return PatchSet(x=patches.x[torch.from_numpy(np.flatnonzero(keep))], owner=position[patches.owner[keep]], n_images=len(rows))
-
-
-def _image_scores(net: torch.nn.Module, patches: PatchSet, device: torch.device) -> np.ndarray:
-    """Quality output per patch, averaged per image (standardized units)."""
-    outputs = [net(patches.x[s : s + _PREDICT_BATCH].to(device))[0].float().cpu() for s in range(0, len(patches.x), _PREDICT_BATCH)]
-    return patches.image_means(torch.cat(outputs).numpy().astype(np.float64))
-
-
-class DCNNS(_PatchCNN):
+class DCNNS(_PatchHead):
     """Seed 000's multi-task patch CNN: quality + k-means scene type, on 64 x 64 LCN grayscale patches.
 
-    Parameters
-    ----------
-    epochs, batch_size, lr:
-        Adam training (seed 000: 50 epochs, batch 128, learning rate 1e-3).
+    Parameters (own)
+    ----------------
     n_scenes:
         k of the k-means scene clusters (seed 000: 4); ``0`` trains the quality task alone.
     alpha:
         Weight of the scene loss in ``L = L_q + alpha * L_s`` (seed 000: 1).
     dropout:
         Dropout after each FC-256 layer (seed 000: 0.5).
-    patch_size, stride:
-        Patch side and step (seed 000: 64 and 160).
     lcn_window:
         Local contrast normalization window (seed 000: 3; C = 1).
     aspect:
-        For SCPQD2020: train on that aspect's within-scene ranks (``"texture"``, ``"color"``,
-        ``"noise"``, ``"exposure"``; lower = better) and select the epoch by within-scene SROCC.
-    val_fraction:
-        Share of the training content groups held out to pick the best epoch by SROCC (0: last epoch).
+        For SCPQD2020: train on that aspect's within-scene ranks (``"texture"``, ``"color"``, ``"noise"``,
+        ``"exposure"``; lower = better), one model per aspect as seed 000 does.
     upscale_small:
-        Upscale images smaller than one patch instead of refusing them.
-    random_state:
-        Seeds the initialization, the validation split, the k-means and the batch order.
-    device:
-        ``None``: CUDA when present, else CPU.
-    progress:
-        Show a progress bar over epochs (only on a terminal).
+        Upscale images smaller than one patch (views' rule) instead of refusing them.
 
-    Attributes
-    ----------
-    net_ : DCNNSNet
-    best_epoch_ : int
-    history_ : list of dict
-        Per epoch: loss and validation SROCC.
-    scene_counts_ : list of int
-        Training images per scene cluster.
+    The engine's parameters (:class:`~deepfeat_iqa.training.TrainSettings`) default to seed 000 §3.3:
+    Adam, learning rate 1e-3, constant, 50 epochs, 128 patches per step (``batch_size=4`` images x
+    ``crops_per_image=32`` fresh random 64 x 64 patches each), ``target_level="patch"``. ``crop`` is the
+    patch side (64). Test images average their patches at stride 160 (``test_views="patches"``).
 
     Notes
     -----
     RGB images are converted to grayscale (BT.601 luma) before LCN; grayscale files work as they are.
     Scene ids come from the dataset's ``scene_clusters`` table when it has one
-    (:func:`deepfeat_iqa.patchcnn.with_scene_clusters`), else k-means on the training images' descriptors.
+    (:func:`deepfeat_iqa.patchcnn.with_scene_clusters`), else from k-means (``random_state`` seeds it) on
+    the descriptors of the training images, which are cached per file.
     """
 
-    _name = "dcnns"
-
     def __init__(
-        self, *, epochs: int = 50, batch_size: int = 128, lr: float = 1e-3, n_scenes: int = 4, alpha: float = 1.0,
-        dropout: float = 0.5, patch_size: int = 64, stride: int = 160, lcn_window: int = 3, aspect: str | None = None,
-        val_fraction: float = 0.2, upscale_small: bool = False, random_state: int | None = 0,
-        device: str | None = None, progress: bool = True,
-    ) -> None:  # fmt: skip
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.n_scenes = n_scenes
-        self.alpha = alpha
-        self.dropout = dropout
-        self.patch_size = patch_size
-        self.stride = stride
-        self.lcn_window = lcn_window
-        self.aspect = aspect
-        self.val_fraction = val_fraction
-        self.upscale_small = upscale_small
-        self.random_state = random_state
-        self.device = device
-        self.progress = progress
+        self, *, n_scenes: int = 4, alpha: float = 1.0, dropout: float = 0.5, lcn_window: int = 3,
+        aspect: str | None = None, upscale_small: bool = False,
+        epochs: int = 50, batch_size: int = 4, accumulate: int = 1, optimizer: str = "adam", lr: float = 1e-3,
+        trunk_lr: float | None = None, weight_decay: float = 0.0, schedule: str = "constant", step_epochs: int = 10,
+        gamma: float = 0.1, warmup: float = 0.1, freeze_trunk_epochs: int = 0, max_grad_norm: float | None = None,
+        patience: int | None = None, min_delta: float = 1e-4, crops_per_image: int = 32, target_level: str = "patch",
+        precision: str = "fp32", device: str | None = None, num_workers: int | None = None, progress: bool = True,
+        val_fraction: float = 0.2, crop: int = 64, resize: int | None = None, test_views: str = "patches",
+        val_views: str | None = None, checkpoint_dir: str | None = None, random_state: int = 0,
+    ):  # fmt: skip
+        self.n_scenes, self.alpha, self.dropout, self.lcn_window = n_scenes, alpha, dropout, lcn_window
+        self.aspect, self.upscale_small = aspect, upscale_small
+        self.epochs, self.batch_size, self.accumulate, self.optimizer, self.lr = epochs, batch_size, accumulate, optimizer, lr
+        self.trunk_lr, self.weight_decay, self.schedule, self.step_epochs = trunk_lr, weight_decay, schedule, step_epochs
+        self.gamma, self.warmup, self.freeze_trunk_epochs, self.max_grad_norm = gamma, warmup, freeze_trunk_epochs, max_grad_norm
+        self.patience, self.min_delta, self.crops_per_image, self.target_level = patience, min_delta, crops_per_image, target_level
+        self.precision, self.device, self.num_workers, self.progress = precision, device, num_workers, progress
+        self.val_fraction, self.crop, self.resize, self.test_views = val_fraction, crop, resize, test_views
+        self.val_views, self.checkpoint_dir, self.random_state = val_views, checkpoint_dir, random_state
 
-    def _build_net(self) -> torch.nn.Module:
-        return DCNNSNet(n_scenes=self.n_scenes, dropout=self.dropout)
-
-    def _scene_labels(self, dataset: Dataset, fit_rows: np.ndarray) -> np.ndarray | None:
+    def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+        """The k-means scene id of every training image, one-hot, as the scene task's target."""
         if not self.n_scenes:
-            return None
-        table = dataset.scene_clusters
+            return {}
+        table = X.scene_clusters
         if table is not None and "cluster" in table.columns:
             labels = table["cluster"].to_numpy(dtype=np.int64)
             if labels.min() < 0 or labels.max() >= self.n_scenes:
                 raise DataError(
-                    f"Dataset {dataset.name!r}: its scene_clusters table has cluster ids up to {labels.max()}, "
-                    f"but DCNNS has n_scenes={self.n_scenes}; rebuild it with with_scene_clusters(ds, k={self.n_scenes})."
+                    f"Dataset {X.name!r}: its scene_clusters table has cluster ids up to {labels.max()}, but "
+                    f"DCNNS has n_scenes={self.n_scenes}; rebuild it with with_scene_clusters(ds, k={self.n_scenes})."
                 )
         else:
-            descriptors = scene_descriptors(dataset)
-            kmeans = cluster_scenes(descriptors[fit_rows], k=self.n_scenes, seed=int(self.random_state or 0))
-            labels = kmeans.predict(descriptors).astype(np.int64)
-        self.scene_counts_ = np.bincount(labels[fit_rows], minlength=self.n_scenes).tolist()
-        return labels
+            descriptors = scene_descriptors(X)
+            labels = cluster_scenes(descriptors, k=self.n_scenes, seed=int(self.random_state)).labels_.astype(np.int64)
+        self.scene_counts_ = np.bincount(labels, minlength=self.n_scenes).tolist()
+        one_hot = np.eye(self.n_scenes, dtype=np.float32)[labels]
+        return {"scenes": pd.DataFrame(one_hot, columns=[f"scene{k}" for k in range(self.n_scenes)])}
+
+    def build_network(self, tasks: SideTasks, *, pretrained: bool) -> tuple[DCNNSNet, PatchLoss, Geometry, GrayLCN]:
+        n_scenes = len(tasks.scene_names or ())
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.random_state))
+            network = DCNNSNet(n_scenes=n_scenes, dropout=float(self.dropout))
+        return (network, PatchLoss(float(self.alpha)), *self._pipeline_parts())
 
 
-class CNNIQA(_PatchCNN):
+class CNNIQA(_PatchHead):
     """Kang et al. 2014 (seed 000's CNN comparator): one 7x7 conv, max+min pooling, FC 800-800-1, L1.
 
-    Parameters
-    ----------
-    epochs, batch_size, lr:
-        Adam training; defaults follow DCNNS's recipe so the two compare on equal terms (Kang et al.
-        used SGD with momentum; see docs/patch-cnns.md).
+    Parameters (own)
+    ----------------
     filters, kernel, width, dropout:
-        The convolution (50 filters of 7 x 7), the FC width (800) and dropout on the FC layers.
-    patch_size, stride:
-        32 x 32 patches, non-overlapping (stride 32), as Kang et al.
-    lcn_window, aspect, val_fraction, upscale_small, random_state, device, progress:
+        50 convolution filters of 7 x 7, FC width 800, dropout on the FC layers (0.5).
+    lcn_window, aspect, upscale_small:
         As :class:`DCNNS`.
+
+    Engine defaults as DCNNS (Adam 1e-3, 128 patches per step), on 32 x 32 patches (``crop=32``); test
+    images average the ``"grid"`` view (32 x 32 at stride 16). Kang et al. trained with SGD + momentum on
+    non-overlapping patches; see docs/patch-cnns.md for this and the other choices.
     """
 
-    _name = "cnniqa"
-
     def __init__(
-        self, *, epochs: int = 50, batch_size: int = 128, lr: float = 1e-3, filters: int = 50, kernel: int = 7,
-        width: int = 800, dropout: float = 0.5, patch_size: int = 32, stride: int = 32, lcn_window: int = 3,
-        aspect: str | None = None, val_fraction: float = 0.2, upscale_small: bool = False,
-        random_state: int | None = 0, device: str | None = None, progress: bool = True,
-    ) -> None:  # fmt: skip
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.filters = filters
-        self.kernel = kernel
-        self.width = width
-        self.dropout = dropout
-        self.patch_size = patch_size
-        self.stride = stride
-        self.lcn_window = lcn_window
-        self.aspect = aspect
-        self.val_fraction = val_fraction
-        self.upscale_small = upscale_small
-        self.random_state = random_state
-        self.device = device
-        self.progress = progress
+        self, *, filters: int = 50, kernel: int = 7, width: int = 800, dropout: float = 0.5, lcn_window: int = 3,
+        aspect: str | None = None, upscale_small: bool = False,
+        epochs: int = 50, batch_size: int = 4, accumulate: int = 1, optimizer: str = "adam", lr: float = 1e-3,
+        trunk_lr: float | None = None, weight_decay: float = 0.0, schedule: str = "constant", step_epochs: int = 10,
+        gamma: float = 0.1, warmup: float = 0.1, freeze_trunk_epochs: int = 0, max_grad_norm: float | None = None,
+        patience: int | None = None, min_delta: float = 1e-4, crops_per_image: int = 32, target_level: str = "patch",
+        precision: str = "fp32", device: str | None = None, num_workers: int | None = None, progress: bool = True,
+        val_fraction: float = 0.2, crop: int = 32, resize: int | None = None, test_views: str = "grid",
+        val_views: str | None = None, checkpoint_dir: str | None = None, random_state: int = 0,
+    ):  # fmt: skip
+        self.filters, self.kernel, self.width, self.dropout = filters, kernel, width, dropout
+        self.lcn_window, self.aspect, self.upscale_small = lcn_window, aspect, upscale_small
+        self.epochs, self.batch_size, self.accumulate, self.optimizer, self.lr = epochs, batch_size, accumulate, optimizer, lr
+        self.trunk_lr, self.weight_decay, self.schedule, self.step_epochs = trunk_lr, weight_decay, schedule, step_epochs
+        self.gamma, self.warmup, self.freeze_trunk_epochs, self.max_grad_norm = gamma, warmup, freeze_trunk_epochs, max_grad_norm
+        self.patience, self.min_delta, self.crops_per_image, self.target_level = patience, min_delta, crops_per_image, target_level
+        self.precision, self.device, self.num_workers, self.progress = precision, device, num_workers, progress
+        self.val_fraction, self.crop, self.resize, self.test_views = val_fraction, crop, resize, test_views
+        self.val_views, self.checkpoint_dir, self.random_state = val_views, checkpoint_dir, random_state
 
-    def _build_net(self) -> torch.nn.Module:
-        if self.kernel > self.patch_size:
-            raise ConfigError(f"CNNIQA kernel={self.kernel} is larger than its {self.patch_size}px patches.")
-        return CNNIQANet(filters=self.filters, kernel=self.kernel, width=self.width, dropout=self.dropout)
+    def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+        return {}  # quality only
+
+    def build_network(self, tasks: SideTasks, *, pretrained: bool) -> tuple[CNNIQANet, PatchLoss, Geometry, GrayLCN]:
+        if self.kernel > self._patch():
+            raise ConfigError(f"CNNIQA kernel={self.kernel} is larger than its {self._patch()}px patches (crop).")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.random_state))
+            network = CNNIQANet(filters=int(self.filters), kernel=int(self.kernel), width=int(self.width), dropout=float(self.dropout))
+        return (network, PatchLoss(0.0), *self._pipeline_parts())

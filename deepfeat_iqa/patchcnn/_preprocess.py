@@ -7,9 +7,13 @@ mean and standard deviation, then cut into small fixed-size patches. Everything 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from PIL import Image
 from scipy.ndimage import uniform_filter
 
+from ..datasets import Dataset
 from ..errors import ConfigError, DataError
 from ..views import _tiles
 
@@ -83,3 +87,43 @@ def patch_grid(image: np.ndarray, size: int, stride: int) -> np.ndarray:
     if not tiles:
         raise DataError(f"An image of {image.shape[1]} x {image.shape[0]} px is smaller than one {size} x {size} patch.")
     return np.stack(tiles)
+
+
+@dataclass(frozen=True)
+class GrayLCN:
+    """The patch CNNs' input transform for the training engine: ``H x W x 3`` uint8 crop -> ``1 x H x W`` LCN.
+
+    Runs in the engine's DataLoader workers (hence a small picklable class). It normalizes each crop
+    on its own, so the outermost pixel ring sees mirrored rather than true neighbours; with the 3 x 3
+    window that is the only difference from normalizing the whole image first.
+    """
+
+    window: int = 3
+    c: float = 1.0
+
+    def __call__(self, crop: np.ndarray) -> np.ndarray:
+        return local_contrast_normalize(to_gray(crop), self.window, self.c)[None]
+
+
+def check_patch_sizes(dataset: Dataset, size: int, upscale_small: bool) -> None:
+    """Refuse images smaller than one ``size`` patch (unless ``upscale_small``), naming the first ones.
+
+    Reads only the file headers. With ``upscale_small=True`` the engine upscales them (views' rule).
+    """
+    if upscale_small:
+        return
+    small = []
+    for image_id, path in zip(dataset.ids, dataset.paths):
+        try:
+            with Image.open(path) as opened:
+                width, height = opened.size
+        except OSError as error:
+            raise DataError(f"Cannot read image {image_id!r} ({path}): {error}") from error
+        if width < size or height < size:
+            small.append(f"{image_id!r} ({width} x {height} px)")
+    if small:
+        raise DataError(
+            f"{len(small)} image(s) of {dataset.name!r} are smaller than one {size} x {size} patch (first: "
+            f"{', '.join(small[:3])}); drop them, or set upscale_small=True to upscale such images first (bicubic, "
+            "the views' rule), knowing that upscaling blurs what the model rates."
+        )

@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..backbones import build_backbone, fingerprint_state_dict
+from ..backbones import fingerprint_state_dict
 from ..datasets import Dataset
 from ..errors import ConfigError, DataError
 from ..heads._mlp_tasks import DistortionEncoder
-from ..patchcnn._train import resolve_device, run_epochs
-from ._inputs import ImageBank, Normalizer
-from ._nets import QualityAwareNet, Trunk, check_variant
+from ..heads.image._trunk import build_trunk
+from ..training import Normalize, Pipeline, TrainData, TrainSettings, fit_network
+from ..views import Geometry, parse_views
+from ._nets import PretrainLoss, QualityAwareNet, check_variant
 
 #: Marks a safetensors file as stage-1 weights of ours (the metadata key that holds the record).
 METADATA_KEY = "deepfeat_iqa.pretrain"
@@ -35,10 +36,10 @@ class PretrainedWeights:
         Registry name of the backbone (``"efficientnet_lite0"``, ``"resnet50"``, ...).
     variant:
         ``"cls"``, ``"reg"`` or ``"multi"``.
-    state_dict:
+    tensors:
         Every tensor of the backbone as registered (its unused ImageNet classifier included), so the
-        weights load wherever that backbone's weights do: ``dfi.extract(..., weights=path)`` and the
-        fine-tuning head's ``weights=``.
+        weights load wherever that backbone's weights do: ``dfi.extract(..., weights=...)`` (this object
+        or its saved file) and the fine-tuning head's ``weights=``.
     references:
         The content groups (reference photos) the pretraining set was made from; the content rule
         refuses to evaluate on test images of these groups.
@@ -50,10 +51,14 @@ class PretrainedWeights:
 
     backbone: str
     variant: str
-    state_dict: dict[str, torch.Tensor]
+    tensors: dict[str, torch.Tensor]
     references: tuple[str, ...]
     fingerprint: str
     record: dict[str, Any] = field(default_factory=dict)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The backbone's tensors; makes this object in-memory ``weights=`` for every backbone builder."""
+        return dict(self.tensors)
 
     def save(self, path: str | Path) -> Path:
         """Write the weights as one ``.safetensors`` file with this record in its metadata (no pickle)."""
@@ -65,7 +70,7 @@ class PretrainedWeights:
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"backbone": self.backbone, "variant": self.variant, "references": list(self.references),
                 "fingerprint": self.fingerprint, "record": self.record}  # fmt: skip
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict.items()}
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.tensors.items()}
         partial = path.with_name(path.name + ".part")
         save_file(tensors, str(partial), metadata={METADATA_KEY: json.dumps(meta)})
         partial.replace(path)
@@ -140,20 +145,26 @@ def pretrain(
     variant: str = "multi",
     *,
     model: str = "efficientnet_lite0",
-    weights: str | Path = "imagenet",
+    weights: Any = "imagenet",
     epochs: int = 30,
     batch_size: int = 64,
-    lr: float = 1e-4,
-    cls_lr: float | None = None,
-    reg_lr: float = 1e-6,
+    accumulate: int = 1,
+    lr: float = 1e-5,
+    trunk_lr: float = 1e-4,
     crop: int = 224,
-    resize: int = STAGE1_RESIZE,
+    resize: int | None = STAGE1_RESIZE,
+    precision: str = "auto",
     exclude: Dataset | Iterable[Dataset] = (),
+    checkpoint_dir: str | Path | None = None,
     seed: int = 0,
     device: str | None = None,
+    num_workers: int | None = None,
     progress: bool = True,
 ) -> PretrainedWeights:
     """Seed 002 stage 1: train a backbone on distortion type/level and/or pseudo-MOS of a synthetic set.
+
+    Runs on the shared training engine (:func:`deepfeat_iqa.training.fit_network`): fresh random crops
+    each epoch, decoding in worker processes, bf16 where the CPU/GPU has it, resumable checkpoints.
 
     Parameters
     ----------
@@ -161,84 +172,67 @@ def pretrain(
         A ``dfi.synth.build`` set (or any Dataset with ``mos`` and/or a ``distortion`` table).
     variant:
         ``"multi"`` (seed 002: ``L = L_s + L_c``), ``"reg"`` (pseudo-MOS only, L1), ``"cls"`` (type/level
-        only: softmax CE for one class per image, BCE for multi-hot authentic labels).
+        only: softmax cross-entropy for one class per image, BCE for multi-hot authentic labels).
     model, weights:
         The backbone and its starting weights (seed 002: ImageNet ResNet-50; default EfficientNet-Lite0).
-    epochs, batch_size:
-        Seed 002: 30 epochs, mini-batch 256; the default batch is 64 to fit CPU memory.
-    lr, cls_lr, reg_lr:
-        Adam learning rates of the backbone, the classification FCs and the regression FCs. Seed 002:
-        backbone 1e-4; classification 1e-5 (synthetic) or 1e-4 (authentic) — ``None`` picks by the labels;
-        regression 1e-6.
+    epochs, batch_size, accumulate:
+        Seed 002: 30 epochs, mini-batch 256 (e.g. ``batch_size=64, accumulate=4``).
+    lr, trunk_lr:
+        Adam learning rates of the two FC branches and of the backbone. Seed 002: backbone 1e-4;
+        classification FCs 1e-5 (synthetic) or 1e-4 (authentic); regression FCs 1e-6. The engine has one
+        rate for everything outside the trunk, so both branches share ``lr`` (default 1e-5).
     crop, resize:
-        Images are scaled to ``resize`` x ``resize`` and one random ``crop`` per image and epoch is used.
+        One random ``crop`` per image per epoch, after resizing the short side to ``resize`` (seed 002
+        scales to 256 x 256; we keep the aspect ratio).
     exclude:
         Datasets (e.g. the target's test split) whose content groups must not be among the pretraining
         references; an overlap raises :class:`DataError` naming it.
+    checkpoint_dir:
+        Resume a killed run from here (the engine's checkpoints).
     seed:
-        Seeds the heads' initialization, dropout and crops (the backbone's start comes from ``weights``).
+        Seeds the branches' initialization, dropout, crops and batch order.
 
     Returns
     -------
     PretrainedWeights
-        ``.save(path)`` writes a safetensors file usable as ``weights=`` by ``dfi.extract`` and by the
-        ``"quality-aware"`` fine-tuning head.
+        In-memory weights (``weights=`` for ``dfi.extract`` and the ``"quality-aware"`` head);
+        ``.save(path)`` writes them as a safetensors file that both accept too.
     """
     variant = check_variant(variant)
     scores, classes, encoder = stage1_labels(dataset, variant)
     references = tuple(sorted(set(map(str, dataset.group_ids))))
     for other in [exclude] if isinstance(exclude, Dataset) else list(exclude):
         check_disjoint(references, other, role="excluded")
-    if epochs < 1 or batch_size < 1:
-        raise ConfigError(f"epochs and batch_size must be >= 1, got epochs={epochs}, batch_size={batch_size}.")
-    device_ = resolve_device(device)
-    loaded = build_backbone(model, weights, seed=seed)
-    start_fingerprint = loaded.weights_sha256
-    bank = ImageBank(dataset, crop=crop, resize=(resize, resize), interpolation=loaded.config.interpolation)
-    normalize = Normalizer(loaded.config)
-    multilabel = bool(encoder is not None and encoder.multilabel)
-    cls_lr = cls_lr if cls_lr is not None else (1e-4 if multilabel else 1e-5)
-    y = None
+    targets: dict[str, np.ndarray] = {}
     if scores is not None:
-        y_mean, y_scale = float(scores.mean()), float(scores.std()) or 1.0
-        y = torch.from_numpy((scores - y_mean) / y_scale).float()
-    c = torch.from_numpy(classes) if classes is not None else None
-
+        targets["quality"] = ((scores - scores.mean()) / (scores.std() or 1.0)).astype(np.float32)
+    if classes is not None:
+        targets["distortion"] = classes
+    multilabel = bool(encoder is not None and encoder.multilabel)
+    settings = TrainSettings(
+        epochs=epochs, batch_size=batch_size, accumulate=accumulate, optimizer="adam", lr=lr, trunk_lr=trunk_lr,
+        weight_decay=0.0, schedule="constant", crops_per_image=1, target_level="image", precision=precision,
+        device=device, num_workers=num_workers, seed=seed, progress=progress,
+    )  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = QualityAwareNet(Trunk(loaded.model), variant, n_classes=len(encoder.classes) if encoder else 0).to(device_)
-        heads = net.head_parameters()
-        groups = [{"params": list(net.trunk.parameters()), "lr": lr}]
-        groups += [{"params": heads[name], "lr": rate} for name, rate in (("cls", cls_lr), ("reg", reg_lr)) if heads[name]]
-        optimizer = torch.optim.Adam(groups, betas=(0.9, 0.999))
-        rows = np.arange(len(dataset))
-
-        def batches(epoch: int):
-            positions = bank.positions(rows, 1, seed=seed * 1000 + epoch)
-            order = np.random.default_rng([seed, epoch]).permutation(len(positions))
-            for start in range(0, len(order), batch_size):
-                yield positions[order[start : start + batch_size]]
-
-        def loss(positions: np.ndarray) -> torch.Tensor:
-            score, logits = net(normalize(bank.gather(positions), device_))
-            index = torch.from_numpy(positions[:, 0])
-            value = torch.zeros((), device=device_)
-            if score is not None:
-                value = value + torch.nn.functional.l1_loss(score, y[index].to(device_))
-            if logits is not None:
-                target = c[index].to(device_)
-                value = value + (torch.nn.functional.binary_cross_entropy_with_logits(logits, target) if multilabel
-                                 else torch.nn.functional.cross_entropy(logits, target))  # fmt: skip
-            return value
-
-        log = run_epochs(net, optimizer, epochs=epochs, batches=batches, loss=loss, lr_hint=lr,
-                         desc=f"pretrain {variant}", progress=progress)  # fmt: skip
-    state = {k: v.detach().cpu().clone() for k, v in net.trunk.model.state_dict().items()}
-    record = {
-        "dataset": dataset.name, "n_images": len(dataset), "epochs": epochs, "batch_size": batch_size,
-        "lr": lr, "cls_lr": cls_lr if heads["cls"] else None, "reg_lr": reg_lr if heads["reg"] else None,
-        "crop": crop, "resize": resize, "seed": seed, "start_weights": loaded.weights_source,
-        "start_fingerprint": start_fingerprint, "classes": list(encoder.classes) if encoder else [],
-        "multilabel": multilabel, "history": log.history,
+        trunk, loaded, dims = build_trunk(model, weights, None, seed)
+        net = QualityAwareNet(trunk, sum(dims), variant, n_classes=len(encoder.classes) if encoder else 0)
+    config = loaded.config
+    geometry = Geometry((crop, crop), config.crop_pct, config.interpolation)
+    pipeline = Pipeline(geometry, Normalize(tuple(config.mean), tuple(config.std)), resize)
+    record = {"stage": "pretrain", "variant": variant, "model": model, "weights": loaded.weights_sha256,
+              "crop": crop, "resize": resize, "ids": dataset.fingerprint()}  # fmt: skip
+    outcome = fit_network(
+        net, PretrainLoss(multilabel), TrainData(list(dataset.paths), targets), None, settings=settings,
+        pipeline=pipeline, val_view=parse_views("center", geometry),
+        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir), record=record,
+    )  # fmt: skip
+    tensors = {k: v.detach().cpu().clone() for k, v in trunk.backbone.state_dict().items()}
+    info = {
+        "dataset": dataset.name, "n_images": len(dataset), "settings": settings.to_dict(), "crop": crop, "resize": resize,
+        "start_weights": loaded.weights_source, "start_fingerprint": loaded.weights_sha256,
+        "classes": list(encoder.classes) if encoder else [], "multilabel": multilabel,
+        "history": outcome.history, "precision": outcome.precision,
     }  # fmt: skip
-    return PretrainedWeights(model, variant, state, references, fingerprint_state_dict(state), record)
+    return PretrainedWeights(config.name, variant, tensors, references, fingerprint_state_dict(tensors), info)

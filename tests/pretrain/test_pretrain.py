@@ -10,25 +10,31 @@ import torch
 
 import deepfeat_iqa as dfi
 from deepfeat_iqa.errors import ConfigError, DataError
-from deepfeat_iqa.pretrain import PretrainedWeights, QualityAwareFineTune, QualityAwareNet, Trunk, pretrain
+from deepfeat_iqa.heads.image import build_trunk
+from deepfeat_iqa.pretrain import FineTuneNet, PretrainedWeights, QualityAwareFineTune, QualityAwareNet, pretrain
 
 from .conftest import TRUNK
 
-FAST = {"model": TRUNK, "weights": "random", "epochs": 1, "batch_size": 4, "crop": 64, "resize": 72, "progress": False}
-FINETUNE = {"model": TRUNK, "epochs": 1, "batch_size": 4, "train_crops": 2, "test_crops": 3, "crop": 64, "progress": False}
+FAST = {"model": TRUNK, "weights": "random", "epochs": 1, "batch_size": 4, "crop": 64, "resize": 72,
+        "num_workers": 0, "progress": False}  # fmt: skip
+FINETUNE = {"backbone": TRUNK, "epochs": 1, "batch_size": 4, "crops_per_image": 2, "test_views": "random3", "crop": 64,
+            "num_workers": 0, "progress": False}  # fmt: skip
 
 
 def test_two_branch_head_shapes() -> None:
-    trunk = Trunk(dfi.backbones.build_backbone(TRUNK, "random").model)
+    trunk, _, dims = build_trunk(TRUNK, "random", None, 0)
     x = torch.zeros(2, 3, 64, 64)
-    score, logits = QualityAwareNet(trunk, "multi", n_classes=39)(x)
-    assert score.shape == (2,) and logits.shape == (2, 39)
-    net = QualityAwareNet(trunk, "multi", n_classes=39)
+    out = QualityAwareNet(trunk, dims[0], "multi", n_classes=39)(x)
+    assert out["quality"].shape == (2,) and out["distortion"].shape == (2, 39)
+    net = QualityAwareNet(trunk, dims[0], "multi", n_classes=39)
     assert net.rfc2.in_features == 2048 and net.cfc1.out_features == 1024 and net.rfc1.out_features == 1024
-    assert QualityAwareNet(trunk, "reg")(x)[1] is None and QualityAwareNet(trunk, "reg").rfc2.in_features == 1024
-    assert QualityAwareNet(trunk, "cls", n_classes=5)(x)[0] is None
+    reg = QualityAwareNet(trunk, dims[0], "reg")
+    assert "distortion" not in reg(x) and reg.rfc2.in_features == 1024
+    assert set(QualityAwareNet(trunk, dims[0], "cls", n_classes=5)(x)) == {"distortion"}
     with pytest.raises(ConfigError, match="variant"):
-        QualityAwareNet(trunk, "both")
+        QualityAwareNet(trunk, dims[0], "both")
+    head = FineTuneNet(trunk, dims[0])
+    assert [type(m).__name__ for m in head.head] == ["Dropout", "Linear", "ReLU", "Linear"] and head.head[1].out_features == 256
 
 
 @pytest.mark.parametrize("variant", ["cls", "reg", "multi"])
@@ -36,8 +42,8 @@ def test_pretrain_variants_change_the_trunk(variant, pretrain_set) -> None:
     start = dfi.backbones.build_backbone(TRUNK, "random").model.state_dict()
     weights = pretrain(pretrain_set, variant, **FAST)
     assert weights.variant == variant and weights.references == ("astronaut", "chelsea")
-    assert set(weights.state_dict) == set(start)
-    assert any(not torch.equal(weights.state_dict[k], start[k]) for k in start if start[k].is_floating_point())
+    assert set(weights.tensors) == set(start)
+    assert any(not torch.equal(weights.tensors[k], start[k]) for k in start if start[k].is_floating_point())
     assert len(weights.record["history"]) == 1 and np.isfinite(weights.record["history"][0]["loss"])
     if variant != "reg":
         seen = pretrain_set.distortion["type"] + "/" + pretrain_set.distortion["level"].astype(str)
@@ -52,22 +58,24 @@ def test_weights_file_round_trip_and_extract(pretrain_set, target_set, tmp_path)
     assert again.record["classes"] == weights.record["classes"]
     feats = dfi.extract(target_set.subset([0, 1]), model=TRUNK, weights=path, layer="stage4", progress=False)
     assert feats.only().key.weights == weights.fingerprint  # the store keys features by the pretrained fingerprint
+    in_memory = dfi.extract(target_set.subset([0, 1]), model=TRUNK, weights=weights, layer="stage4", progress=False)
+    np.testing.assert_allclose(in_memory.only().X, feats.only().X, rtol=1e-5)
     with pytest.raises(ConfigError, match=".safetensors"):
         weights.save(tmp_path / "stage1.pt")
 
 
-def test_finetune_from_stage1_fit_predict_state(pretrain_set, target_set) -> None:
+def test_finetune_from_stage1_fit_predict_save_load(pretrain_set, target_set, tmp_path) -> None:
     weights = pretrain(pretrain_set, "reg", **FAST)
-    head = QualityAwareFineTune(weights=weights, **FINETUNE).fit(target_set)
-    assert head.pretrain_variant_ == "reg" and head.weights_fingerprint_ == weights.fingerprint
-    scores = head.predict(target_set)
+    model = dfi.fit(target_set, head="quality-aware", weights=weights, **FINETUNE)
+    head = model.estimator
+    assert head.pretrain_variant_ == "reg" and head.trunk_weights_ == weights.fingerprint
+    scores = model.predict(target_set)
     assert scores.shape == (len(target_set),) and np.isfinite(scores).all()
-    config, arrays = head._dfi_state()
-    import json
-
-    json.dumps(config)
-    again = QualityAwareFineTune._dfi_from_state(config, {k: v.numpy() for k, v in arrays.items()})
+    again = dfi.load(dfi.save(model, tmp_path / "qa.dfi"))
     np.testing.assert_allclose(again.predict(target_set), scores, rtol=1e-4, atol=1e-4)
+    assert again.estimator.pretrain_references_ == ["astronaut", "chelsea"]
+    from_file = QualityAwareFineTune(weights=weights.save(tmp_path / "w.safetensors"), **FINETUNE).fit(target_set)
+    np.testing.assert_allclose(from_file.predict(target_set), scores, rtol=1e-4, atol=1e-4)
 
 
 def test_finetune_from_imagenet_style_weights_and_seeds(target_set) -> None:
@@ -114,4 +122,4 @@ def test_grayscale_image_for_rgb_trunk(tmp_path, target_set) -> None:
 def test_stage1_backbone_must_match(pretrain_set, target_set) -> None:
     weights = pretrain(pretrain_set, "reg", **FAST)
     with pytest.raises(ConfigError, match="stage-1 weights are for 'test_efficientnet'"):
-        QualityAwareFineTune(**{**FINETUNE, "model": "test_resnet"}, weights=weights).fit(target_set)
+        QualityAwareFineTune(**{**FINETUNE, "backbone": "test_resnet"}, weights=weights).fit(target_set)
