@@ -35,7 +35,9 @@ Store = Annotated[
     str, typer.Option("--store", help="Feature store directory or fsspec URL; 'cache' is the user cache, 'none' caches nothing.")
 ]
 Precision = Annotated[str | None, typer.Option("--precision", help="fp32 or bf16 (extract's default when left out).")]
-Head = Annotated[str, typer.Option("--head", help="Head name: gpr, svr, linear-svr, rbf-svr, mlp.")]
+Head = Annotated[
+    str, typer.Option("--head", help="Head name: gpr, svr, linear-svr, rbf-svr, mlp; image heads: spaq-bl, spaq-mt-e, spaq-mt-a, spaq-mt-s.")
+]
 HeadOptions = Annotated[
     list[str] | None, typer.Option("--head-option", "-o", help="KEY=VALUE passed to the head (JSON values); repeatable.")
 ]
@@ -88,6 +90,17 @@ def _head_options(pairs: list[str] | None) -> dict[str, Any]:
     return options
 
 
+def _image_head_options(head: str, options: dict[str, Any], model: str, weights: str, seed: int) -> dict[str, Any] | None:
+    """For an image head (it trains on the photos, no extraction), its options with --model/--weights/--seed
+    as backbone/weights/random_state unless given with -o; ``None`` for a feature head."""
+    from ..heads import make_head
+    from ..heads._adapter import consumes
+
+    if consumes(make_head(head, **options)) != "images":
+        return None
+    return {"backbone": model, "weights": weights, "random_state": seed} | options
+
+
 def _layers(layer: list[str] | None) -> tuple[list[str] | None, list[str] | None]:
     """Layers to extract (None: the backbone's default layer), and the ``layers=`` to concatenate."""
     if not layer:
@@ -116,13 +129,22 @@ def fit_command(
     head_option: HeadOptions = None,
     seed: Seed = 0,
 ) -> None:
-    """Extract features of a labeled database (cached in the store) and fit a quality head on all of it."""
+    """Extract features of a labeled database (cached in the store) and fit a quality head on all of it.
+
+    An image head (``--head spaq-bl`` ...) trains on the photos themselves, with --model as its backbone.
+    """
     from ..api import fit
     from ..extraction import extract
     from ..persist import save
 
     with _user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
+        image_options = _image_head_options(head, _head_options(head_option), model, weights, seed)
+        if image_options is not None:
+            fitted = fit(ds, head=head, **image_options)
+            save(fitted, out)
+            typer.echo(f"{fitted!r} -> {out}")
+            return
         layer_names, concat = _layers(layer)
         options = _extract_options(pooling, crops, precision, store)
         feats = extract(ds, model=model, layer=layer_names, weights=weights, seed=seed, **options)
@@ -164,13 +186,17 @@ def evaluate_command(
 
     with _user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
-        layer_names, concat = _layers(layer)
-        options = _extract_options(pooling, crops, precision, store)
-        feats = extract(ds, model=model, layer=layer_names, weights=weights, seed=seed, **options)
-        result = evaluate(
-            feats, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, layers=concat,
-            **_head_options(head_option),
-        )  # fmt: skip
+        image_options = _image_head_options(head, _head_options(head_option), model, weights, seed)
+        if image_options is not None:  # an image head: the same splits, on the photos themselves
+            result = evaluate(ds, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, **image_options)
+        else:
+            layer_names, concat = _layers(layer)
+            options = _extract_options(pooling, crops, precision, store)
+            feats = extract(ds, model=model, layer=layer_names, weights=weights, seed=seed, **options)
+            result = evaluate(
+                feats, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, layers=concat,
+                **_head_options(head_option),
+            )  # fmt: skip
         result.info["weights_source"] = str(weights)
         if report is not None:
             report.mkdir(parents=True, exist_ok=True)
@@ -200,6 +226,11 @@ def score_command(
     with _user_errors():
         fitted = load(model_file)
         ds = _photos(paths)
+        if fitted.key is None:  # an image head reads the photos directly
+            scores = fitted.predict(ds)
+            pd.DataFrame({"id": ds.ids, "path": [str(p) for p in ds.paths], "score": scores}).to_csv(out, index=False)
+            typer.echo(f"Scored {len(ds)} photos -> {out}")
+            return
         options = _extract_options(_pooling_per_layer(fitted), fitted.key.views, fitted.key.precision, store)
         source = weights or fitted.info.get("weights_source", "imagenet")
         seed = fitted.info.get("extract_seed", 0)

@@ -263,7 +263,7 @@ def _run_epoch(network: nn.Module, loss_fn: Loss, loader: Any, targets: dict[str
             culprit = "lr (the head's)" if frozen or settings.trunk_rate == 0 else (
                 f"trunk_lr (now {settings.trunk_rate:g}) and then lr (now {settings.head_lr:g})")
             raise TrainingError(
-                f"The training loss became {float(loss)} at epoch {epoch}, batch {index + 1}; training stopped and "
+                f"The training loss became {float(loss.detach())} at epoch {epoch}, batch {index + 1}; training stopped and "
                 f"{kept}. Lower {culprit}, e.g. by 10x, or set max_grad_norm=1.0."
             )
         (loss / settings.accumulate).backward()

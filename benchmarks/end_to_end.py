@@ -1,0 +1,191 @@
+"""Image heads: engine throughput vs a bare training loop, and accuracy vs GPR on frozen and fine-tuned features.
+
+Throughput (random weights: speed does not depend on the values): the engine's ``fit_network`` (DataLoader
+workers decoding photos, fresh random 224 crops, autocast, optimizer and schedule) against the floor, a bare
+forward+backward+step loop over one pre-made tensor batch, same network, precision and batch size.
+
+Accuracy (EfficientNet-Lite0 ImageNet weights): on a labelled set (default: the synthetic set built from the
+shared pristine photos with ``dfi.synth``; ``--dataset NAME --root DIR`` for a real database), over the same
+content-separated splits: SPAQ-BL fine-tuned end to end, GPR on frozen multi-layer features, and GPR on
+the features of the BL's own fine-tuned trunk (seed 003 §3.3), SROCC/PLCC mean ± sd and minutes.
+
+    python benchmarks/end_to_end.py                    # default: throughput + accuracy on a synthetic subset
+    python benchmarks/end_to_end.py --dataset koniq10k --root /data/koniq --refs 0 --epochs 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import deepfeat_iqa as dfi
+from deepfeat_iqa.heads import make_head
+from deepfeat_iqa.metrics import summary
+from deepfeat_iqa.training import Pipeline, TrainData, TrainSettings, fit_network, resolve_precision
+from deepfeat_iqa.training._device import autocast, memory_format
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results"
+import os  # noqa: E402
+
+# ../shared from the main checkout; a worktree elsewhere names it with DEEPFEAT_IQA_SHARED.
+PRISTINE = Path(os.environ.get("DEEPFEAT_IQA_SHARED", ROOT.parent / "shared")) / "data" / "pristine"
+GPR_LAYERS = ["blocks.2", "blocks.4", "blocks.6", "pool"]
+
+
+def throughput(model: str, batch: int, steps: int, photos: list[Path]) -> dict:
+    """Images/s of the engine and of the bare loop, measured back to back under the same load."""
+    head = make_head("spaq-bl", backbone=model, weights="random")
+    tasks = __import__("deepfeat_iqa.heads._mlp_tasks", fromlist=["SideTasks"]).SideTasks(targets={})
+    network, loss, geometry, transform = head.build_network(tasks, pretrained=True)
+    device = torch.device("cpu")
+    precision = resolve_precision("auto", device)
+    n = batch * steps
+    paths = [photos[i % len(photos)] for i in range(n)]
+    targets = {"quality": np.linspace(-1, 1, n).astype(np.float32)}
+    settings = TrainSettings(epochs=1, batch_size=batch, lr=1e-4, schedule="constant", precision=precision,
+                             device="cpu", num_workers=1, progress=False)  # fmt: skip
+    state = {k: v.clone() for k, v in network.state_dict().items()}
+    # Warm up both paths once (oneDNN picks its kernels on the first shapes it sees).
+    _bare(network, loss, batch, 1, geometry.size, precision)
+    network.load_state_dict(state)
+    start = time.perf_counter()
+    fit_network(network, loss, TrainData(paths, targets), None, settings=settings, pipeline=Pipeline(geometry, transform),
+                val_view=dfi.views.parse_views("center", geometry))  # fmt: skip
+    engine = n / (time.perf_counter() - start)
+    network.load_state_dict(state)
+    floor = n / _bare(network, loss, batch, steps, geometry.size, precision)
+    return {"model": model, "weights": "random", "batch": batch, "steps": steps, "precision": precision,
+            "engine_img_s": round(engine, 2), "floor_img_s": round(floor, 2), "ratio": round(engine / floor, 3)}  # fmt: skip
+
+
+def _bare(network, loss, batch: int, steps: int, size: tuple[int, int], precision: str) -> float:
+    """Seconds for ``steps`` forward+backward+step on one pre-made batch: the floor."""
+    fmt = memory_format(precision)
+    network.to(memory_format=fmt).train()
+    x = torch.randn(batch, 3, *size).contiguous(memory_format=fmt)
+    y = {"quality": torch.linspace(-1, 1, batch)}
+    optimizer = torch.optim.AdamW(network.parameters(), lr=1e-4)
+    start = time.perf_counter()
+    for _ in range(steps):
+        with autocast(precision, torch.device("cpu")):
+            out = network(x)
+        value = loss(network, {k: v.float() for k, v in out.items()}, y)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def dataset(args: argparse.Namespace):
+    """The real database (``--dataset/--root``), or a synthetic set from half Kodak24, half CBSD68 references."""
+    if args.dataset:
+        ds = dfi.datasets.load(args.dataset, root=args.root)
+        if args.refs:
+            keep = sorted(set(ds.group_ids))[: args.refs]
+            ds = ds.subset(np.flatnonzero(np.isin(ds.group_ids, keep)))
+        return ds
+    kodak, cbsd = (sorted((PRISTINE / name).glob("*.png")) for name in ("kodak24", "cbsd68"))
+    half = args.refs // 2
+    refs = kodak[:half] + cbsd[: args.refs - half] if args.refs else kodak + cbsd
+    out = OUT / ".cache" / f"synthetic-{len(refs)}refs-{args.per_image}"
+    return dfi.synth.build(refs, out, per_image=args.per_image, max_side=384, seed=0, progress=False)
+
+
+def accuracy(args: argparse.Namespace) -> tuple[list[dict], dict]:
+    ds = dataset(args)
+    splits = dfi.splits.repeated(ds, n=args.splits, test_size=0.2, seed=0)
+    common = {"model": "efficientnet_lite0", "store": None, "num_workers": 1, "progress": False}
+    start = time.perf_counter()
+    frozen = dfi.extract(ds, weights="imagenet", layer=GPR_LAYERS, **common)
+    extract_minutes = (time.perf_counter() - start) / 60
+    rows: dict[str, list[dict]] = {}
+    minutes: dict[str, float] = {}
+    start = time.perf_counter()
+    gpr_frozen = dfi.evaluate(frozen, head="gpr", layers=GPR_LAYERS, splits=splits, progress=False)
+    minutes["GPR, frozen features (4 layers)"] = (time.perf_counter() - start) / 60 + extract_minutes
+    rows["GPR, frozen features (4 layers)"] = gpr_frozen.per_split.to_dict("records")
+    recipes = {
+        "SPAQ-BL (pool)": {},
+        "SPAQ-BL (4 layers pooled)": {"layers": tuple(GPR_LAYERS)},
+    }
+    for label, extra in recipes.items():
+        rows[label], rows[f"GPR, fine-tuned features of {label}"] = [], []
+        minutes[label] = minutes[f"GPR, fine-tuned features of {label}"] = 0.0
+        for split in splits:
+            train, test = ds.subset(split.train), ds.subset(split.test)
+            t0 = time.perf_counter()
+            head = make_head("spaq-bl", epochs=args.epochs, batch_size=16, num_workers=1, progress=False, **extra).fit(train)
+            predicted = head.predict(test)
+            minutes[label] += (time.perf_counter() - t0) / 60
+            rows[label].append(summary(test.mos, predicted))
+            t0 = time.perf_counter()
+            tensors = head.trunk_state_dict()
+            tuned = dfi.extract(ds, weights=tensors, layer=GPR_LAYERS, **common)
+            gpr = dfi.evaluate(tuned, head="gpr", layers=GPR_LAYERS, splits=[split], progress=False)
+            minutes[f"GPR, fine-tuned features of {label}"] += (time.perf_counter() - t0) / 60
+            rows[f"GPR, fine-tuned features of {label}"].append(gpr.per_split.iloc[0].to_dict())
+            print(label, rows[label][-1]["srocc"], rows[f"GPR, fine-tuned features of {label}"][-1]["srocc"], flush=True)
+    table = []
+    for label, per_split in rows.items():
+        srocc = np.array([r["srocc"] for r in per_split])
+        plcc = np.array([r["plcc"] for r in per_split])
+        table.append({"method": label, "srocc_mean": round(float(srocc.mean()), 4), "srocc_sd": round(float(srocc.std(ddof=1)), 4),
+                      "plcc_mean": round(float(plcc.mean()), 4), "plcc_sd": round(float(plcc.std(ddof=1)), 4),
+                      "minutes": round(minutes[label], 2)})  # fmt: skip
+    meta = {"dataset": ds.name, "n_images": len(ds), "n_groups": int(len(set(ds.group_ids))), "splits": args.splits,
+            "test_size": 0.2, "epochs": args.epochs, "recipe": "AdamW, head lr 1e-3, trunk lr 1e-4, one-cycle (10% warmup), "
+            "1 frozen-trunk epoch, batch 16, random 224 crops, L1, test: 224 grid stride 112 averaged, "
+            "validation: 20% of training content groups, best epoch by SROCC on 2 random crops",
+            "gpr_layers": GPR_LAYERS, "gpr_views": "center"}  # fmt: skip
+    return table, meta
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", help="a bundled database name (with --root); default: the synthetic pristine set")
+    parser.add_argument("--root", type=Path)
+    parser.add_argument("--refs", type=int, default=20, help="content groups (reference photos) used (0: all)")
+    parser.add_argument("--per-image", type=int, default=8, help="synthetic distortions per reference")
+    parser.add_argument("--splits", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=6, help="throughput: training steps per side")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    photos = sorted((PRISTINE / "kodak24").glob("*.png"))
+    result = {"meta": {"machine": f"shared 2-core machine ({platform.processor() or platform.machine()}), other jobs running",
+                       "torch": torch.__version__, "threads": torch.get_num_threads()}}  # fmt: skip
+    if not args.skip_throughput:
+        result["throughput"] = [throughput(m, 16, args.steps, photos) for m in ("efficientnet_lite0", "resnet50")]
+        print(result["throughput"], flush=True)
+    if not args.skip_accuracy:
+        result["accuracy"], result["meta"]["accuracy"] = accuracy(args)
+    name = "end_to_end" if not args.dataset else f"end_to_end_{args.dataset}"
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(result, indent=2))
+    lines = [f"# End-to-end image heads ({name})", "", f"Measured on a {result['meta']['machine']}; ratios are side by side in one run.", ""]
+    if "throughput" in result:
+        lines += ["## Training throughput: engine vs bare loop on pre-made tensors (random weights)", "",
+                  "| model | precision | batch | engine img/s | floor img/s | ratio |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['precision']} | {r['batch']} | {r['engine_img_s']} | {r['floor_img_s']} | {r['ratio']} |"
+                  for r in result["throughput"]]  # fmt: skip
+    if "accuracy" in result:
+        meta = result["meta"]["accuracy"]
+        lines += ["", "## Accuracy (EfficientNet-Lite0, ImageNet weights)", "", "```", json.dumps(meta, indent=1), "```", "",
+                  "| method | SROCC | PLCC | minutes (all splits) |", "|---|---|---|---|"]
+        lines += [f"| {r['method']} | {r['srocc_mean']:.3f} ± {r['srocc_sd']:.3f} | {r['plcc_mean']:.3f} ± {r['plcc_sd']:.3f} | {r['minutes']} |"
+                  for r in result["accuracy"]]  # fmt: skip
+    (OUT / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""SPAQ's variants on a tiny trunk, and model-file state without pickle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from safetensors.numpy import load_file, save_file
+
+from deepfeat_iqa.errors import DataError
+from deepfeat_iqa.heads import SpaqHead, make_head
+
+from .conftest import FAST
+
+
+def _with_side_labels(ds):
+    rng = np.random.default_rng(0)
+    n = len(ds)
+    ds.attributes = pd.DataFrame(rng.normal(size=(n, 5)), columns=["bright", "color", "contrast", "noise", "sharp"])
+    ds.exif = pd.DataFrame({"ExposureTime": ["1/125"] * (n - 1) + [None], "ISO": rng.integers(50, 800, n)})
+    scenes = np.zeros((n, 3))
+    scenes[np.arange(n), np.arange(n) % 3] = 1
+    ds.scenes = pd.DataFrame(scenes, columns=["portrait", "night", "sky"])
+    return ds
+
+
+@pytest.mark.parametrize("name", ["spaq-mt-e", "spaq-mt-a", "spaq-mt-s"])
+def test_multitask_variants_train_on_their_side_label(images, name):
+    from dataclasses import replace
+
+    ds = _with_side_labels(replace(images))
+    model = make_head(name, epochs=1, **FAST)
+    model.fit(ds, exif=ds.exif, attributes=ds.attributes, scenes=ds.scenes)
+    out = model._outputs(ds, exif=ds.exif if name == "spaq-mt-e" else None)
+    assert np.isfinite(out["quality"]).all()
+    if name == "spaq-mt-e":  # without EXIF, MT-E gives the generic score (it reduces to BL)
+        assert np.allclose(model.predict(ds), out["generic"] * model.y_scale_ + model.y_mean_)
+        assert not np.allclose(model.predict(ds, exif=ds.exif), model.predict(ds))
+    if name == "spaq-mt-a":
+        assert out["attributes"].shape == (len(ds), 5)
+    if name == "spaq-mt-s":
+        assert out["scenes"].shape == (len(ds), 3) and model.network_.head.log_sigma is not None
+
+
+def test_a_multitask_variant_without_its_side_label_says_so(images):
+    with pytest.raises(DataError, match="MT-A learns from 'attributes'"):
+        make_head("spaq-mt-a", **FAST).fit(images)
+
+
+def test_model_state_round_trips_through_json_and_safetensors(images, tmp_path):
+    import json
+    from dataclasses import replace
+
+    ds = _with_side_labels(replace(images))
+    model = make_head("spaq-mt-e", epochs=1, **FAST).fit(ds, exif=ds.exif)
+    config, arrays = model._dfi_state()
+    text = json.dumps(config)
+    save_file({k: np.asarray(v) for k, v in arrays.items()}, str(tmp_path / "t.safetensors"))
+    again = SpaqHead._dfi_from_state(json.loads(text), load_file(str(tmp_path / "t.safetensors")))
+    assert np.allclose(again.predict(ds, exif=ds.exif), model.predict(ds, exif=ds.exif))
+    assert np.allclose(again.predict(ds), model.predict(ds))
