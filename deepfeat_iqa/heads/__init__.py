@@ -77,9 +77,13 @@ def _normalize(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
-def list_heads() -> list[str]:
-    """Sorted names ``make_head`` accepts."""
-    return sorted(_HEADS)
+def list_heads(consumes: str | None = None) -> list[str]:
+    """Sorted names ``make_head`` accepts; ``consumes="features"`` or ``"images"`` lists one kind only."""
+    if consumes is None:
+        return sorted(_HEADS)
+    if consumes not in ("features", "images"):
+        raise ConfigError(f"consumes={consumes!r} must be 'features', 'images' or None.")
+    return sorted(name for name, (cls, _) in _HEADS.items() if getattr(cls, "_dfi_consumes", "features") == consumes)
 
 
 def make_head(spec: str | BaseEstimator, **options: Any) -> BaseEstimator:

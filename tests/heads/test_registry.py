@@ -25,7 +25,12 @@ def test_builtin_names_map_to_the_documented_heads():
     assert type(make_head("mlp")) is MultitaskMLP
 
 
-@pytest.mark.parametrize("name", list_heads())
+def test_heads_are_listed_by_what_they_consume():
+    assert set(list_heads("features")) | set(list_heads("images")) == set(list_heads())
+    assert "gpr" in list_heads("features") and "spaq-bl" in list_heads("images")
+
+
+@pytest.mark.parametrize("name", list_heads("features"))
 def test_every_head_fits_with_blocks_like_the_api_does(name):
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 10)), rng.normal(size=60)

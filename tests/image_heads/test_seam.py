@@ -60,3 +60,13 @@ def test_image_head_fit_predict_save_load_round_trip(images, tmp_path):
     path = dfi.save(model, tmp_path / "bl.model")
     again = dfi.load(path)
     assert np.allclose(again.predict(images), before)
+
+
+def test_evaluate_cross_trains_an_image_head_on_one_database_and_tests_on_another(images, tmp_path):
+    from .conftest import make_images
+
+    other = make_images(tmp_path / "other", n_groups=3, seed=5)
+    options = {k: v for k, v in FAST.items() if k != "progress"}
+    result = dfi.evaluate_cross(images, other, head="spaq-bl", progress=False, epochs=1, **options)
+    assert result.info["protocol"] == "cross" and result.info["consumes"] == "images"
+    assert result.per_split.loc[0, "n_test"] == len(other)
