@@ -9,7 +9,8 @@
 # The heads package registers this package's head; importing it first settles the import order.
 from .. import heads as _heads  # noqa: F401
 
-from ._heads import ASPECTS, CNNIQA, DCNNS
+from ._aspects import ASPECTS, aspect_targets, within_scene_srocc
+from ._heads import CNNIQA, DCNNS
 from ._nets import CNNIQANet, DCNNSNet, PatchLoss
 from ._preprocess import LUMA_WEIGHTS, GrayLCN, check_patch_sizes, local_contrast_normalize, patch_grid, to_gray
 from ._scenes import (
@@ -44,4 +45,6 @@ __all__ = [
     "scene_descriptors",
     "to_gray",
     "with_scene_clusters",
+    "within_scene_srocc",
+    "aspect_targets",
 ]

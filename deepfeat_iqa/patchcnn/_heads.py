@@ -20,32 +20,10 @@ from ..errors import ConfigError, DataError
 from ..heads._mlp_tasks import SideTasks
 from ..heads.image import ImageHead
 from ..views import Geometry
+from ._aspects import aspect_targets
 from ._nets import CNNIQANet, DCNNSNet, PatchLoss
 from ._preprocess import GrayLCN, check_patch_sizes
 from ._scenes import cluster_scenes, scene_descriptors
-
-#: SCPQD2020's four aspects (seed 000 trains one model per aspect).
-ASPECTS = ("texture", "color", "noise", "exposure")
-
-
-def aspect_targets(dataset: Dataset, aspect: str, head: str) -> np.ndarray:
-    """One SCPQD2020 aspect's within-scene ranks (1 = best) as training targets, or an error naming the fix."""
-    if aspect not in ASPECTS:
-        raise ConfigError(f"aspect={aspect!r}; SCPQD2020 aspects are {', '.join(ASPECTS)}.")
-    table = dataset.aspects
-    if table is None or aspect not in table.columns:
-        have = "no aspect ranks" if table is None else f"aspect ranks for {', '.join(map(str, table.columns))} only"
-        raise DataError(
-            f"{head}(aspect={aspect!r}) trains on SCPQD2020-style within-scene ranks, but dataset {dataset.name!r} "
-            f"has {have}. Load it with dfi.datasets.load('scpqd2020', root, target={aspect!r}) (its label table "
-            f"needs a {aspect!r} column), or fit with aspect=None."
-        )
-    values = pd.to_numeric(table[aspect], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    missing = np.flatnonzero(~np.isfinite(values))
-    if missing.size:
-        raise DataError(f"{head}: {missing.size} images of {dataset.name!r} have no {aspect!r} rank (first: {dataset.ids[missing[0]]!r}).")
-    return values
-
 
 class _PatchHead(ImageHead):
     """What DCNNS and CNNIQA share: grayscale LCN input, patch-level targets, size checks, SCPQD aspects."""
