@@ -27,12 +27,18 @@ import torch
 import deepfeat_iqa as dfi
 from deepfeat_iqa.heads import make_head
 from deepfeat_iqa.metrics import summary
-from deepfeat_iqa.training import Pipeline, TrainData, TrainSettings, fit_network, resolve_precision
+from deepfeat_iqa.training import (
+    Pipeline,
+    TrainData,
+    TrainSettings,
+    fit_network,
+    resolve_precision,
+)
 from deepfeat_iqa.training._device import autocast, memory_format
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
-import os  # noqa: E402
+import os
 
 # ../shared from the main checkout; a worktree elsewhere names it with DEEPFEAT_IQA_SHARED.
 PRISTINE = Path(os.environ.get("DEEPFEAT_IQA_SHARED", ROOT.parent / "shared")) / "data" / "pristine"
@@ -54,20 +60,33 @@ def throughput(model: str, batch: int, steps: int, rounds: int, photos: list[Pat
                              device="cpu", num_workers=1, progress=False)  # fmt: skip
     state = {k: v.clone() for k, v in network.state_dict().items()}
     _bare(network, loss, batch, 1, geometry.size, precision)  # warm-up: oneDNN picks kernels on first shapes
-    engine, floor = [], []
+    engine, floor, engine_cpu, floor_cpu = [], [], [], []
     for _ in range(rounds):
         network.load_state_dict(state)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         fit_network(network, loss, TrainData(paths, targets), None, settings=settings,
                     pipeline=Pipeline(geometry, transform), val_view=dfi.views.parse_views("center", geometry))  # fmt: skip
         engine.append(n / (time.perf_counter() - start))
+        engine_cpu.append(n / (_cpu_seconds() - cpu))  # decoding workers included (they exit with the loader)
         network.load_state_dict(state)
+        cpu = _cpu_seconds()
         floor.append(n / _bare(network, loss, batch, steps, geometry.size, precision))
-        print(model, "engine", round(engine[-1], 3), "floor", round(floor[-1], 3), flush=True)
+        floor_cpu.append(n / (_cpu_seconds() - cpu))
+        print(model, "engine", round(engine[-1], 3), "floor", round(floor[-1], 3), "cpu ratio",
+              round(engine_cpu[-1] / floor_cpu[-1], 3), flush=True)  # fmt: skip
     return {"model": model, "weights": "random (speed does not depend on the values)", "batch": batch, "steps": steps,
             "rounds": rounds, "precision": precision, "engine_img_s": round(max(engine), 3),
             "floor_img_s": round(max(floor), 3), "ratio": round(max(engine) / max(floor), 3),
-            "ratio_per_round": [round(e / f, 3) for e, f in zip(engine, floor)]}  # fmt: skip
+            "ratio_per_round": [round(e / f, 3) for e, f in zip(engine, floor)],
+            "cpu_ratio": round(max(engine_cpu) / max(floor_cpu), 3)}  # fmt: skip
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children: a load-independent measure of work done."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _bare(network, loss, batch: int, steps: int, size: tuple[int, int], precision: str) -> float:
@@ -143,7 +162,7 @@ def accuracy(args: argparse.Namespace) -> tuple[list[dict], dict]:
         table.append({"method": label, "srocc_mean": round(float(srocc.mean()), 4), "srocc_sd": round(float(srocc.std(ddof=1)), 4),
                       "plcc_mean": round(float(plcc.mean()), 4), "plcc_sd": round(float(plcc.std(ddof=1)), 4),
                       "minutes": round(minutes[label], 2)})  # fmt: skip
-    meta = {"dataset": ds.name, "n_images": len(ds), "n_groups": int(len(set(ds.group_ids))), "splits": args.splits,
+    meta = {"dataset": ds.name, "n_images": len(ds), "n_groups": len(set(ds.group_ids)), "splits": args.splits,
             "test_size": 0.2, "epochs": args.epochs, "recipe": "AdamW, head lr 1e-3, trunk lr 1e-4, one-cycle (10% warmup), "
             f"1 frozen-trunk epoch, batch 8 x 2 accumulated, random {args.crop} crops, L1, test: {args.crop} grid at "
             f"stride {args.crop // 2} averaged, "
@@ -178,14 +197,19 @@ def main() -> None:
     if not args.skip_accuracy:
         result["accuracy"], result["meta"]["accuracy"] = accuracy(args)
     name = "end_to_end" if not args.dataset else f"end_to_end_{args.dataset}"
+    if args.skip_accuracy or args.skip_throughput:
+        name += "_throughput" if args.skip_accuracy else "_accuracy"
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(result, indent=2))
     lines = [f"# End-to-end image heads ({name})", "", f"Measured on a {result['meta']['machine']}; ratios are side by side in one run.", ""]
     if "throughput" in result:
         lines += ["## Training throughput: engine vs bare loop on pre-made tensors (random weights)", "",
-                  "| model | precision | batch | engine img/s | floor img/s | ratio |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r['model']} | {r['precision']} | {r['batch']} | {r['engine_img_s']} | {r['floor_img_s']} | {r['ratio']} |"
-                  for r in result["throughput"]]  # fmt: skip
+                  ("Wall-clock ratio: best engine round / best floor round; CPU ratio: images per CPU-second (decoding "
+                   "workers included), which the other jobs on the machine disturb less."), "",
+                  "| model | precision | batch | engine img/s | floor img/s | wall ratio | per round | CPU ratio |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['precision']} | {r['batch']} | {r['engine_img_s']} | {r['floor_img_s']} | {r['ratio']} | "
+                  f"{r['ratio_per_round']} | {r.get('cpu_ratio', '-')} |" for r in result["throughput"]]  # fmt: skip
     if "accuracy" in result:
         meta = result["meta"]["accuracy"]
         lines += ["", "## Accuracy (EfficientNet-Lite0, ImageNet weights)", "", "```", json.dumps(meta, indent=1), "```", "",

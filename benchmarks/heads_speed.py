@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
-from deepfeat_iqa.heads import GPR, BlockStandardizer, LinearSVR
+from deepfeat_iqa.heads import GPR, BlockStandardizer, LinearSVRHead
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED_003_TUNING_MIN = 23.0
@@ -76,7 +76,7 @@ def run_case(n: int, dim: int, skip_sklearn_over: float | None) -> dict:
     row["gpr_srocc"] = float(spearmanr(pred, yte).statistic)
     row["gpr_n_iter"] = int(ours.n_iter_)
 
-    svr, row["linear_svr_fit_s"] = timed(lambda: LinearSVR().fit(Ztr, ytr))
+    svr, row["linear_svr_fit_s"] = timed(lambda: LinearSVRHead().fit(Ztr, ytr))
     row["linear_svr_srocc"] = float(spearmanr(svr.predict(Zte), yte).statistic)
 
     if skip_sklearn_over is not None and skip_sklearn_over > SKLEARN_LIMIT_S:

@@ -20,14 +20,15 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     # heads: fit / evaluate
     "fit": ("deepfeat_iqa.api", "fit"),
     "QualityModel": ("deepfeat_iqa.api", "QualityModel"),
-    "save": ("deepfeat_iqa.persist", "save"),
-    "load": ("deepfeat_iqa.persist", "load"),
+    "save_model": ("deepfeat_iqa.persist", "save"),
+    "load_model": ("deepfeat_iqa.persist", "load"),
     "evaluate": ("deepfeat_iqa.evaluation", "evaluate"),
     "finetune": ("deepfeat_iqa.training._finetune", "finetune"),
     "FineTunedWeights": ("deepfeat_iqa.training._finetune", "FineTunedWeights"),
     "evaluate_cross": ("deepfeat_iqa.evaluation", "evaluate_cross"),
     "compare": ("deepfeat_iqa.evaluation", "compare"),
     "EvaluationResult": ("deepfeat_iqa.results", "EvaluationResult"),
+    "cache_dir": ("deepfeat_iqa.paths", "cache_dir"),
     # records
     "Dataset": ("deepfeat_iqa.datasets", "Dataset"),
     "FeatureSet": ("deepfeat_iqa.features", "FeatureSet"),
@@ -48,10 +49,24 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "errors": ("deepfeat_iqa.errors", None),
 }
 
+# 0.1 names that were ambiguous beside dfi.datasets.load / dfi.synth.load -> their new name (removed in 0.3).
+_DEPRECATED: dict[str, str] = {"save": "save_model", "load": "load_model"}
+
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        import warnings
+
+        new = _DEPRECATED[name]
+        warnings.warn(
+            f"dfi.{name} is now dfi.{new} (model files), to tell it apart from dfi.datasets.load (databases) "
+            f"and dfi.synth.build (synthetic sets); dfi.{name} goes in 0.3.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("deepfeat_iqa.persist"), name)
     try:
         module_name, attribute = _LAZY[name]
     except KeyError:

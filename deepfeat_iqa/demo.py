@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import pandas as pd
 from . import synth
 from .evaluation import evaluate
 from .extraction import extract
+from .paths import cache_dir as user_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ DEMO_MAX_SIDE = 384
 
 def default_cache_dir() -> Path:
     """Where the demo keeps its references, distorted images and feature store (``$DEEPFEAT_IQA_CACHE``)."""
-    return Path(os.environ.get("DEEPFEAT_IQA_CACHE", Path.home() / ".cache" / "deepfeat-iqa")).expanduser()
+    return user_cache_dir()
 
 
 @dataclass
@@ -49,7 +49,7 @@ class DemoReport:
 
 
 def run_demo(
-    out_dir: str | Path = "deepfeat-iqa-demo",
+    out_dir: str | Path | None = None,
     *,
     references: str | Path | None = None,
     weights: str = "imagenet",
@@ -69,7 +69,8 @@ def run_demo(
     Parameters
     ----------
     out_dir:
-        Where the Markdown report, the JSON results and the plots go.
+        Where the Markdown report, the JSON results and the plots go; default ``<cache_dir>/demo``, so
+        running the demo leaves the working directory (e.g. a clone of the repository) untouched.
     references:
         A folder of pristine photos; default: the photos that scikit-image and scikit-learn ship.
     weights:
@@ -81,9 +82,9 @@ def run_demo(
     max_side:
         Long side the references are downscaled to before distortion (smaller is faster).
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    out_dir = Path(out_dir).expanduser() if out_dir is not None else cache / "demo"
+    out_dir.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
 
     start = time.perf_counter()
@@ -124,7 +125,7 @@ def run_demo(
     rows, results = [], {}
     for head in heads:
         for layer in layers:
-            result = evaluate(features[layer], head=head, protocol="repeated", n=repeats, seed=seed, progress=False)
+            result = evaluate(features[layer], head=head, protocol="repeated", n=repeats, seed=seed, progress=progress)
             results[head, layer] = result
             agg = result.aggregate
             rows.append(

@@ -30,6 +30,13 @@ class FeatureKeyError(DeepfeatError, ValueError):
     """A fitted model was given features of another kind (backbone, layer, pooling, ...)."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a long job; the message says how much was saved and that a rerun resumes.
+
+    A ``KeyboardInterrupt`` (so ``except Exception`` still does not swallow it), carrying the count.
+    """
+
+
 def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> ConfigError:
     """Build the error for an unknown ``name`` of ``kind``, suggesting the closest known names.
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from tqdm.auto import tqdm
 
+from ._progress import Progress, progress as with_progress
 from .api import HeadSpec, Inputs, library_versions
 from .heads import make_head
 from .heads._adapter import fit_estimator, head_inputs, head_name, input_record, labels
@@ -73,7 +73,7 @@ def evaluate(
         Splits run in parallel with joblib when not 1; heads that use threads themselves (GPR on torch)
         are usually fastest serial.
     progress:
-        Show a progress bar over splits (shown only on a terminal).
+        Show progress over splits: a bar on a terminal, else a log line per stage (``deepfeat_iqa.progress``).
     **head_options:
         Passed to the head's constructor when ``head`` is a name.
 
@@ -159,7 +159,7 @@ def evaluate_cross(
     test_ds, _ = zscore(test_lf.dataset)
     name = head_name(template, head)
     estimator = clone(template)
-    with tqdm(total=1, desc=f"cross {train_ds.name} -> {test_ds.name}", disable=None if progress else True) as bar:
+    with Progress(1, f"cross {train_ds.name} -> {test_ds.name}", "fit", enabled=progress) as bar:
         train_X = train_ds if train_lf.key is None else train_lf.X  # noqa: N806 - images carry the z-scored labels
         fit_estimator(estimator, train_X, labels(train_ds), train_lf.blocks, train_ds)
         y_pred, y_std = _predict(estimator, test_lf.X, test_lf.dataset)
@@ -288,13 +288,13 @@ def _check_splits(chosen: list, n_rows: int) -> None:
 
 
 def _run(jobs: list[tuple], *, n_jobs: int, progress: bool, desc: str) -> list[tuple[dict, pd.DataFrame]]:
-    bar = {"total": len(jobs), "desc": desc, "disable": None if progress else True}
+    bar = {"total": len(jobs), "desc": desc, "unit": "split", "enabled": progress}
     if n_jobs == 1:
-        return [_one_split(*job) for job in tqdm(jobs, **bar)]
+        return [_one_split(*job) for job in with_progress(jobs, **bar)]
     from joblib import Parallel, delayed
 
     parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-    return list(tqdm(parallel(delayed(_one_split)(*job) for job in jobs), **bar))
+    return list(with_progress(parallel(delayed(_one_split)(*job) for job in jobs), **bar))
 
 
 def _one_split(

@@ -11,14 +11,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from . import __version__
+from ._device import resolve_device
+from ._progress import Progress
 from ._forward import PRECISIONS, per_image, pooled_features, prepare_model
 from ._loader import ViewDataset, default_num_workers, make_loader
-from .backbones import build_backbone, resolve_layers
+from .backbones import DEFAULT_BACKBONE, build_backbone, resolve_layers
 from .datasets import Dataset
-from .errors import ConfigError, DataError, StoreError
+from .errors import ConfigError, DataError, Interrupted, StoreError
 from .features import FeatureKey, FeatureSet, LayerFeatures
 from .pooling import flatten_size_message, parse_pooling
 from .store import ArraySpec, FeatureArray, FeatureStore, default_store_url, storage_dtype
@@ -94,7 +95,7 @@ def _load_backbone(model: str, weights: Any, seed: int, device: torch.device) ->
 
 def extract(
     images: Dataset | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    model: str = "resnet50",
+    model: str = DEFAULT_BACKBONE,
     layer: str | int | Sequence[str | int] | None = None,
     *,
     pooling: str = "avg",
@@ -117,7 +118,8 @@ def extract(
     images:
         A :class:`~deepfeat_iqa.datasets.Dataset`, a folder (searched recursively), or a list of paths.
     model:
-        Backbone name (``"resnet50"``, ``"efficientnet_lite0"``, any timm name); see ``list_backbones()``.
+        Backbone name; the default ``"efficientnet_lite0"`` has offline ImageNet weights (the ``lite-weights``
+        extra). ``"resnet50"`` or any registered or timm name also works; see ``list_backbones()``.
     layer:
         Layer name, index or module path, or a list of them, all taken from one forward pass;
         ``None`` is the backbone's default layer. See ``list_layers(model)``.
@@ -139,7 +141,7 @@ def extract(
     num_workers:
         Decoding processes; ``None`` uses all cores but one (0 when everything fits in one batch).
     device:
-        ``"cpu"``, ``"cuda"``, ...; ``None`` picks CUDA when available.
+        ``"cpu"``, ``"cuda"``, ...; ``None`` (or ``"auto"``) picks CUDA when available.
     precision:
         ``"fp32"`` or ``"bf16"`` (autocast + channels_last); part of the feature key.
     dtype:
@@ -149,7 +151,8 @@ def extract(
     on_error:
         ``"raise"`` stops at the first unreadable image; ``"skip"`` records it in the store and leaves it out.
     progress:
-        Show a progress bar (images/s) when attached to a terminal.
+        Show progress: a bar (images/s) on a terminal, else a log line per stage (``deepfeat_iqa.progress``).
+        Ctrl-C raises :class:`~deepfeat_iqa.errors.Interrupted` saying how many rows are saved; a rerun resumes.
 
     Returns
     -------
@@ -169,7 +172,7 @@ def extract(
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}.")
     dataset = as_dataset(images)
     pool = parse_pooling(pooling)
-    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = resolve_device(device)
     loaded = _load_backbone(model, weights, int(seed), dev)
     config = loaded.config
     view = parse_views(crops, Geometry(tuple(config.input_size[1:]), config.crop_pct, config.interpolation), seed=int(seed))
@@ -200,25 +203,42 @@ def extract(
             workers = 0  # one batch: starting a worker costs more than it overlaps
         loader = make_loader(ViewDataset(dataset.ids, dataset.paths, view, config.mean, config.std), pending, sink.chunk_rows, workers)
         model_ready = prepare_model(loaded.model, precision)
-        with tqdm(total=int(pending.size), unit="img", desc=f"{model} {view.spec}", disable=None if progress else True) as bar:
-            for batch in loader:
-                bad = [item for item in batch if item.error is not None]
-                if bad and on_error == "raise":
-                    raise DataError(f"{bad[0].error} (pass on_error='skip' to leave unreadable images out)")
-                good = [item for item in batch if item.error is None]
-                if good:
-                    pooled = pooled_features(
-                        model_ready, [item.crops for item in good], list(paths), pool,
-                        precision=precision, device=dev, micro_batch=int(batch_size),
-                    )  # fmt: skip
-                    counts = [int(item.crops.shape[0]) for item in good]
-                    rows = np.asarray([item.row for item in good])
-                    for target in targets.values():
-                        sink.write(target, rows, per_image(pooled[target.key.layer], counts, view.reduce), counts)
-                for item in bad:
-                    sink.fail(targets.values(), item.row, str(item.error))
-                bar.update(len(batch))
-    return _collect(dataset, targets)
+        with Progress(int(pending.size), f"extract {model} {view.spec}", "img", enabled=progress) as bar:
+            try:
+                for batch in loader:
+                    bad = [item for item in batch if item.error is not None]
+                    if bad and on_error == "raise":
+                        raise DataError(f"{bad[0].error} (pass on_error='skip' to leave unreadable images out)")
+                    good = [item for item in batch if item.error is None]
+                    if good:
+                        pooled = pooled_features(
+                            model_ready, [item.crops for item in good], list(paths), pool,
+                            precision=precision, device=dev, micro_batch=int(batch_size),
+                        )  # fmt: skip
+                        counts = [int(item.crops.shape[0]) for item in good]
+                        rows = np.asarray([item.row for item in good])
+                        for target in targets.values():
+                            sink.write(target, rows, per_image(pooled[target.key.layer], counts, view.reduce), counts)
+                    for item in bad:
+                        sink.fail(targets.values(), item.row, str(item.error))
+                    bar.update(len(batch))
+            except KeyboardInterrupt:
+                raise Interrupted(_interrupted(bar.done, int(pending.size), len(dataset), backend)) from None
+    return _collect(dataset, targets, config.stages)
+
+
+def _interrupted(done: int, pending: int, n_images: int, backend: FeatureStore | None) -> str:
+    """What Ctrl-C left behind: rows saved so far, and how to go on."""
+    if backend is None:
+        return (
+            f"extraction stopped after {done} of {pending} images; nothing was kept (no feature store). "
+            "Extract into a store (the default) to make a rerun resume."
+        )
+    stored = n_images - pending + done
+    return (
+        f"extraction stopped: {stored} of {n_images} images are saved in {backend.url} ({done} in this run); "
+        f"run the same extraction again to resume with the {n_images - stored} left."
+    )
 
 
 def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
@@ -314,8 +334,11 @@ class _Sink:
                 target.array.fail(np.asarray([row]), [message])
 
 
-def _collect(dataset: Dataset, targets: dict[str, _Target]) -> FeatureSet:
-    """Build the FeatureSet, leaving out rows that failed (with one warning naming them)."""
+def _collect(dataset: Dataset, targets: dict[str, _Target], stages: dict[str, str]) -> FeatureSet:
+    """Build the FeatureSet, leaving out rows that failed (with one warning naming them).
+
+    Stage names of the extracted modules become aliases, so ``feats["block4"]`` finds ``blocks.4``.
+    """
     layers = {}
     for name, target in targets.items():
         if target.array is not None:
@@ -340,5 +363,6 @@ def _collect(dataset: Dataset, targets: dict[str, _Target]) -> FeatureSet:
             log.warning("%d of %d images could not be read and are left out of %r (first: %s).", failed_rows.size, len(dataset), name, first)
             values, rows_dataset = values[keep], dataset.subset(keep)
         layers[name] = LayerFeatures(key=target.key, per_view=values, dataset=rows_dataset)
-    return FeatureSet(layers)
+    by_path = {target.key.layer: name for name, target in targets.items()}
+    return FeatureSet(layers, aliases={stage: by_path[path] for stage, path in stages.items() if path in by_path})
 

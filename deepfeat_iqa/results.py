@@ -16,6 +16,10 @@ import pandas as pd
 #: Metrics reported per split and aggregated, in the order the papers' tables use.
 METRICS = ("srocc", "plcc", "krocc", "rmse")
 
+#: File names of a report folder (:meth:`EvaluationResult.save_report`); the demo writes the same names.
+REPORT_MARKDOWN = "report.md"
+REPORT_JSON = "results.json"
+
 
 def split_signature(train_ids: Sequence[str], test_ids: Sequence[str]) -> str:
     """A short hash of which images trained and which tested, so two results can prove they share splits."""
@@ -121,6 +125,21 @@ class EvaluationResult:
             path.write_text(text)
         return text
 
+    def save_report(self, folder: str | Path) -> dict[str, Path]:
+        """Write the report files under ``folder``: ``report.md``, ``results.json``, ``predictions.csv``, ``plots/``.
+
+        The one layout every command uses (``evaluate --report``), so a report folder always reads alike.
+        """
+        folder = Path(folder).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        written = {"report": folder / REPORT_MARKDOWN, "results": folder / REPORT_JSON, "predictions": folder / "predictions.csv"}
+        written["report"].write_text(self.to_markdown())
+        self.to_json(written["results"])
+        self.predictions.to_csv(written["predictions"], index=False)
+        for number, path in enumerate(self.plot(folder / "plots")):
+            written[f"plot{number}"] = path
+        return written
+
     def plot(self, out_dir: str | Path, *, stem: str | None = None) -> list[Path]:
         """Write the scatter-with-logistic, residual-histogram and QQ PNGs of the pooled test predictions.
 
@@ -129,8 +148,13 @@ class EvaluationResult:
         """
         from .plots import prediction_figures
 
-        stem = stem or re.sub(r"[^\w.-]+", "-", f"{self.info.get('head', 'head')}_{self.info.get('dataset', 'data')}")
-        title = f"{self.info.get('head', '?')} on {self.info.get('dataset', '?')}: {len(self.predictions)} test predictions, {self.n_splits} splits"
+        where = _where(self.info.get("feature_key", {}))
+        label = f"{self.info.get('head', 'head')}_{self.info.get('dataset', 'data')}_{where}"
+        stem = stem or re.sub(r"[^\w.+-]+", "-", label).strip("-")
+        title = (
+            f"{self.info.get('head', '?')} on {self.info.get('dataset', '?')}, {where}: "
+            f"{len(self.predictions)} test predictions, {self.n_splits} splits"
+        )
         return prediction_figures(self.predictions["y_true"], self.predictions["y_pred"], out_dir, stem=stem, title=title)
 
     def __repr__(self) -> str:
@@ -170,6 +194,13 @@ class Comparison(NamedTuple):
             f"(mean {self.mean_a:.4f} vs {self.mean_b:.4f} over {self.n_splits} paired splits; "
             f"one-sided paired t = {self.statistic:.3f}, p = {self.p_value:.3g}, alpha = {self.alpha}; verdict {self.verdict:+d})"
         )
+
+
+def _where(key: dict[str, Any]) -> str:
+    """``backbone/layer`` of a feature key record; concatenated layers are joined with ``&``."""
+    layer = key.get("layer", "?")
+    layers = " & ".join(layer) if isinstance(layer, (list, tuple)) else str(layer)
+    return f"{key.get('backbone', '?')}/{layers}"
 
 
 def _sd(value: float) -> str:

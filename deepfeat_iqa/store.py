@@ -31,11 +31,10 @@ import zarr
 
 from .datasets import Dataset
 from .errors import StoreError
+from .paths import cache_dir
 
 log = logging.getLogger(__name__)
 
-#: Environment variable naming the cache directory; the store is ``$DEEPFEAT_IQA_CACHE/features.zarr``.
-CACHE_ENV = "DEEPFEAT_IQA_CACHE"
 
 #: Storage dtype rule for ``dtype="auto"``: features wider than this are kept as float16 (half the disk,
 #: and pooled ImageNet features keep ~3 significant digits, far beyond what a regression head resolves).
@@ -53,9 +52,7 @@ _CONFIG_FIELDS = (
 
 def default_store_url() -> str:
     """``$DEEPFEAT_IQA_CACHE/features.zarr``, else ``~/.cache/deepfeat-iqa/features.zarr``."""
-    root = os.environ.get(CACHE_ENV)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "deepfeat-iqa"
-    return str(base / "features.zarr")
+    return str(cache_dir() / "features.zarr")
 
 
 @dataclass(frozen=True)

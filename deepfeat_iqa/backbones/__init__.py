@@ -4,7 +4,7 @@ from ._build import LoadedBackbone, build_backbone
 from ._config import BackboneConfig
 from ._layers import forward_layers, resolve_layers
 from ._listing import list_layers
-from ._registry import get_config, list_backbones, register_backbone
+from ._registry import DEFAULT_BACKBONE, get_config, list_backbones, register_backbone
 from ._weights import (
     WeightsSource,
     fingerprint_state_dict,
@@ -18,6 +18,7 @@ from ._weights import (
 from . import _zoo  # noqa: E402,F401  (imported for its registrations)
 
 __all__ = [
+    "DEFAULT_BACKBONE",
     "BackboneConfig",
     "LoadedBackbone",
     "WeightsSource",

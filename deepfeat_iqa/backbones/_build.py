@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -12,6 +11,7 @@ from torch import nn
 
 from ._config import BackboneConfig
 from ._registry import get_config
+from ._skeleton import TORCHVISION_KWARGS, construct
 from ._weights import (
     WeightsSource,
     fingerprint_state_dict,
@@ -23,11 +23,6 @@ from ._weights import (
 
 logger = logging.getLogger(__name__)
 
-# Constructor arguments torchvision itself uses when it loads the IMAGENET1K_V1 weights, so the
-# network we build matches the pretrained one (GoogLeNet re-normalizes its input internally).
-_TORCHVISION_KWARGS: dict[str, dict] = {
-    "googlenet": {"aux_logits": False, "transform_input": True, "init_weights": False},
-}
 # Checkpoint prefixes torchvision publishes but drops after loading (GoogLeNet's training-only aux heads).
 _TORCHVISION_DROP_PREFIXES: dict[str, tuple[str, ...]] = {"googlenet": ("aux1.", "aux2.")}
 
@@ -94,7 +89,7 @@ def build_backbone(
     state = memory_state_dict(weights)
     if state is not None:
         source = WeightsSource("memory", fingerprint_state_dict(state))
-        model = _construct(config.source, config.arch)
+        model = construct(config)
         load_state_dict_strict(model, state, source.describe())
     else:
         source = resolve_weights_source(config, weights, seed=seed)
@@ -111,26 +106,15 @@ def _load(config: BackboneConfig, source: WeightsSource, seed: int) -> nn.Module
         # Seed right before construction, in a forked RNG so the caller's random stream is untouched.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return _construct(config.source, config.arch)
+            return construct(config)
     if source.kind == "hub":
         return _from_hub(config, source)
-    model = _construct(config.source, config.arch)
+    model = construct(config)
     state_dict = read_state_dict(source.path)
     if config.source == "torchvision":
         state_dict = _drop_torchvision_extras(config.arch, state_dict)
     load_state_dict_strict(model, state_dict, source.describe())
     return model
-
-
-def _construct(source: str, arch: str) -> nn.Module:
-    """The bare architecture with default initialization (no download)."""
-    if source == "timm":
-        import timm
-
-        return timm.create_model(arch, pretrained=False)
-    import torchvision
-
-    return torchvision.models.get_model(arch, weights=None, **_TORCHVISION_KWARGS.get(arch, {}))
 
 
 def _from_hub(config: BackboneConfig, source: WeightsSource) -> nn.Module:
@@ -143,35 +127,10 @@ def _from_hub(config: BackboneConfig, source: WeightsSource) -> nn.Module:
     import torchvision
 
     enum = torchvision.models.get_model_weights(config.arch).DEFAULT
-    kwargs = {k: v for k, v in _TORCHVISION_KWARGS.get(config.arch, {}).items() if k == "transform_input"}
+    kwargs = {k: v for k, v in TORCHVISION_KWARGS.get(config.arch, {}).items() if k == "transform_input"}
     return torchvision.models.get_model(config.arch, weights=enum, progress=False, **kwargs)
 
 
 def _drop_torchvision_extras(arch: str, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     prefixes = _TORCHVISION_DROP_PREFIXES.get(arch, ())
     return {k: v for k, v in state_dict.items() if not k.startswith(prefixes)} if prefixes else state_dict
-
-
-def construct_timm_skeleton(arch: str) -> nn.Module:
-    """A timm model without allocated weights (meta device) for reading its structure cheaply.
-
-    Falls back to a CPU build for the few timm models whose constructors compute with tensors.
-    """
-    import timm
-
-    try:
-        with torch.device("meta"):
-            return timm.create_model(arch, pretrained=False)
-    except (NotImplementedError, RuntimeError):
-        return timm.create_model(arch, pretrained=False)
-
-
-@lru_cache(maxsize=32)
-def module_paths(source: str, arch: str) -> tuple[str, ...]:
-    """Every named module path of an architecture, read from a meta-device build (no weights, no download)."""
-    if source == "timm":
-        model = construct_timm_skeleton(arch)
-    else:
-        with torch.device("meta"):
-            model = _construct(source, arch)
-    return tuple(name for name, _ in model.named_modules() if name)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -20,7 +22,7 @@ class BackboneConfig:
     Attributes
     ----------
     name, source, arch, input_size, mean, std, interpolation, crop_pct, weight_packages, stages,
-    paper_layers, default_layer:
+    paper_layers, default_layer, builder:
         See the comment on each field below.
 
     Examples
@@ -34,7 +36,7 @@ class BackboneConfig:
 
     # Registry name the user passes (``"resnet50"``, ``"efficientnet_lite0"``, or any timm name).
     name: str
-    # Library that builds the network: ``"timm"`` or ``"torchvision"``.
+    # Library that builds the network: ``"timm"``, ``"torchvision"``, or ``"custom"`` (``builder`` below).
     source: str
     # Builder inside ``source``: a ``timm.create_model`` name (optionally ``.tag``) or a torchvision model name.
     arch: str
@@ -56,6 +58,8 @@ class BackboneConfig:
     paper_layers: dict[str, str] = field(default_factory=dict)
     # Layer used when the caller names none (a friendly stage name or a module path).
     default_layer: str = ""
+    # For ``source="custom"``: a no-argument callable returning the ``nn.Module`` (e.g. the class itself).
+    builder: Callable[[], Any] | None = None
 
     def __hash__(self) -> int:
         # dict fields are not hashable; the name and arch identify a config well enough for caches.

@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, unknown_name_error
-from ._build import LoadedBackbone, module_paths
+from ._build import LoadedBackbone
 from ._config import BackboneConfig
 from ._registry import get_config
+from ._skeleton import module_paths
 
 LayerSpec = str | int
 Target = BackboneConfig | LoadedBackbone | nn.Module | str
@@ -65,7 +66,7 @@ def _selection_space(
         stages = {f"stage{i}": d["module"] for i, d in enumerate(info)} if isinstance(info, list) else {}
         return None, stages, {}, frozenset(n for n, _ in target.named_modules() if n)
     config = get_config(target)
-    return config, config.stages, config.paper_layers, frozenset(module_paths(config.source, config.arch))
+    return config, config.stages, config.paper_layers, frozenset(module_paths(config))
 
 
 def _normalize(name: str) -> str:

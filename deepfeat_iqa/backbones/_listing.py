@@ -13,8 +13,13 @@ from ._config import BackboneConfig
 from ._layers import first_tensor
 
 
-def list_layers(name: str | BackboneConfig | LoadedBackbone, *, weights: str = "random") -> pd.DataFrame:
-    """All modules of backbone ``name`` that output a tensor, in execution order, with their output shapes.
+def list_layers(name: str | BackboneConfig | LoadedBackbone, *, weights: str = "random", full: bool = False) -> pd.DataFrame:
+    """The layers of backbone ``name`` one can extract, with stage names and module paths side by side.
+
+    By default only the named layers: the friendly stages (in forward order, what integer indices count)
+    and the seed-003 paper layers. ``full=True`` lists every module that outputs a tensor, in execution
+    order. A stage name (``block4``) and its module path (``blocks.4``) name the same layer everywhere
+    (``extract(layer=...)``, ``feats[...]``, ``layers=[...]``), so both columns are shown.
 
     One forward pass of a batch of one at the config's input size; random weights are the default
     because shapes do not depend on weights (and need no download). A module called several times
@@ -27,20 +32,23 @@ def list_layers(name: str | BackboneConfig | LoadedBackbone, *, weights: str = "
         :class:`LoadedBackbone` (reused as is, saving a second build of a large network).
     weights:
         Passed to :func:`build_backbone` (ignored for a :class:`LoadedBackbone`).
+    full:
+        List every module, not only the named layers.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``layer`` (module path, what :func:`resolve_layers` returns), ``stage`` (friendly
-        name or ``""``), ``paper`` (seed-003 MATLAB/Keras name or ``""``), ``shape`` (per-image output
-        shape: ``(C, H, W)``, or ``(D,)`` for vectors) and ``size`` (flattened length).
+        Columns ``stage`` (friendly name or ``""``; several joined with ``/``), ``layer`` (module path,
+        what :func:`resolve_layers` returns), ``paper`` (seed-003 MATLAB/Keras name or ``""``), ``shape``
+        (per-image output shape: ``(C, H, W)``, or ``(D,)`` for vectors) and ``size`` (flattened length).
 
     Examples
     --------
     >>> from deepfeat_iqa.backbones import list_layers
-    >>> table = list_layers("squeezenet")
-    >>> table.set_index("layer").loc["features.9", ["paper", "shape"]].tolist()
+    >>> list_layers("squeezenet").set_index("layer").loc["features.9", ["paper", "shape"]].tolist()
     ['fire6-concat', (384, 13, 13)]
+    >>> len(list_layers("squeezenet", full=True)) > len(list_layers("squeezenet"))
+    True
     """
     loaded = name if isinstance(name, LoadedBackbone) else build_backbone(name, weights=weights)
     config = loaded.config
@@ -50,16 +58,16 @@ def list_layers(name: str | BackboneConfig | LoadedBackbone, *, weights: str = "
     paper_of = _names_by_path(config.paper_layers)
     rows = [
         {
-            "layer": path,
             "stage": stage_of.get(path, ""),
+            "layer": path,
             "paper": paper_of.get(path, ""),
             "shape": shapes[path],
             "size": math.prod(shapes[path]),
         }
         for path in order
-        if path in shapes
+        if path in shapes and (full or path in stage_of or path in paper_of)
     ]
-    return pd.DataFrame(rows, columns=["layer", "stage", "paper", "shape", "size"])
+    return pd.DataFrame(rows, columns=["stage", "layer", "paper", "shape", "size"])
 
 
 def _names_by_path(names: dict[str, str]) -> dict[str, str]:

@@ -9,8 +9,13 @@ from functools import lru_cache
 
 from ..errors import unknown_name_error
 from ._config import BackboneConfig
+from ._skeleton import construct_timm_skeleton
 
 ConfigFactory = Callable[[], BackboneConfig]
+
+#: Backbone used when none is named (extract, fit, evaluate, the CLI): its ImageNet weights ship as a pip
+#: package (the ``lite-weights`` extra), so every default runs offline. ``model="resnet50"`` is one argument away.
+DEFAULT_BACKBONE = "efficientnet_lite0"
 
 # name -> factory, in registration order (the paper's order, then the EfficientNet-Lite family)
 _BACKBONES: dict[str, ConfigFactory] = {}
@@ -19,8 +24,38 @@ _BACKBONES: dict[str, ConfigFactory] = {}
 def register_backbone(factory: ConfigFactory) -> ConfigFactory:
     """Register ``factory`` under its function name; a second registration of a name warns and wins.
 
-    Warning instead of raising lets a user deliberately replace a built-in entry in a notebook, while
-    still making an accidental clash between two modules visible.
+    ``factory`` takes no argument and returns the :class:`BackboneConfig`; it is called each time the
+    name is used, so registering is cheap. Warning instead of raising on a duplicate lets a user
+    deliberately replace a built-in entry in a notebook, while still making an accidental clash
+    between two modules visible.
+
+    Any ``torch.nn.Module`` of one's own is a backbone with ``source="custom"`` and ``builder=`` the
+    callable that constructs it; ``stages`` names the modules to tap (integer layers count into them),
+    and its weights come from ``weights=PATH`` (a state dict) or ``weights="random"``.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> import deepfeat_iqa as dfi
+    >>> from deepfeat_iqa.backbones import BackboneConfig, register_backbone
+    >>> class TinyNet(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.conv1 = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU())
+    ...         self.conv2 = nn.Sequential(nn.Conv2d(8, 16, 3, stride=2), nn.ReLU())
+    ...     def forward(self, x):
+    ...         return self.conv2(self.conv1(x))
+    >>> @register_backbone
+    ... def tiny_net() -> BackboneConfig:
+    ...     return BackboneConfig(
+    ...         name="tiny_net", source="custom", arch="TinyNet", builder=TinyNet,
+    ...         input_size=(3, 64, 64), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+    ...         interpolation="bilinear", crop_pct=1.0,
+    ...         stages={"conv1": "conv1", "conv2": "conv2"}, default_layer="conv2",
+    ...     )
+    >>> dfi.list_layers("tiny_net")[["stage", "layer", "shape"]].values.tolist()
+    [['conv1', 'conv1', (8, 31, 31)], ['conv2', 'conv2', (16, 15, 15)]]
+    >>> _ = _BACKBONES.pop("tiny_net")  # (only so this example leaves the registry as it was)
     """
     name = factory.__name__
     if name in _BACKBONES:
@@ -71,8 +106,6 @@ def get_config(name: str | BackboneConfig) -> BackboneConfig:
 @lru_cache(maxsize=64)
 def _timm_config(name: str) -> BackboneConfig:
     """Config for an unregistered timm model: preprocessing from its pretrained cfg, stages from ``feature_info``."""
-    from ._build import construct_timm_skeleton
-
     model = construct_timm_skeleton(name)
     cfg = model.pretrained_cfg
     stages = {f"stage{i}": info["module"] for i, info in enumerate(model.feature_info)}

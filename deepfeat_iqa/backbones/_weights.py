@@ -80,6 +80,11 @@ def resolve_weights_source(
                 f"or the path of a {'/'.join(WEIGHT_FILE_SUFFIXES)} state dict."
             )
         return WeightsSource("file", str(path.resolve()), path.resolve())
+    if config.source == "custom" and not config.weight_packages:
+        raise WeightsError(
+            f"Backbone {config.name!r} is a custom module with no ImageNet weights of ours; pass weights=PATH "
+            "(a state dict of that module) or weights='random'."
+        )
     for distribution in config.weight_packages:
         packaged = _package_weights_file(distribution)
         if packaged is not None:

@@ -16,13 +16,15 @@ app = typer.Typer(
 
 
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress messages.")) -> None:
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each step does.")) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Progress of long steps: a bar on a terminal, otherwise one log line per stage (see deepfeat_iqa._progress).
+    logging.getLogger("deepfeat_iqa.progress").setLevel(logging.INFO)
 
 
 def _register_commands() -> None:
     """Import each command module on purpose; each adds its commands to ``app``."""
-    from . import _demo, _extract, _heads  # noqa: F401
+    from . import _demo, _extract, _heads, _synth  # noqa: F401
 
 
 _register_commands()

@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
-from ..errors import DeepfeatError
 from . import app
+from ._errors import user_errors
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Where report.md, results.json and plots/ go.")] = Path("deepfeat-iqa-demo"),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where report.md, results.json and plots/ go (default: <cache>/demo).")
+    ] = None,
     references: Annotated[
         Path | None, typer.Option("--references", help="Folder of your own pristine photos (default: bundled photos).")
     ] = None,
@@ -27,12 +29,12 @@ def demo(
         Path | None, typer.Option("--cache-dir", help="Cache for images and features (default $DEEPFEAT_IQA_CACHE or ~/.cache/deepfeat-iqa).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for distortions, crops and splits.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress (bars or log lines).")] = False,
 ) -> None:
     """Distort bundled photos, extract real ImageNet features, fit SVR and GPR, print and write a report."""
     from ..demo import run_demo
 
-    try:
+    with user_errors():
         report = run_demo(
             out,
             references=references,
@@ -44,9 +46,6 @@ def demo(
             seed=seed,
             progress=not quiet,
         )
-    except DeepfeatError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
     typer.echo(report.to_markdown())
     typer.echo("")
     typer.echo("time: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in report.seconds.items()))

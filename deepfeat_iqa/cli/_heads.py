@@ -4,44 +4,39 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ..errors import DeepfeatError
 from . import app
+from ._errors import user_errors
+from ._options import (
+    DEFAULT_BACKBONE, BatchSize, Crops, Device, Layers, Model, NumWorkers, OnError, Pooling, Precision, Seed, Store,
+    Weights, extract_options, images_arg, layer_arg,
+)  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
-# Options shared by the commands that read a labeled database and extract its features.
+# Options of the commands that read a labeled database.
 Images = Annotated[Path | None, typer.Option("--images", help="Folder of photos; scores come from --labels.")]
 LabelsCsv = Annotated[Path | None, typer.Option("--labels", help="CSV with one row per photo of --images.")]
 ImageCol = Annotated[str, typer.Option("--image-col", help="Column of --labels naming the image file.")]
 ScoreCol = Annotated[str, typer.Option("--score-col", help="Column of --labels holding the quality score.")]
 GroupCol = Annotated[str | None, typer.Option("--group-col", help="Column of --labels with the content group.")]
-DatasetName = Annotated[str | None, typer.Option("--dataset", help="A bundled database (e.g. koniq10k), with --root.")]
+DatasetName = Annotated[
+    str | None, typer.Option("--dataset", help="A database by name with --root: koniq10k, livec, ..., or synth (a set `deepfeat-iqa synth` built).")
+]
 Root = Annotated[Path | None, typer.Option("--root", help="Where the --dataset files are.")]
-Model = Annotated[str, typer.Option("--model", help="Backbone (see `deepfeat-iqa extract --help`).")]
-Layers = Annotated[
-    list[str] | None, typer.Option("--layer", help="Layer to read (default: the backbone's); repeat to concatenate layers.")
+Features = Annotated[
+    Path | None, typer.Option("--features", help="Features written by `extract --out FILE.npz` (instead of extracting; --model etc. are then unused).")
 ]
-Pooling = Annotated[str | None, typer.Option("--pooling", help="Pooling spec (extract's default when left out).")]
-Crops = Annotated[str | None, typer.Option("--crops", help="View protocol, e.g. center or random10.")]
-Weights = Annotated[str, typer.Option("--weights", help="imagenet, random, or a weights file.")]
-Store = Annotated[
-    str, typer.Option("--store", help="Feature store directory or fsspec URL; 'cache' is the user cache, 'none' caches nothing.")
-]
-Precision = Annotated[str | None, typer.Option("--precision", help="fp32 or bf16 (extract's default when left out).")]
 Head = Annotated[
-    str, typer.Option("--head", help="Head name: gpr, svr, linear-svr, rbf-svr, mlp; image heads: spaq-bl, spaq-mt-e, spaq-mt-a, spaq-mt-s, dcnns, cnniqa, quality-aware.")
+    str, typer.Option("--head", help="Head name: gpr, svr (= linear-svr), rbf-svr, mlp; image heads (train on the photos): spaq-bl, spaq-mt-e, spaq-mt-a, spaq-mt-s, dcnns, cnniqa, quality-aware.")
 ]
 HeadOptions = Annotated[
     list[str] | None, typer.Option("--head-option", "-o", help="KEY=VALUE passed to the head (JSON values); repeatable.")
 ]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for views and splits.")]
 
 
 def _dataset(images: Path | None, labels: Path | None, image_col: str, score_col: str, group_col: str | None,
@@ -58,22 +53,6 @@ def _dataset(images: Path | None, labels: Path | None, image_col: str, score_col
     if labels is None:
         raise typer.BadParameter("--images needs --labels CSV with the scores to fit or evaluate on.")
     return datasets.load_folder(images, labels, image_col=image_col, score_col=score_col, group_col=group_col)
-
-
-def _extract_options(pooling: str | None, crops: str | None, precision: str | None, store: str) -> dict[str, Any]:
-    """Only the options the user gave, so extract's own defaults apply to the rest."""
-    given = {"pooling": pooling, "crops": crops, "precision": precision}
-    return {k: v for k, v in given.items() if v is not None} | {"store": None if store.lower() == "none" else store}
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Show our deliberate errors (which say the fix) as one line and exit 1, without a traceback."""
-    try:
-        yield
-    except DeepfeatError as error:
-        typer.echo(f"Error: {error}", err=True)
-        raise typer.Exit(code=1) from None
 
 
 def _head_options(pairs: list[str] | None) -> dict[str, Any]:
@@ -105,11 +84,18 @@ def _image_head_options(head: str, options: dict[str, Any], model: str, weights:
     return {k: v for k, v in defaults.items() if k in accepted} | options
 
 
-def _layers(layer: list[str] | None) -> tuple[list[str] | None, list[str] | None]:
-    """Layers to extract (None: the backbone's default layer), and the ``layers=`` to concatenate."""
-    if not layer:
-        return None, None
-    return list(layer), (list(layer) if len(layer) > 1 else None)
+def _features(ds: Any, features: Path | None, layer: list[str] | None, model: str, weights: str, seed: int,
+              options: dict[str, Any]) -> tuple[Any, list[Any] | None]:
+    """The features to fit or evaluate on (read from ``--features`` or extracted), and the layers to concatenate."""
+    from ..extraction import extract
+    from ..feature_files import load_features
+
+    layers = [layer_arg(x) for x in layer] if layer else None
+    if features is not None:  # the file's layers: those named with --layer, else all of them
+        feats = load_features(features, ds)
+        return feats, ([str(x) for x in layers] if layers else list(feats)) if len(feats) > 1 else None
+    feats = extract(ds, model=model, layer=layers, weights=weights, seed=seed, **options)
+    return feats, ([str(x) for x in layers] if layers and len(layers) > 1 else None)
 
 
 @app.command("fit")
@@ -122,13 +108,18 @@ def fit_command(
     group_col: GroupCol = None,
     dataset: DatasetName = None,
     root: Root = None,
-    model: Model = "resnet50",
+    features: Features = None,
+    model: Model = DEFAULT_BACKBONE,
     layer: Layers = None,
     pooling: Pooling = None,
     crops: Crops = None,
     weights: Weights = "imagenet",
     precision: Precision = None,
     store: Store = "cache",
+    device: Device = None,
+    batch_size: BatchSize = 32,
+    num_workers: NumWorkers = None,
+    on_error: OnError = "raise",
     head: Head = "gpr",
     head_option: HeadOptions = None,
     seed: Seed = 0,
@@ -138,10 +129,10 @@ def fit_command(
     An image head (``--head spaq-bl`` ...) trains on the photos themselves, with --model as its backbone.
     """
     from ..api import fit
-    from ..extraction import extract
+    from ..feature_files import feature_file_source
     from ..persist import save
 
-    with _user_errors():
+    with user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
         image_options = _image_head_options(head, _head_options(head_option), model, weights, seed)
         if image_options is not None:
@@ -149,13 +140,14 @@ def fit_command(
             save(fitted, out)
             typer.echo(f"{fitted!r} -> {out}")
             return
-        layer_names, concat = _layers(layer)
-        options = _extract_options(pooling, crops, precision, store)
-        feats = extract(ds, model=model, layer=layer_names, weights=weights, seed=seed, **options)
+        options = extract_options(pooling=pooling, crops=crops, precision=precision, store=store, device=device,
+                                  batch_size=batch_size, num_workers=num_workers, on_error=on_error)  # fmt: skip
+        feats, concat = _features(ds, features, layer, model, weights, seed, options)
         fitted = fit(feats, head=head, layers=concat, **_head_options(head_option))
         # The key holds only the weights' fingerprint; `score` needs the source to load them again.
-        fitted.info["weights_source"] = str(weights)
-        fitted.info["extract_seed"] = seed
+        source = feature_file_source(features) if features is not None else {}
+        fitted.info["weights_source"] = str(source.get("weights", weights))
+        fitted.info["extract_seed"] = int(source.get("seed", seed))
         save(fitted, out)
     typer.echo(f"{fitted!r} -> {out}")
 
@@ -169,108 +161,102 @@ def evaluate_command(
     group_col: GroupCol = None,
     dataset: DatasetName = None,
     root: Root = None,
-    model: Model = "resnet50",
+    features: Features = None,
+    model: Model = DEFAULT_BACKBONE,
     layer: Layers = None,
     pooling: Pooling = None,
     crops: Crops = None,
     weights: Weights = "imagenet",
     precision: Precision = None,
     store: Store = "cache",
+    device: Device = None,
+    batch_size: BatchSize = 32,
+    num_workers: NumWorkers = None,
+    on_error: OnError = "raise",
     head: Head = "gpr",
     head_option: HeadOptions = None,
     protocol: Annotated[str, typer.Option("--protocol", help="repeated, repeated-80-20, kfold or official.")] = "repeated",
-    n: Annotated[int, typer.Option("--n", help="Repeated splits, or folds for kfold.")] = 10,
-    test_size: Annotated[float | None, typer.Option("--test-size", help="Held-out fraction (repeated).")] = None,
+    n: Annotated[int, typer.Option("--n", "-n", help="Repeated splits, or folds for kfold.")] = 10,
+    test_size: Annotated[float | None, typer.Option("--test-size", help="Held-out fraction (repeated; default 0.2).")] = None,
     seed: Seed = 0,
-    report: Annotated[Path | None, typer.Option("--report", help="Folder for report.md, result.json, predictions.csv, plots.")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Folder for report.md, results.json, predictions.csv and plots/.")
+    ] = None,
 ) -> None:
-    """Evaluate a head over content-separated splits; print the summary line and optionally write a report."""
+    """Evaluate a head over content-separated splits; print the summary and optionally write a report."""
     from ..evaluation import evaluate
-    from ..extraction import extract
 
-    with _user_errors():
+    with user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
         image_options = _image_head_options(head, _head_options(head_option), model, weights, seed)
         if image_options is not None:  # an image head: the same splits, on the photos themselves
             result = evaluate(ds, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, **image_options)
         else:
-            layer_names, concat = _layers(layer)
-            options = _extract_options(pooling, crops, precision, store)
-            feats = extract(ds, model=model, layer=layer_names, weights=weights, seed=seed, **options)
+            options = extract_options(pooling=pooling, crops=crops, precision=precision, store=store, device=device,
+                                      batch_size=batch_size, num_workers=num_workers, on_error=on_error)  # fmt: skip
+            feats, concat = _features(ds, features, layer, model, weights, seed, options)
             result = evaluate(
                 feats, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, layers=concat,
                 **_head_options(head_option),
             )  # fmt: skip
         result.info["weights_source"] = str(weights)
         if report is not None:
-            report.mkdir(parents=True, exist_ok=True)
-            (report / "report.md").write_text(result.to_markdown())
-            result.to_json(report / "result.json")
-            result.predictions.to_csv(report / "predictions.csv", index=False)
-            result.plot(report / "plots")
+            result.save_report(report)
     typer.echo(result.summary())
+    if report is not None:
+        typer.echo(f"report: {report / 'report.md'}")
 
 
 @app.command("score")
 def score_command(
     paths: Annotated[list[Path], typer.Argument(help="Photos or folders of photos to score.")],
     model_file: Annotated[Path, typer.Option("--model-file", help="Model written by `deepfeat-iqa fit`.")],
-    out: Annotated[Path, typer.Option("--out", help="CSV to write: id, path, score.")] = Path("scores.csv"),
+    out: Annotated[Path, typer.Option("--out", help="CSV to write: id (as in the dataset), path, score.")] = Path("scores.csv"),
     weights: Annotated[
-        str | None, typer.Option("--weights", help="Weights source, when the model file does not record it.")
+        str | None, typer.Option("--weights", "-w", help="Weights source (PATH), when the model file does not record it.")
     ] = None,
     store: Store = "cache",
+    device: Device = None,
+    batch_size: BatchSize = 32,
+    num_workers: NumWorkers = None,
+    on_error: OnError = "raise",
 ) -> None:
     """Score photos with a fitted model, extracting their features exactly as the model's were."""
     import pandas as pd
 
-    from ..extraction import extract
     from ..persist import load
 
-    with _user_errors():
+    ds = images_arg(paths)
+    with user_errors():
         fitted = load(model_file)
-        ds = _photos(paths)
         if fitted.key is None:  # an image head reads the photos directly
             scores = fitted.predict(ds)
+            out.parent.mkdir(parents=True, exist_ok=True)
             pd.DataFrame({"id": ds.ids, "path": [str(p) for p in ds.paths], "score": scores}).to_csv(out, index=False)
             typer.echo(f"Scored {len(ds)} photos -> {out}")
             return
-        options = _extract_options(_pooling_per_layer(fitted), fitted.key.views, fitted.key.precision, store)
         source = weights or fitted.info.get("weights_source", "imagenet")
-        seed = fitted.info.get("extract_seed", 0)
-        feats = extract(ds, model=fitted.key.backbone, layer=fitted.layers, weights=source, seed=seed, **options)
+        options = extract_options(store=store, device=device, batch_size=batch_size, num_workers=num_workers, on_error=on_error)
+        feats = _extract_like(fitted, ds, source, fitted.info.get("extract_seed", 0), options)
         scores = fitted.predict(feats)
+    scored = feats.dataset  # images that could not be read are left out with --on-error skip
     out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"id": ds.ids, "path": [str(p) for p in ds.paths], "score": scores}).to_csv(out, index=False)
-    typer.echo(f"Scored {len(ds)} photos -> {out}")
+    pd.DataFrame({"id": scored.ids, "path": [str(p) for p in scored.paths], "score": scores}).to_csv(out, index=False)
+    typer.echo(f"Scored {len(scored)} photos -> {out}")
 
 
-def _photos(paths: list[Path]) -> Any:
-    """One unlabeled Dataset of the given photo files and every photo under the given folders."""
-    from ..datasets import IMAGE_SUFFIXES, Dataset
+def _extract_like(fitted: Any, ds: Any, source: str, seed: int, options: dict[str, Any]) -> Any:
+    """Features of ``ds`` made exactly as the model's were: per layer, with that layer's own pooling."""
+    from ..extraction import extract
+    from ..features import FeatureSet
 
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise typer.BadParameter(f"{str(path)!r} is neither a photo nor a folder.")
-    if not files:
-        raise typer.BadParameter(f"No photos ({', '.join(IMAGE_SUFFIXES)}) found in {[str(p) for p in paths]}.")
-    return Dataset.from_paths(files, name="scored")
-
-
-def _pooling_per_layer(model: Any) -> str:
-    """The one pooling spec each layer was extracted with (concatenation joins them with '+')."""
-    parts = model.key.pooling.split("+")
-    n_layers = len(model.layers)
-    size = len(parts) // n_layers
-    per_layer = {"+".join(parts[i * size:(i + 1) * size]) for i in range(n_layers)}
-    if len(parts) % n_layers or len(per_layer) != 1:
-        raise typer.BadParameter(
-            f"The model's layers were pooled differently ({model.key.pooling!r}); extract its features with "
-            "dfi.extract per layer and call model.predict from Python."
-        )
-    return per_layer.pop()
+    parts = list(fitted.key) if isinstance(fitted.key.layer, tuple) else [fitted.key]
+    by_pooling: dict[str, list[str]] = {}
+    for part in parts:
+        by_pooling.setdefault(part.pooling, []).append(part.layer)
+    layers: dict[str, Any] = {}
+    for pooling, paths in by_pooling.items():
+        extracted = extract(ds, model=fitted.key.backbone, layer=paths, weights=source, seed=seed, pooling=pooling,
+                            crops=fitted.key.views, precision=fitted.key.precision, **options)  # fmt: skip
+        layers.update(extracted)
+    return FeatureSet(layers)

@@ -12,6 +12,7 @@ from ._live import load_live
 from ._livec import load_livec
 from ._scpqd import load_scpqd2020
 from ._spaq import load_spaq
+from ._synth import load_synth
 from ._tid import load_tid2008, load_tid2013
 from ._checks import UnlistedImagesWarning
 
@@ -34,5 +35,6 @@ __all__ = [
     "load_koniq10k",
     "load_spaq",
     "load_scpqd2020",
+    "load_synth",
     "UnlistedImagesWarning",
 ]

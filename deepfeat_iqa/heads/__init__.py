@@ -4,7 +4,12 @@
 >>> "gpr" in list_heads()
 True
 >>> make_head("linear-svr", C=0.1)
-LinearSVR(C=0.1)
+LinearSVRHead(C=0.1)
+
+Class names end in ``Head`` where scikit-learn has a class of the plain name (``LinearSVR``, ``SVR``), so
+importing both never shadows one with another of other parameters. The registry names are the vocabulary
+to use: ``"svr"`` = ``"linear-svr"`` (:class:`LinearSVRHead`), ``"rbf-svr"`` (:class:`RBFSVRHead`),
+``"gpr"`` (:class:`GPR`), ``"mlp"`` (:class:`MultitaskMLP`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from ..errors import ConfigError, unknown_name_error
 from ._gpr import GPR
 from ._mlp import MultitaskMLP
 from ._preprocess import BlockStandardizer
-from ._svr import SVR, LinearSVR
+from ._svr import LinearSVRHead, RBFSVRHead
 from .image import ImageHead, SpaqHead
 
 # Image heads that live beside their own preprocessing (they build on heads.image, so they come after it;
@@ -31,10 +36,10 @@ __all__ = [
     "GPR",
     "ImageHead",
     "SpaqHead",
-    "SVR",
     "BlockStandardizer",
-    "LinearSVR",
+    "LinearSVRHead",
     "MultitaskMLP",
+    "RBFSVRHead",
     "list_heads",
     "make_head",
     "register_head",
@@ -135,8 +140,8 @@ def make_head(spec: str | BaseEstimator, **options: Any) -> BaseEstimator:
     return estimator.set_params(**options)
 
 
-register_head("svr", "linear-svr")(LinearSVR)
-register_head("rbf-svr")(SVR)
+register_head("svr", "linear-svr")(LinearSVRHead)
+register_head("rbf-svr")(RBFSVRHead)
 register_head("gpr")(GPR)
 register_head("mlp")(MultitaskMLP)
 register_head("spaq-bl", task="bl")(SpaqHead)
@@ -146,3 +151,23 @@ register_head("spaq-mt-s", task="mt-s")(SpaqHead)
 register_head("dcnns")(DCNNS)
 register_head("cnniqa")(CNNIQA)
 register_head("quality-aware")(QualityAwareFineTune)
+
+#: Names of the 0.1 release that shadowed scikit-learn's classes -> the class they now are (removed in 0.3).
+_DEPRECATED_NAMES = {"LinearSVR": LinearSVRHead, "SVR": RBFSVRHead}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED_NAMES:
+        new = _DEPRECATED_NAMES[name]
+        warnings.warn(
+            f"deepfeat_iqa.heads.{name} is now {new.__name__} (it shadowed sklearn.svm.{name}, which has other "
+            f"parameters); the old name goes in 0.3. Or use the registry: make_head({_registry_name(new)!r}).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return new
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _registry_name(cls: type[BaseEstimator]) -> str:
+    return next(name for name, registered in reversed(list(_HEADS.items())) if registered[0] is cls)

@@ -144,7 +144,7 @@ def labels(dataset: Dataset) -> np.ndarray:
 
 def fit_estimator(
     estimator: BaseEstimator,
-    X: Any,  # noqa: N803 - scikit-learn naming
+    X: Any,
     y: np.ndarray,
     blocks: Sequence[tuple[str, int]],
     dataset: Dataset,

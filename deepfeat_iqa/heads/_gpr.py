@@ -27,6 +27,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._device import resolve_device
 from ..errors import ConfigError, DeepfeatError
 from ._gp_math import MaternMarginal, MaternPosterior
 from ._preprocess import BlockStandardizer
@@ -60,14 +61,6 @@ class _ExactMatern(gpytorch.models.ExactGP):
 
     def forward(self, x: torch.Tensor) -> gpytorch.distributions.MultivariateNormal:
         return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
-
-
-def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r} but torch sees no CUDA device here; pass device='cpu' or 'auto'.")
-    return torch.device(device)
 
 
 def _not_psd(exc: Exception, noise_floor: float, n_components: int | None, standardize: str) -> DeepfeatError:
@@ -127,8 +120,8 @@ class GPR(RegressorMixin, BaseEstimator):
         Rows used for the hyperparameter fit; ``None`` uses all.
     dtype : {"float64", "float32"}, default="float64"
         Precision of the kernel algebra; float64 keeps Cholesky stable with small noise.
-    device : str, default="auto"
-        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    device : str or None, default=None
+        ``None`` or ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     tune_trials : int, default=0
         Completed optuna trials the study should hold; 0 disables tuning.
     tune_metric : {"srocc", "nll"}, default="srocc"
@@ -203,7 +196,7 @@ class GPR(RegressorMixin, BaseEstimator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_fit_samples": [Interval(Integral, 2, None, closed="left"), None],
         "dtype": [StrOptions({"float64", "float32"})],
-        "device": [str],
+        "device": [None, str],
         "tune_trials": [Interval(Integral, 0, None, closed="left")],
         "tune_metric": [StrOptions({"srocc", "nll"})],
         "tune_sampler": [StrOptions({"gp", "tpe"})],
@@ -227,7 +220,7 @@ class GPR(RegressorMixin, BaseEstimator):
         lr: float = 0.05,
         max_fit_samples: int | None = 3000,
         dtype: str = "float64",
-        device: str = "auto",
+        device: str | None = None,
         tune_trials: int = 0,
         tune_metric: str = "srocc",
         tune_sampler: str = "gp",
@@ -278,7 +271,7 @@ class GPR(RegressorMixin, BaseEstimator):
                 "ard=True needs n_components: per-dimension lengthscales are fit over principal "
                 "components, not thousands of raw features. Pass e.g. n_components=64, or ard=False."
             )
-        _resolve_device(self.device)
+        resolve_device(self.device)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         config = {"noise_floor": self.noise_floor, "n_components": self.n_components, "standardize": self.standardize}
         if self.tune_trials:
@@ -312,7 +305,7 @@ class GPR(RegressorMixin, BaseEstimator):
         if self.max_fit_samples is not None and len(y) > self.max_fit_samples:
             rows = np.sort(rng.choice(len(y), self.max_fit_samples, replace=False))
             logger.info("GPR: fitting hyperparameters on %d of %d rows.", len(rows), len(y))
-        device, dtype = _resolve_device(self.device), getattr(torch, self.dtype)
+        device, dtype = resolve_device(self.device), getattr(torch, self.dtype)
         x = torch.as_tensor(self.X_fit_[rows], dtype=dtype, device=device)
         t = torch.as_tensor(self.y_fit_[rows], dtype=dtype, device=device)
         start, bounds = self._start(x)
@@ -518,7 +511,7 @@ class GPR(RegressorMixin, BaseEstimator):
         spares the Cholesky factor until a prediction asks for its standard deviation.
         """
         if "posterior" not in self._posterior_cache:
-            dtype, device = getattr(torch, self.dtype), _resolve_device(self.device)
+            dtype, device = getattr(torch, self.dtype), resolve_device(self.device)
             x = torch.as_tensor(self.X_fit_, dtype=dtype, device=device)
             t = torch.as_tensor(self.y_fit_, dtype=dtype, device=device)
             model = self._build(x, t)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from numbers import Integral, Real
 from typing import Any
 
@@ -13,6 +14,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._device import resolve_device
 from ..errors import ConfigError
 from ._mlp_net import LossWeights, NetSpec
 from ._mlp_train import TrainConfig, train_network
@@ -68,10 +70,12 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         Epochs without a validation improvement larger than ``tol`` before training stops.
     tol:
         Smallest decrease of the validation L1 (in standard deviations of ``y``) that counts as progress.
+    random_state:
+        Seed of every random choice in ``fit`` (an int: it seeds torch too), as scikit-learn names it.
     seed:
-        Seed of every random choice in ``fit``.
+        Deprecated spelling of ``random_state`` (0.1); when given it wins, with a DeprecationWarning.
     device:
-        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...; ``None`` picks CUDA when available.
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...; ``None`` (or ``"auto"``) picks CUDA when available.
     blocks:
         Widths of concatenated feature blocks (e.g. two layers), each scaled by ``1/sqrt(dim)`` after
         per-feature standardization so a wide layer does not drown a narrow one; ``None`` is one block.
@@ -90,8 +94,9 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         The fitted :class:`BlockStandardizer`.
     input_scale_:
         Common factor applied after it, so the network's inputs have unit variance per feature.
-    y_mean_, y_scale_:
-        Mean and standard deviation of the training target.
+    y_mean_, y_std_:
+        Mean and standard deviation of the training target (the names every head of ours uses;
+        ``y_scale_`` is a deprecated alias of ``y_std_``).
     tasks_:
         Names of the tasks trained, ``"quality"`` first.
     attribute_names_:
@@ -145,7 +150,8 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         "val_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "seed": [Interval(Integral, 0, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "seed": [None, Interval(Integral, 0, None, closed="left")],
         "device": [None, str],
         "blocks": ["array-like", None],
         "attribute_weight": [Interval(Real, 0, 1, closed="left")],
@@ -165,7 +171,8 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         val_fraction: float = 0.1,
         patience: int = 20,
         tol: float = 1e-4,
-        seed: int = 0,
+        random_state: int = 0,
+        seed: int | None = None,
         device: str | None = None,
         blocks: tuple[int, ...] | None = None,
         attribute_weight: float = 0.5,
@@ -181,6 +188,7 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         self.val_fraction = val_fraction
         self.patience = patience
         self.tol = tol
+        self.random_state = random_state
         self.seed = seed
         self.device = device
         self.blocks = blocks
@@ -230,7 +238,7 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, y_numeric=True, dtype=[np.float64, np.float32])
         n = X.shape[0]
         hidden = self._checked_hidden()
-        device = self._resolve_device()
+        device = resolve_device(self.device)
 
         self.standardizer_ = BlockStandardizer(blocks=None if self.blocks is None else tuple(self.blocks)).fit(X)
         features = np.asarray(self.standardizer_.transform(X), dtype=np.float64)
@@ -241,7 +249,7 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         self.input_scale_ = float(np.sqrt(features.shape[1] / mean_square_norm)) if mean_square_norm > 0 else 1.0
         features = (features * self.input_scale_).astype(np.float32)
         y_std = Standardizer.fit(np.asarray(y, dtype=np.float64))
-        self.y_mean_, self.y_scale_ = float(y_std.mean), float(y_std.scale)
+        self.y_mean_, self.y_std_ = float(y_std.mean), float(y_std.scale)
         targets: dict[str, np.ndarray] = {"quality": y_std.transform(y).astype(np.float32)}
         exif_inputs = self._fit_side_tasks(
             n, targets, attributes=attributes, exif=exif, scenes=scenes, distortion=distortion
@@ -277,19 +285,6 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
             raise ConfigError(f"`hidden` layer widths must be positive, got {self.hidden!r}.")
         return hidden
 
-    def _resolve_device(self) -> torch.device:
-        if self.device is None:
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(self.device)
-        except RuntimeError:
-            raise ConfigError(
-                f"`device` {self.device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:N'."
-            ) from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"`device={self.device!r}` but CUDA is not available here; use device='cpu' or None.")
-        return device
-
     def _fit_side_tasks(self, n: int, targets: dict[str, np.ndarray], **side: Any) -> np.ndarray | None:
         """Validate and encode the side labels into ``targets``; set the per-task fitted attributes."""
         tasks = encode_side_labels(n, **side)
@@ -299,9 +294,27 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         self.distortion_classes_, self.distortion_multilabel_ = tasks.distortion_classes, tasks.distortion_multilabel
         return tasks.exif_inputs
 
+    def _seed(self) -> int:
+        """``random_state``, or the deprecated ``seed`` when a caller still passes it."""
+        if self.seed is None:
+            return int(self.random_state)
+        warnings.warn(
+            "MultitaskMLP(seed=...) is now random_state=..., the scikit-learn name every head uses; "
+            "seed= goes in 0.3.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return int(self.seed)
+
+    @property
+    def y_scale_(self) -> float:
+        """Deprecated name of :attr:`y_std_`."""
+        warnings.warn("MultitaskMLP.y_scale_ is now y_std_ (as in every head); y_scale_ goes in 0.3.", DeprecationWarning, stacklevel=2)
+        return self.y_std_
+
     def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Seeded (train, validation) rows; no validation rows when ``val_fraction`` of ``n`` is under one."""
-        order = np.random.default_rng(self.seed).permutation(n)
+        order = np.random.default_rng(self._seed()).permutation(n)
         n_val = int(self.val_fraction * n)
         if n_val < 1 or n - n_val < 1:
             if self.val_fraction > 0:
@@ -324,7 +337,7 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
             batch_size=int(self.batch_size),
             patience=int(self.patience),
             tol=float(self.tol),
-            seed=int(self.seed),
+            seed=self._seed(),
             weights=weights,
             multilabel=self.distortion_multilabel_,
         )
@@ -377,7 +390,7 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         numpy.ndarray
             ``(n_images,)`` predicted scores.
         """
-        return self._outputs(X, exif)["quality"] * self.y_scale_ + self.y_mean_
+        return self._outputs(X, exif)["quality"] * self.y_std_ + self.y_mean_
 
     def predict_tasks(self, X: Any, exif: Any = None) -> dict[str, Any]:
         """Every task's prediction: quality and, per trained side task, its outputs.
@@ -394,11 +407,11 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         """
         out = self._outputs(X, exif)
         result: dict[str, Any] = {
-            "quality": out["quality"] * self.y_scale_ + self.y_mean_,
-            "generic": out["generic"] * self.y_scale_ + self.y_mean_,
+            "quality": out["quality"] * self.y_std_ + self.y_mean_,
+            "generic": out["generic"] * self.y_std_ + self.y_mean_,
         }
         if "offset" in out:
-            result["offset"] = out["offset"] * self.y_scale_
+            result["offset"] = out["offset"] * self.y_std_
         if self.attribute_names_ is not None:
             attributes = self.attribute_scaler_.inverse(out["attributes"])
             result["attributes"] = pd.DataFrame(attributes, columns=list(self.attribute_names_))

@@ -164,7 +164,7 @@ class _KernelSVRHead(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         """Kernel expansion of standardized rows, before the intercept."""
 
 
-class LinearSVR(_KernelSVRHead):
+class LinearSVRHead(_KernelSVRHead):
     """Linear-kernel support vector regression on block-standardized features (the seeds' SVR).
 
     ``C`` is chosen by K-fold cross-validation by default because the best C moves by orders of
@@ -215,7 +215,7 @@ class LinearSVR(_KernelSVRHead):
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(120, 20)); y = X[:, 0] + 0.1 * rng.normal(size=120)
-    >>> model = LinearSVR().fit(X, y)
+    >>> model = LinearSVRHead().fit(X, y)
     >>> bool(np.corrcoef(model.predict(X), y)[0, 1] > 0.95)
     True
     """
@@ -257,7 +257,7 @@ class LinearSVR(_KernelSVRHead):
         return Z @ self.coef_
 
 
-class SVR(_KernelSVRHead):
+class RBFSVRHead(_KernelSVRHead):
     """RBF-kernel support vector regression with C and gamma chosen by cross-validation.
 
     The usual strong nonlinear baseline for deep-feature IQA. The squared-distance matrix is
@@ -313,7 +313,7 @@ class SVR(_KernelSVRHead):
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(150, 3)); y = np.sin(2 * X[:, 0])
-    >>> model = SVR(cv=3).fit(X, y)
+    >>> model = RBFSVRHead(cv=3).fit(X, y)
     >>> bool(np.corrcoef(model.predict(X), y)[0, 1] > 0.9)
     True
     """

@@ -1,5 +1,8 @@
 """Distorted training sets with pseudo-MOS from pristine photos (seed 002's data augmentation).
 
+``build`` writes a set (and returns it); read a built set back like any database, with
+``dfi.datasets.load("synth", root=out_dir)``.
+
 ``build`` distorts each reference with seed 002's synthetic set (9 types, 39 type-level classes) or
 its authentic-like mixtures (7 types, 26 multi-hot labels), scores every image against its
 reference with six full-reference metrics, and averages them into a 0-100 pseudo-MOS.
@@ -15,7 +18,7 @@ from ._authentic import (
     sample_mixture,
     vignetting,
 )
-from ._build import DEFAULT_MAX_SIDE, DEFAULT_PER_IMAGE, build, load
+from ._build import DEFAULT_MAX_SIDE, DEFAULT_PER_IMAGE, build
 from ._pseudo_mos import FR_METRICS, fr_metrics, ms_ssim_scales, pseudo_mos
 from ._references import SHIPPED_PHOTOS, reference_photos
 from ._synthetic import (
@@ -52,7 +55,6 @@ __all__ = [
     "gaussian_blur",
     "jpeg",
     "jpeg2000",
-    "load",
     "motion_blur",
     "ms_ssim_scales",
     "multi_hot",
@@ -63,3 +65,19 @@ __all__ = [
     "vignetting",
     "white_noise",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "load":
+        import warnings
+
+        from ._build import load
+
+        warnings.warn(
+            'dfi.synth.load(dir) is now dfi.datasets.load("synth", root=dir): a built set is read like any database '
+            "(one loader vocabulary); synth.load goes in 0.3.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return load
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

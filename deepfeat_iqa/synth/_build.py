@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from PIL import Image, features
-from tqdm.auto import tqdm
 
+from .._progress import progress as with_progress
 from ..datasets import IMAGE_SUFFIXES, Dataset, Scale
 from ..errors import ConfigError, DataError
 from ._authentic import AUTHENTIC_DISTORTIONS, AUTHENTIC_LABELS, apply_mixture, multi_hot, sample_mixture
@@ -77,7 +77,7 @@ def build(
     rule:
         How the six metrics are put on one scale for the pseudo-MOS (see :func:`pseudo_mos`).
     progress:
-        Show a progress bar over references (on a terminal; never in logs or CI output).
+        Show progress over references: a bar on a terminal, else a log line per stage (``deepfeat_iqa.progress``).
 
     Returns
     -------
@@ -111,7 +111,7 @@ def build(
     parts: list[pd.DataFrame] = []
     new = 0
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-    bar = tqdm(results, total=len(jobs), desc=f"synth {kind}", unit="ref", disable=None if progress else True)
+    bar = with_progress(results, len(jobs), f"synth {kind} -> {out_dir}", "ref", enabled=progress)
     for rows, made in bar:
         parts.append(rows)
         new += made

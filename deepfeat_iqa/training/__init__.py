@@ -8,7 +8,15 @@ DataLoader whose workers decode images and draw fresh random crops each epoch, s
 
 from ._data import InputTransform, Normalize, content_id, resize_short_side
 from ._device import bf16_supported, resolve_device, resolve_precision
-from ._engine import Loss, Pipeline, TrainData, TrainOutcome, fit_network, predict_network, validation_srocc
+from ._engine import (
+    Loss,
+    Pipeline,
+    TrainData,
+    TrainOutcome,
+    fit_network,
+    predict_network,
+    validation_srocc,
+)
 from ._settings import OPTIMIZERS, PRECISIONS, SCHEDULES, TARGET_LEVELS, TrainSettings
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Where and in what precision the engine computes: CUDA when present, bf16 autocast where the device has it."""
+"""In what precision the engine computes (bf16 autocast where the device has it); the device is the package's ``resolve_device``."""
 
 from __future__ import annotations
 
@@ -6,19 +6,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 import torch
 
-from ..errors import ConfigError
-
-
-def resolve_device(device: str | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"device={device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:N'.") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r} but CUDA is not available here; use device='cpu' or None.")
-    return resolved
+from .._device import resolve_device  # noqa: F401 - the package's one reading of device=, re-exported here
 
 
 def bf16_supported(device: torch.device) -> bool:

@@ -24,7 +24,15 @@ from tqdm.auto import tqdm
 from ..errors import DataError, TrainingError
 from ..views import Geometry, View
 from . import _checkpoint
-from ._data import EpochBatches, InputTransform, TrainCrops, ViewCrops, train_loader, view_loader, workers
+from ._data import (
+    EpochBatches,
+    InputTransform,
+    TrainCrops,
+    ViewCrops,
+    train_loader,
+    view_loader,
+    workers,
+)
 from ._device import autocast, memory_format, resolve_device, resolve_precision
 from ._settings import TrainSettings
 
@@ -57,7 +65,7 @@ class TrainData:
     def subset(self, rows: np.ndarray) -> TrainData:
         """The selected rows, every array sliced alike."""
         rows = np.asarray(rows, dtype=np.int64)
-        pick = lambda arrays: {k: np.asarray(v)[rows] for k, v in arrays.items()}  # noqa: E731
+        pick = lambda arrays: {k: np.asarray(v)[rows] for k, v in arrays.items()}
         return TrainData([self.paths[i] for i in rows], pick(self.targets), pick(self.inputs))
 
 

@@ -47,16 +47,20 @@ def test_fit_then_score_then_evaluate(labeled_dir: Path, tmp_path: Path) -> None
     assert scored.exit_code == 0, scored.output
     scores = pd.read_csv(scores_csv)
     assert list(scores.columns) == ["id", "path", "score"] and len(scores) == 12 and scores["score"].notna().all()
+    # the id is the dataset id (file name relative to the folder, as in labels.csv), not the path again
+    assert sorted(scores["id"]) == sorted(pd.read_csv(labeled_dir / "labels.csv")["image"])
 
     report = tmp_path / "report"
     evaluated = runner.invoke(
         app, ["evaluate", *data, *TINY, "--head", "svr", "--n", "2", "--test-size", "0.5", "--report", str(report)]
     )
     assert evaluated.exit_code == 0, evaluated.output
-    assert evaluated.output.strip().splitlines()[-1].startswith("SROCC ")
-    for name in ("report.md", "result.json", "predictions.csv"):
+    summary, where = evaluated.output.strip().splitlines()[-2:]
+    assert summary.startswith("SROCC ") and where == f"report: {report / 'report.md'}"
+    for name in ("report.md", "results.json", "predictions.csv"):
         assert (report / name).stat().st_size > 0
-    assert len(list((report / "plots").glob("*.png"))) == 3
+    plots = sorted(p.name for p in (report / "plots").glob("*.png"))
+    assert plots == [f"svr_images_squeezenet-features.12_{kind}.png" for kind in ("qq", "residuals", "scatter")]
 
 
 def test_usage_errors_read_as_one_line(tmp_path: Path) -> None:
@@ -73,3 +77,61 @@ def test_usage_errors_read_as_one_line(tmp_path: Path) -> None:
 
 def test_head_options_parse_json_values() -> None:
     assert _heads._head_options(["tune_trials=30", "kernel=rbf", "ard=true"]) == {"tune_trials": 30, "kernel": "rbf", "ard": True}
+
+
+def test_extract_out_feeds_fit_and_evaluate_and_two_layer_models_score(labeled_dir: Path, tmp_path: Path) -> None:
+    feats = tmp_path / "feats.npz"
+    tiny = ["-m", "squeezenet", "-w", "random", "-l", "features.9", "-l", "features.12", "--pooling", "avg+std"]
+    extracted = runner.invoke(app, ["extract", str(labeled_dir), *tiny, "-b", "4", "-j", "0", "--store", "none", "--out", str(feats)])
+    assert extracted.exit_code == 0, extracted.output
+    data = ["--images", str(labeled_dir), "--labels", "labels.csv", "--group-col", "ref"]
+    model_file = tmp_path / "two.joblib"
+    fitted = runner.invoke(app, ["fit", *data, "--features", str(feats), "--head", "svr", "--out", str(model_file)])
+    assert fitted.exit_code == 0, fitted.output
+    assert "layer=('features.9', 'features.12'), pooling=('avg+std', 'avg+std')" in fitted.output
+    evaluated = runner.invoke(app, ["evaluate", *data, "--features", str(feats), "-l", "features.12", "--head", "svr", "-n", "2"])
+    assert evaluated.exit_code == 0 and "squeezenet/features.12" in evaluated.output, evaluated.output
+    scores_csv = tmp_path / "scores.csv"
+    scored = runner.invoke(app, ["score", str(labeled_dir), "--model-file", str(model_file), "--out", str(scores_csv), "-b", "4", "--store", "none"])
+    assert scored.exit_code == 0, scored.output
+    assert pd.read_csv(scores_csv)["score"].notna().sum() == 12
+    as_csv = tmp_path / "feats.csv"
+    runner.invoke(app, ["extract", str(labeled_dir), *tiny, "-j", "0", "--store", "none", "--out", str(as_csv)])
+    refused = runner.invoke(app, ["fit", *data, "--features", str(as_csv), "--out", str(tmp_path / "m.joblib")])
+    assert refused.exit_code == 1 and "FILE.npz" in refused.output
+
+
+def test_every_extracting_command_shares_flags() -> None:
+    import typer.main
+
+    commands = typer.main.get_command(app).commands
+    expected = {"model": "-m", "layer": "-l", "weights": "-w", "device": "-d", "batch_size": "-b", "num_workers": "-j", "on_error": "--on-error"}
+    for name in ("extract", "fit", "evaluate"):
+        options = {p.name: p.opts for p in commands[name].params if p.param_type_name == "option"}
+        for option, flag in expected.items():
+            assert flag in options[option], (name, option)
+    score = {p.name: p.opts for p in commands["score"].params if p.param_type_name == "option"}
+    assert {"device", "batch_size", "num_workers", "on_error", "weights"} <= set(score)
+
+
+def test_errors_speak_the_cli_vocabulary(tmp_path: Path) -> None:
+    from deepfeat_iqa.cli._errors import cli_vocabulary
+
+    flags = {"on_error": "--on-error", "weights": "--weights", "image_col": "--image-col"}
+    assert cli_vocabulary("pass on_error='skip' to go on, or weights=PATH; check image_col=", flags) == (
+        "pass --on-error skip to go on, or --weights PATH; check --image-col "
+    )
+    broken = tmp_path / "imgs"
+    broken.mkdir()
+    (broken / "bad.png").write_bytes(b"not a png")
+    result = runner.invoke(app, ["extract", str(broken), "-m", "squeezenet", "-w", "random", "-j", "0", "--store", "none"])
+    assert result.exit_code == 1 and "--on-error skip" in result.output and "on_error=" not in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="the message for a machine without a GPU")
+def test_device_cuda_without_gpu_is_one_line(labeled_dir: Path) -> None:
+    result = runner.invoke(app, ["extract", str(labeled_dir), "-m", "squeezenet", "-w", "random", "--device", "cuda", "--store", "none"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [result.output.strip()]
+    assert result.output.startswith("Error: --device cuda asks for a GPU, but torch")

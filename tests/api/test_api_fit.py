@@ -43,7 +43,7 @@ def test_predict_refuses_features_of_another_kind(feats: LayerFeatures) -> None:
 
 def test_feature_set_layers_are_concatenated_and_reduced(feature_set: FeatureSet) -> None:
     model = fit(feature_set, head=Ridge(), layers=["layer3", "layer4"])
-    assert model.layers == ["layer3", "layer4"] and model.key.layer == "layer3+layer4"
+    assert model.layers == ["layer3", "layer4"] and model.key.layer == ("layer3", "layer4")
     assert model.predict(feature_set).shape == (len(feature_set.dataset),)
     with pytest.raises(ConfigError, match="layers"):
         fit(feature_set, head=Ridge())  # two layers, none chosen

@@ -36,7 +36,7 @@ def test_backbone_layers_and_shapes(name):
     config = loaded.config
     assert not loaded.model.training
     assert loaded.weights_source == "random(seed=0)" and loaded.weights_sha256.startswith("sha256:")
-    table = list_layers(loaded).set_index("layer")  # one forward pass
+    table = list_layers(loaded, full=True).set_index("layer")  # one forward pass
     assert list(table.columns) == ["stage", "paper", "shape", "size"]
     paths = list(dict.fromkeys([*config.stages.values(), *config.paper_layers.values()]))
     assert set(paths) <= set(table.index), "every stage and paper path must be an executed module"

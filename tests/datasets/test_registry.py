@@ -8,7 +8,7 @@ import deepfeat_iqa as dfi
 from deepfeat_iqa.datasets import _registry
 from deepfeat_iqa.datasets import list_datasets, register_dataset
 
-CANONICAL = ["csiq", "folder", "kadid10k", "koniq10k", "live", "livec", "scpqd2020", "spaq", "tid2008", "tid2013"]
+CANONICAL = ["csiq", "folder", "kadid10k", "koniq10k", "live", "livec", "scpqd2020", "spaq", "synth", "tid2008", "tid2013"]
 
 
 def test_list_datasets_is_sorted_and_complete() -> None:

@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from deepfeat_iqa.errors import ConfigError, DeepfeatError
-from deepfeat_iqa.heads import GPR, LinearSVR
+from deepfeat_iqa.heads import GPR, LinearSVRHead
 from deepfeat_iqa.heads._gp_math import MaternMarginal
 
 
@@ -38,14 +38,14 @@ def test_sklearn_conformance(estimator, check):
 
 def test_gpr_beats_linear_svr_on_a_smooth_nonlinear_target():
     X, y = _latent_data(400, "nonlinear", seed=1)
-    gpr, svr = _test_srocc(GPR(), X, y, 250), _test_srocc(LinearSVR(), X, y, 250)
+    gpr, svr = _test_srocc(GPR(), X, y, 250), _test_srocc(LinearSVRHead(), X, y, 250)
     assert gpr > 0.9
     assert gpr > svr + 0.2
 
 
 def test_gpr_ties_linear_svr_on_a_linear_target():
     X, y = _latent_data(400, "linear", seed=2)
-    gpr, svr = _test_srocc(GPR(), X, y, 250), _test_srocc(LinearSVR(), X, y, 250)
+    gpr, svr = _test_srocc(GPR(), X, y, 250), _test_srocc(LinearSVRHead(), X, y, 250)
     assert svr > 0.95
     assert abs(gpr - svr) < 0.02
 

@@ -157,7 +157,7 @@ def test_seeded_fits_are_identical_and_pickle_round_trips(tmp_path):
     first = MultitaskMLP(**FAST).fit(X, y, scenes=scenes)
     second = MultitaskMLP(**FAST).fit(X, y, scenes=scenes)
     np.testing.assert_array_equal(first.predict(X), second.predict(X))
-    other_seed = MultitaskMLP(**{**FAST, "seed": 1}).fit(X, y, scenes=scenes)
+    other_seed = MultitaskMLP(**{**FAST, "random_state": 1}).fit(X, y, scenes=scenes)
     assert not np.array_equal(first.predict(X), other_seed.predict(X))
 
     joblib.dump(first, tmp_path / "mlp.joblib")
@@ -214,7 +214,7 @@ def test_bad_inputs_and_settings_raise_clear_errors():
     with pytest.raises(ConfigError, match="hidden"):
         MultitaskMLP(**{**FAST, "hidden": (0,)}).fit(X, y)
     if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="CUDA is not available"):
+        with pytest.raises(ConfigError, match="finds no CUDA device"):
             MultitaskMLP(**{**FAST, "device": "cuda"}).fit(X, y)
 
 

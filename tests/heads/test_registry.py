@@ -11,17 +11,17 @@ from sklearn.linear_model import Ridge
 
 from deepfeat_iqa import heads
 from deepfeat_iqa.errors import ConfigError
-from deepfeat_iqa.heads import GPR, SVR, LinearSVR, MultitaskMLP, list_heads, make_head, register_head
+from deepfeat_iqa.heads import GPR, LinearSVRHead, MultitaskMLP, RBFSVRHead, list_heads, make_head, register_head
 
 
 def test_builtin_names_map_to_the_documented_heads():
     assert {"svr", "linear-svr", "rbf-svr", "gpr"} <= set(list_heads())
     assert list_heads() == sorted(list_heads())
-    assert type(make_head("svr")) is LinearSVR
-    assert type(make_head("linear-svr")) is LinearSVR
-    assert type(make_head("rbf-svr")) is SVR
+    assert type(make_head("svr")) is LinearSVRHead
+    assert type(make_head("linear-svr")) is LinearSVRHead
+    assert type(make_head("rbf-svr")) is RBFSVRHead
     assert type(make_head("GPR")) is GPR
-    assert type(make_head("linear_svr")) is LinearSVR
+    assert type(make_head("linear_svr")) is LinearSVRHead
     assert type(make_head("mlp")) is MultitaskMLP
 
 
@@ -59,7 +59,7 @@ def test_unknown_option_names_the_valid_parameters():
 
 
 def test_an_instance_is_cloned_and_takes_options():
-    original = LinearSVR(C=0.5)
+    original = LinearSVRHead(C=0.5)
     made = make_head(original, epsilon=0.2)
     assert made is not original and made.C == 0.5 and made.epsilon == 0.2 and original.epsilon == 0.1
     assert isinstance(make_head(Ridge()), Ridge)

@@ -8,7 +8,7 @@ from scipy.stats import spearmanr
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from deepfeat_iqa.errors import ConfigError
-from deepfeat_iqa.heads import SVR, BlockStandardizer, LinearSVR
+from deepfeat_iqa.heads import BlockStandardizer, LinearSVRHead, RBFSVRHead
 
 
 def _latent_features(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -22,8 +22,8 @@ def _latent_features(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarra
 @parametrize_with_checks(
     [
         BlockStandardizer(),
-        LinearSVR(cv=3, C_grid=(0.1, 1.0)),
-        SVR(cv=3, C_grid=(1.0, 10.0), gamma_grid=(1.0,)),
+        LinearSVRHead(cv=3, C_grid=(0.1, 1.0)),
+        RBFSVRHead(cv=3, C_grid=(1.0, 10.0), gamma_grid=(1.0,)),
     ]
 )
 def test_sklearn_conformance(estimator, check):
@@ -33,7 +33,7 @@ def test_sklearn_conformance(estimator, check):
 def test_linear_svr_learns_a_linear_target_and_reports_C():
     X, z = _latent_features(300, 64, seed=0)
     y = 3.0 + 2.0 * z[:, 0] - z[:, 1] + 0.1 * np.random.default_rng(1).normal(size=300)
-    model = LinearSVR().fit(X[:200], y[:200])
+    model = LinearSVRHead().fit(X[:200], y[:200])
     assert model.C_ in model.C_grid
     assert set(model.cv_results_) == {(c, 0.0) for c in model.C_grid}
     assert spearmanr(model.predict(X[200:]), y[200:]).statistic > 0.95
@@ -42,8 +42,8 @@ def test_linear_svr_learns_a_linear_target_and_reports_C():
 def test_auto_C_is_at_least_as_good_as_a_poor_fixed_C():
     X, z = _latent_features(300, 256, seed=2)
     y = z[:, 0] + 0.5 * np.random.default_rng(3).normal(size=300)
-    tuned = LinearSVR().fit(X[:200], y[:200])
-    poor = LinearSVR(C=1e-4).fit(X[:200], y[:200])
+    tuned = LinearSVRHead().fit(X[:200], y[:200])
+    poor = LinearSVRHead(C=1e-4).fit(X[:200], y[:200])
     score = lambda m: spearmanr(m.predict(X[200:]), y[200:]).statistic  # noqa: E731
     assert score(tuned) >= score(poor) - 0.02
 
@@ -52,7 +52,7 @@ def test_rbf_svr_fits_a_smooth_nonlinear_target():
     rng = np.random.default_rng(4)
     X = rng.uniform(-2, 2, size=(300, 2))
     y = np.sin(2 * X[:, 0]) + 0.05 * rng.normal(size=300)
-    model = SVR().fit(X[:200], y[:200])
+    model = RBFSVRHead().fit(X[:200], y[:200])
     assert model.gamma_ > 0
     assert spearmanr(model.predict(X[200:]), y[200:]).statistic > 0.9
 
@@ -94,10 +94,10 @@ def test_search_on_a_subset_above_max_search_samples_still_fits_every_row() -> N
     rng = np.random.default_rng(3)
     X = rng.normal(size=(300, 8))
     y = X @ rng.normal(size=8) + 0.05 * rng.normal(size=300)
-    head = LinearSVR(max_search_samples=80)
+    head = LinearSVRHead(max_search_samples=80)
     rows = head._search_rows(300)
     assert rows.size == 80 and np.array_equal(rows, head._search_rows(300))  # seeded
-    assert np.array_equal(LinearSVR(max_search_samples=None)._search_rows(300), np.arange(300))
+    assert np.array_equal(LinearSVRHead(max_search_samples=None)._search_rows(300), np.arange(300))
     fitted = head.fit(X, y)
     assert fitted.C_ in head.C_grid
     assert spearmanr(fitted.predict(X), y).statistic > 0.95

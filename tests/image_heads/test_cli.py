@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 from typer.testing import CliRunner
 
-from deepfeat_iqa.cli import _heads  # noqa: F401 - registers fit/evaluate/score on app
-from deepfeat_iqa.cli import app
+from deepfeat_iqa.cli import (
+    _heads,  # noqa: F401 - registers fit/evaluate/score on app
+    app,
+)
 
 from .conftest import TINY
 

@@ -124,3 +124,9 @@ def test_images_smaller_than_the_crop_are_upscaled_as_the_views_document(tmp_pat
     small = make_images(tmp_path, n_groups=4, size=(12, 20))
     model = make_head("spaq-bl", epochs=1, **{**FAST, "test_views": "grid"}).fit(small)
     assert np.isfinite(model.predict(small)).all()
+
+
+@pytest.mark.parametrize("level", ["image", "patch"])
+def test_several_crops_per_image_train_per_image_or_per_patch(images, level):
+    model = make_head("spaq-bl", epochs=1, crops_per_image=3, target_level=level, **FAST).fit(images)
+    assert np.isfinite(model.history_[0]["loss"]) and np.isfinite(model.predict(images)).all()

@@ -57,8 +57,8 @@ def test_image_head_fit_predict_save_load_round_trip(images, tmp_path):
     before = model.predict(images)
     assert before.shape == (len(images),) and np.isfinite(before).all()
     assert np.allclose(model.predict([str(p) for p in images.paths[:3]]), before[:3])
-    path = dfi.save(model, tmp_path / "bl.model")
-    again = dfi.load(path)
+    path = dfi.save_model(model, tmp_path / "bl.model")
+    again = dfi.load_model(path)
     assert np.allclose(again.predict(images), before)
 
 

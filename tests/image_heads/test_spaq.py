@@ -34,7 +34,7 @@ def test_multitask_variants_train_on_their_side_label(images, name):
     out = model._outputs(ds, exif=ds.exif if name == "spaq-mt-e" else None)
     assert np.isfinite(out["quality"]).all()
     if name == "spaq-mt-e":  # without EXIF, MT-E gives the generic score (it reduces to BL)
-        assert np.allclose(model.predict(ds), out["generic"] * model.y_scale_ + model.y_mean_)
+        assert np.allclose(model.predict(ds), out["generic"] * model.y_std_ + model.y_mean_)
         assert not np.allclose(model.predict(ds, exif=ds.exif), model.predict(ds))
     if name == "spaq-mt-a":
         assert out["attributes"].shape == (len(ds), 5)

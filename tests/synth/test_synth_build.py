@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from deepfeat_iqa import synth
-from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.datasets import Dataset, load_synth
 from deepfeat_iqa.errors import ConfigError, DataError
 from deepfeat_iqa.synth import _build
 
@@ -37,7 +37,7 @@ def test_synthetic_build_labels(synthetic_build: tuple[Path, Dataset]) -> None:
 
 def test_labels_round_trip_through_the_csv(synthetic_build: tuple[Path, Dataset]) -> None:
     out, dataset = synthetic_build
-    loaded = synth.load(out)
+    loaded = load_synth(out)
     assert loaded.ids == dataset.ids and loaded.paths == dataset.paths
     np.testing.assert_allclose(loaded.mos, dataset.mos)
     np.testing.assert_array_equal(loaded.groups, dataset.groups)
@@ -97,7 +97,7 @@ def test_authentic_build_in_parallel(small_refs: list[Path], tmp_path: Path) -> 
         mixture = list(zip(row["type"].split("+"), map(int, row["level"].split("+"))))
         np.testing.assert_array_equal(table.loc[image_id].to_numpy(dtype=int), synth.multi_hot(mixture))
     assert not labels.duplicated(["reference", "type", "level"]).any()
-    pd.testing.assert_frame_equal(synth.load(tmp_path / "auth").distortion, table)
+    pd.testing.assert_frame_equal(load_synth(tmp_path / "auth").distortion, table)
 
 
 def test_bad_arguments_raise(small_refs: list[Path], tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_bad_arguments_raise(small_refs: list[Path], tmp_path: Path) -> None:
     with pytest.raises(DataError, match="share the id"):
         synth.build([small_refs[0], twin / f"{small_refs[0].stem}.jpg"], tmp_path / "a")
     with pytest.raises(DataError, match="No labels.csv"):
-        synth.load(tmp_path / "empty")
+        load_synth(tmp_path / "empty")
 
 
 def test_reference_photos_are_written_once(shipped: list[Path]) -> None:

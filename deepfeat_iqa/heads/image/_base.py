@@ -65,7 +65,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
     def _settings(self) -> TrainSettings:
         return TrainSettings(seed=int(self.random_state), **{name: getattr(self, name) for name in ENGINE_PARAMS})
 
-    def _check_images(self, X: Any) -> Dataset:  # noqa: N803
+    def _check_images(self, X: Any) -> Dataset:
         if not isinstance(X, Dataset):
             raise ConfigError(
                 f"{type(self).__name__} trains on images: pass a Dataset (dfi.datasets.load, load_folder, "
@@ -73,16 +73,16 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
             )
         return X
 
-    def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+    def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:
         return {name: value for name, value in side.items() if value is not None}
 
-    def fit(self, X: Dataset, y: Any = None, *, groups: Any = None, attributes: Any = None, exif: Any = None,  # noqa: N803
+    def fit(self, X: Dataset, y: Any = None, *, groups: Any = None, attributes: Any = None, exif: Any = None,
             scenes: Any = None, distortion: Any = None) -> ImageHead:
         """Train on the images of ``X`` with quality ``y`` (default ``X.mos``) and the side labels the head uses.
 
         ``groups`` (default ``X.group_ids``) keeps each content on one side of the validation split.
         """
-        X = self._check_images(X)  # noqa: N806
+        X = self._check_images(X)
         if y is None:
             if X.mos is None:
                 raise DataError(f"Dataset {X.name!r} has no quality scores; an image head needs MOS to learn from.")
@@ -94,7 +94,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         side = self._side_labels(X, {"attributes": attributes, "exif": exif, "scenes": scenes, "distortion": distortion})
         tasks = encode_side_labels(len(X), **side)
         scaler = Standardizer.fit(y)
-        self.y_mean_, self.y_scale_ = float(scaler.mean), float(scaler.scale)
+        self.y_mean_, self.y_std_ = float(scaler.mean), float(scaler.scale)
         tasks.targets["quality"] = scaler.transform(y).astype(np.float32)
         network, loss, geometry, transform = self.build_network(tasks, pretrained=True)
         pipeline = Pipeline(geometry, transform, self.resize)
@@ -118,7 +118,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         self.precision_, self.n_train_, self.n_val_ = outcome.precision, len(train), len(val) if val else 0
         return self
 
-    def _validation_rows(self, X: Dataset, groups: Any) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
+    def _validation_rows(self, X: Dataset, groups: Any) -> tuple[np.ndarray, np.ndarray]:
         """Training and validation rows, the validation part carved by content group (deepfeat_iqa.splits)."""
         from ... import splits
 
@@ -133,7 +133,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
             return rows, rows[:0]
         return split.train, split.test
 
-    def _data(self, X: Dataset, tasks: SideTasks) -> TrainData:  # noqa: N803
+    def _data(self, X: Dataset, tasks: SideTasks) -> TrainData:
         inputs = {"exif": tasks.exif_inputs} if tasks.exif_inputs is not None else {}
         return TrainData(list(X.paths), dict(tasks.targets), inputs)
 
@@ -147,9 +147,9 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         return {k: _jsonable(v) for k, v in self.get_params(deep=False).items() if k not in engine}
 
     # -- prediction ----------------------------------------------------------------------------------
-    def _outputs(self, X: Dataset, exif: Any = None) -> dict[str, np.ndarray]:  # noqa: N803
+    def _outputs(self, X: Dataset, exif: Any = None) -> dict[str, np.ndarray]:
         check_is_fitted(self, "network_")
-        X = self._check_images(X)  # noqa: N806
+        X = self._check_images(X)
         inputs = {}
         if exif is not None and self.tasks_.exif_encoder is not None:
             from .._mlp_tasks import as_table
@@ -159,9 +159,9 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         pipeline = Pipeline(self.geometry_, self.transform_, self.resize)
         return predict_network(self.network_, data, pipeline, self._view(self.test_views, self.geometry_), self._settings())
 
-    def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:  # noqa: N803
+    def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:
         """Predicted quality per image, averaged over the test views; MT-E adds its EXIF offset when ``exif`` is given."""
-        return self._outputs(X, exif)["quality"] * self.y_scale_ + self.y_mean_
+        return self._outputs(X, exif)["quality"] * self.y_std_ + self.y_mean_
 
     # -- model files (persist.py's protocol) ---------------------------------------------------------
     def _dfi_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -171,7 +171,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         config = {
             "class": type(self).__name__,
             "params": {k: _jsonable(v) for k, v in self.get_params(deep=False).items()},
-            "y_mean": self.y_mean_, "y_scale": self.y_scale_,
+            "y_mean": self.y_mean_, "y_std": self.y_std_,
             "tasks": {
                 "attribute_names": tasks.attribute_names, "scene_names": tasks.scene_names,
                 "distortion_classes": tasks.distortion_classes, "distortion_multilabel": tasks.distortion_multilabel,
@@ -213,7 +213,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         tasks.exif_inputs = None
         head.network_, head.tasks_ = network.eval(), tasks
         head.geometry_, head.transform_ = geometry, transform
-        head.y_mean_, head.y_scale_ = float(config["y_mean"]), float(config["y_scale"])
+        head.y_mean_, head.y_std_ = float(config["y_mean"]), float(config["y_std"])
         head.history_, head.best_epoch_, head.best_val_srocc_ = config["history"], config["best_epoch"], config["best_val_srocc"]
         head.precision_, head.n_train_, head.n_val_ = config["precision"], config["n_train"], config["n_val"]
         return head

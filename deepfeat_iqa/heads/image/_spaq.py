@@ -7,8 +7,8 @@ from typing import Any
 import torch
 
 from ...errors import ConfigError, DataError
-from ...views import Geometry
 from ...training import Normalize
+from ...views import Geometry
 from .._mlp_net import LossWeights, NetSpec
 from .._mlp_tasks import SideTasks
 from ._base import ImageHead
@@ -75,7 +75,7 @@ class SpaqHead(ImageHead):
         self.val_fraction, self.crop, self.resize, self.test_views = val_fraction, crop, resize, test_views
         self.val_views, self.checkpoint_dir, self.random_state = val_views, checkpoint_dir, random_state
 
-    def _side_labels(self, X: Any, side: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+    def _side_labels(self, X: Any, side: dict[str, Any]) -> dict[str, Any]:
         if self.task not in TASKS:
             raise ConfigError(f"task={self.task!r} is not one of {', '.join(map(repr, TASKS))}.")
         wanted = TASKS[self.task]

@@ -1,0 +1,82 @@
+"""Options every command spells the same way (long and short flags), and the image inputs of extract/score.
+
+One definition per option, so ``-l`` is ``--layer`` on every command, and every command that extracts
+features takes ``--device``, ``--batch-size``, ``--num-workers`` and ``--on-error``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+Model = Annotated[str, typer.Option("--model", "-m", help="Backbone (see list-backbones), e.g. resnet50; any timm name works.")]
+Layers = Annotated[
+    list[str] | None,
+    typer.Option("--layer", "-l", help="Stage name (block4), module path (blocks.4) or index (-2); repeat for several (see list-layers)."),
+]
+Weights = Annotated[str, typer.Option("--weights", "-w", help="imagenet, random, or a weights file PATH.")]
+Pooling = Annotated[str | None, typer.Option("--pooling", help="avg, max, avg+std, gridKxK or flatten (default avg).")]
+Crops = Annotated[str | None, typer.Option("--crops", help="center, resize, randomN[@seedS], grid, patches or full (default center).")]
+Precision = Annotated[str | None, typer.Option("--precision", help="fp32 or bf16 (default: the library's, see docs/precision.md).")]
+Store = Annotated[
+    str, typer.Option("--store", help="Feature store directory or fsspec URL; 'cache' is the user cache, 'none' caches nothing.")
+]
+Device = Annotated[str | None, typer.Option("--device", "-d", help="cpu, cuda, cuda:1, ... (default: CUDA when available).")]
+BatchSize = Annotated[int, typer.Option("--batch-size", "-b", help="Images per batch (and crops per forward pass).")]
+NumWorkers = Annotated[int | None, typer.Option("--num-workers", "-j", help="Decoding processes (default: all cores but one).")]
+OnError = Annotated[str, typer.Option("--on-error", help="raise: stop at an unreadable image; skip: record it and go on.")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of random crops, random weights, splits and distortions.")]
+
+#: Same as ``deepfeat_iqa.backbones.DEFAULT_BACKBONE`` (spelled out so ``--help`` does not import torch; a test checks).
+DEFAULT_BACKBONE = "efficientnet_lite0"
+
+
+def store_arg(store: str) -> str | None:
+    """``--store none`` computes without caching."""
+    return None if store.lower() == "none" else store
+
+
+def layer_arg(text: str) -> str | int:
+    """``-2`` on the command line is a stage index, as ``layer=-2`` is in Python."""
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def extract_options(
+    *, pooling: str | None = None, crops: str | None = None, precision: str | None = None, store: str = "cache",
+    device: str | None = None, batch_size: int = 32, num_workers: int | None = None, on_error: str = "raise",
+) -> dict[str, Any]:
+    """The keyword arguments of ``extract`` the user gave; the library's own defaults apply to the rest."""
+    given = {"pooling": pooling, "crops": crops, "precision": precision, "device": device, "num_workers": num_workers}
+    return {k: v for k, v in given.items() if v is not None} | {
+        "store": store_arg(store), "batch_size": batch_size, "on_error": on_error,
+    }  # fmt: skip
+
+
+def images_arg(paths: list[Path], option: str = "PATHS") -> Any:
+    """One Dataset of the given photos: a single folder keeps ids relative to it (as everywhere else)."""
+    from ..datasets import IMAGE_SUFFIXES, Dataset
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise typer.BadParameter(f"{len(missing)} paths do not exist (first: {missing[0]!r}).", param_hint=option)
+    if len(paths) == 1 and paths[0].is_dir():
+        try:
+            return Dataset.from_folder(paths[0])
+        except Exception as error:  # DataError: an empty folder
+            raise typer.BadParameter(str(error), param_hint=option) from None
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            files.append(path)
+    if not files:
+        raise typer.BadParameter(f"No photos ({', '.join(IMAGE_SUFFIXES)}) found in {[str(p) for p in paths]}.", param_hint=option)
+    from ..extraction import as_dataset
+
+    try:
+        return as_dataset(files)
+    except Exception as error:  # DataError: duplicates
+        raise typer.BadParameter(str(error), param_hint=option) from None
