@@ -25,8 +25,8 @@ def test_registered_fit_predict_save_load(name, blur_set, tmp_path) -> None:
     assert 1 <= head.best_epoch_ <= 2 and len(head.history_) == 2 and "val_srocc" in head.history_[0]
     scores = model.predict(blur_set)
     assert scores.shape == (len(blur_set),) and np.isfinite(scores).all()
-    path = dfi.save(model, tmp_path / f"{name}.dfi")
-    np.testing.assert_allclose(dfi.load(path).predict(blur_set), scores, rtol=1e-5, atol=1e-5)
+    path = dfi.save_model(model, tmp_path / f"{name}.dfi")
+    np.testing.assert_allclose(dfi.load_model(path).predict(blur_set), scores, rtol=1e-5, atol=1e-5)
 
 
 def test_evaluate_and_compare_on_the_same_splits(blur_set) -> None:

@@ -71,7 +71,7 @@ def test_finetune_from_stage1_fit_predict_save_load(pretrain_set, target_set, tm
     assert head.pretrain_variant_ == "reg" and head.trunk_weights_ == weights.fingerprint
     scores = model.predict(target_set)
     assert scores.shape == (len(target_set),) and np.isfinite(scores).all()
-    again = dfi.load(dfi.save(model, tmp_path / "qa.dfi"))
+    again = dfi.load_model(dfi.save_model(model, tmp_path / "qa.dfi"))
     np.testing.assert_allclose(again.predict(target_set), scores, rtol=1e-4, atol=1e-4)
     assert again.estimator.pretrain_references_ == ["astronaut", "chelsea"]
     from_file = QualityAwareFineTune(weights=weights.save(tmp_path / "w.safetensors"), **FINETUNE).fit(target_set)
