@@ -169,7 +169,7 @@ def main() -> None:
         (OUT / f"{name}.json").write_text(json.dumps({"meta": meta, "accuracy": rows, "throughput": speed}, indent=2, default=str))
         lines = [
             f"# Pretraining ablation ({'quick' if args.quick else 'default'} run{'' if complete else ', INCOMPLETE'})", "",
-            f"Target: {meta['target']}, {len(target)} images of {len(set(target.group_ids))} contents; pretraining set: "
+(f"Target: {meta['target']}, {len(target)} images of {len(set(target.group_ids))} contents; pretraining set: "
             f"{len(pretrain_set)} synthetic images ({per_synthetic} of the 39 type-level classes per photo) of "
             f"{len(pretrain_pool)} other photos; photos at most {args.side} px; EfficientNet-Lite0 crops {args.crop} px. "
             f"{len(splits)} content-separated splits (25% of contents held out), identical for every row: "
@@ -177,7 +177,7 @@ def main() -> None:
             f"1e-3). Stage 2: {args.finetune_epochs} epochs, 8 images x 4 random crops per step, Adam 1e-4, test = mean of "
             f"10 random crops. Patch CNNs: {args.patch_epochs} epochs, 4 images x 16 random patches per step, Adam 1e-3. "
             f"GPR: ImageNet `{MODEL}` `pool` features of the center crop. Measured on a shared 2-core CPU machine under "
-            "other jobs' load; minutes include stage 1 for the pretrained rows.",
+            "other jobs' load; minutes include stage 1 for the pretrained rows."),
             "", pd.DataFrame(rows).set_index("model").to_markdown(floatfmt=".3f") if rows else "(no rows yet)", "",
             f"Paired test, Multi vs ImageNet fine-tuning: {meta.get('multi_vs_imagenet', 'not run')}", "",
             "## Patch-CNN training throughput (engine vs bare loop on pre-made patch tensors, fp32, same run)", "",

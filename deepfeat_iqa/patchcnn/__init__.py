@@ -8,11 +8,17 @@
 
 # The heads package registers this package's head; importing it first settles the import order.
 from .. import heads as _heads  # noqa: F401
-
 from ._aspects import ASPECTS, aspect_targets, within_scene_srocc
 from ._heads import CNNIQA, DCNNS
 from ._nets import CNNIQANet, DCNNSNet, PatchLoss
-from ._preprocess import LUMA_WEIGHTS, GrayLCN, check_patch_sizes, local_contrast_normalize, patch_grid, to_gray
+from ._preprocess import (
+    LUMA_WEIGHTS,
+    GrayLCN,
+    check_patch_sizes,
+    local_contrast_normalize,
+    patch_grid,
+    to_gray,
+)
 from ._scenes import (
     DESCRIPTOR_COLUMNS,
     DESCRIPTOR_DIM,
@@ -27,15 +33,16 @@ from ._scenes import (
 __all__ = [
     "ASPECTS",
     "CNNIQA",
-    "CNNIQANet",
     "DCNNS",
-    "DCNNSNet",
     "DESCRIPTOR_COLUMNS",
     "DESCRIPTOR_DIM",
     "EDGE_FILTERS",
     "LUMA_WEIGHTS",
+    "CNNIQANet",
+    "DCNNSNet",
     "GrayLCN",
     "PatchLoss",
+    "aspect_targets",
     "check_patch_sizes",
     "cluster_scenes",
     "file_descriptor",
@@ -46,5 +53,4 @@ __all__ = [
     "to_gray",
     "with_scene_clusters",
     "within_scene_srocc",
-    "aspect_targets",
 ]

@@ -25,18 +25,19 @@ from ._nets import CNNIQANet, DCNNSNet, PatchLoss
 from ._preprocess import GrayLCN, check_patch_sizes
 from ._scenes import cluster_scenes, scene_descriptors
 
+
 class _PatchHead(ImageHead):
     """What DCNNS and CNNIQA share: grayscale LCN input, patch-level targets, size checks, SCPQD aspects."""
 
-    def fit(self, X: Dataset, y: Any = None, *, groups: Any = None, **side: Any) -> _PatchHead:  # noqa: N803
+    def fit(self, X: Dataset, y: Any = None, *, groups: Any = None, **side: Any) -> _PatchHead:
         """Train on the images of ``X``; with ``aspect`` set, on that SCPQD2020 aspect's ranks instead of ``y``."""
-        X = self._check_images(X)  # noqa: N806
+        X = self._check_images(X)
         if self.aspect is not None:
             y = aspect_targets(X, self.aspect, type(self).__name__)
         check_patch_sizes(X, self._patch(), self.upscale_small)
         return super().fit(X, y, groups=groups, **side)
 
-    def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:  # noqa: N803
+    def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:
         """Mean patch score per image (test views: ``test_views``), in the units of the training scores."""
         check_is_fitted(self, "network_")
         check_patch_sizes(self._check_images(X), self._patch(), self.upscale_small)
@@ -108,7 +109,7 @@ class DCNNS(_PatchHead):
         self.val_fraction, self.crop, self.resize, self.test_views = val_fraction, crop, resize, test_views
         self.val_views, self.checkpoint_dir, self.random_state = val_views, checkpoint_dir, random_state
 
-    def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+    def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:
         """The k-means scene id of every training image, one-hot, as the scene task's target."""
         if not self.n_scenes:
             return {}
@@ -171,7 +172,7 @@ class CNNIQA(_PatchHead):
         self.val_fraction, self.crop, self.resize, self.test_views = val_fraction, crop, resize, test_views
         self.val_views, self.checkpoint_dir, self.random_state = val_views, checkpoint_dir, random_state
 
-    def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+    def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:
         return {}  # quality only
 
     def build_network(self, tasks: SideTasks, *, pretrained: bool) -> tuple[CNNIQANet, PatchLoss, Geometry, GrayLCN]:

@@ -7,18 +7,17 @@
 
 # The heads package registers this package's head; importing it first settles the import order.
 from .. import heads as _heads  # noqa: F401
-
 from ._finetune import QualityAwareFineTune, stage1_record
 from ._nets import VARIANTS, FineTuneNet, PretrainLoss, QualityAwareNet
 from ._stage1 import PretrainedWeights, check_disjoint, pretrain, stage1_labels
 
 __all__ = [
+    "VARIANTS",
     "FineTuneNet",
+    "PretrainLoss",
     "PretrainedWeights",
     "QualityAwareFineTune",
-    "PretrainLoss",
     "QualityAwareNet",
-    "VARIANTS",
     "check_disjoint",
     "pretrain",
     "stage1_labels",

@@ -73,7 +73,7 @@ class QualityAwareFineTune(ImageHead):
         self.val_fraction, self.crop, self.resize, self.test_views = val_fraction, crop, resize, test_views
         self.val_views, self.checkpoint_dir, self.random_state = val_views, checkpoint_dir, random_state
 
-    def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+    def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:
         return {}  # quality only
 
     def build_network(self, tasks: SideTasks, *, pretrained: bool) -> tuple[FineTuneNet, L1Loss, Geometry, Normalize]:
@@ -97,7 +97,7 @@ class QualityAwareFineTune(ImageHead):
         geometry = Geometry((size, size), config.crop_pct, config.interpolation)
         return network, L1Loss(), geometry, Normalize(tuple(config.mean), tuple(config.std))
 
-    def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:  # noqa: N803
+    def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:
         """Mean score over the test views; refuses test images whose content the stage-1 set was made from."""
         check_disjoint(getattr(self, "pretrain_references_", []), self._check_images(X), role="test")
         return super().predict(X)

@@ -88,7 +88,7 @@ class PretrainedWeights:
             meta = (handle.metadata() or {}).get(METADATA_KEY)
             if meta is None:
                 raise DataError(f"{str(path)!r} is a weights file but not stage-1 weights of dfi.pretrain (no {METADATA_KEY!r} record).")
-            state = {k: handle.get_tensor(k) for k in handle.keys()}
+            state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 - a safetensors handle, not a dict
         info = json.loads(meta)
         return cls(info["backbone"], info["variant"], state, tuple(info["references"]), info["fingerprint"], info["record"])
 

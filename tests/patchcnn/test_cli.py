@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from deepfeat_iqa.cli import _heads  # noqa: F401 - registers fit/evaluate/score on app
-from deepfeat_iqa.cli import app
+from deepfeat_iqa.cli import (
+    _heads,  # noqa: F401 - registers fit/evaluate/score on app
+    app,
+)
 
 runner = CliRunner()
 OPTIONS = ["-o", "epochs=1", "-o", "crops_per_image=2", "-o", "num_workers=0", "-o", "progress=false"]

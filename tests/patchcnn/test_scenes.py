@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from deepfeat_iqa.errors import ConfigError, DataError
-from deepfeat_iqa.patchcnn import DESCRIPTOR_DIM, cluster_scenes, scene_descriptor, scene_descriptors, with_scene_clusters
-from deepfeat_iqa.patchcnn import _scenes
+from deepfeat_iqa.patchcnn import (
+    DESCRIPTOR_DIM,
+    _scenes,
+    cluster_scenes,
+    scene_descriptor,
+    scene_descriptors,
+    with_scene_clusters,
+)
 
 
 def test_descriptor_parts() -> None:

@@ -11,7 +11,13 @@ import torch
 import deepfeat_iqa as dfi
 from deepfeat_iqa.errors import ConfigError, DataError
 from deepfeat_iqa.heads.image import build_trunk
-from deepfeat_iqa.pretrain import FineTuneNet, PretrainedWeights, QualityAwareFineTune, QualityAwareNet, pretrain
+from deepfeat_iqa.pretrain import (
+    FineTuneNet,
+    PretrainedWeights,
+    QualityAwareFineTune,
+    QualityAwareNet,
+    pretrain,
+)
 
 from .conftest import TRUNK
 
