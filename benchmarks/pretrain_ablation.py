@@ -62,7 +62,7 @@ def pools(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     return pretrain_pool, target_pool
 
 
-def throughput(name: str, target: dfi.Dataset, steps: int, options: dict) -> dict:
+def throughput(name: str, target: dfi.Dataset, steps: int, options: dict, num_workers: int = 1) -> dict:
     """Patches/s of the engine (decode + crop + LCN in a worker, train) and of a bare loop on pre-made patches."""
     head = make_head(name, **options)
     network, loss, geometry, transform = head.build_network(SideTasks(targets={}), pretrained=True)
@@ -72,7 +72,7 @@ def throughput(name: str, target: dfi.Dataset, steps: int, options: dict) -> dic
     targets = {"quality": np.linspace(-1, 1, n_images).astype(np.float32)}
     settings = TrainSettings(epochs=1, batch_size=head.batch_size, optimizer="adam", lr=1e-3, weight_decay=0.0,
                              schedule="constant", crops_per_image=head.crops_per_image, target_level="patch",
-                             precision="fp32", device="cpu", num_workers=1, progress=False)  # fmt: skip
+                             precision="fp32", device="cpu", num_workers=num_workers, progress=False)  # fmt: skip
     state = {k: v.clone() for k, v in network.state_dict().items()}
     size = geometry.size
     x = torch.randn(per_step, 1, *size)
@@ -85,7 +85,7 @@ def throughput(name: str, target: dfi.Dataset, steps: int, options: dict) -> dic
     engine = steps * per_step / (time.perf_counter() - start)
     network.load_state_dict(state)
     floor = steps * per_step / _bare(network, loss, x, y, steps)
-    return {"head": name, "patch": f"{size[0]}x{size[1]}", "patches_per_step": per_step, "steps": steps,
+    return {"head": name, "patch": f"{size[0]}x{size[1]}", "patches_per_step": per_step, "steps": steps, "workers": num_workers,
             "engine_patches_s": round(engine, 1), "floor_patches_s": round(floor, 1), "ratio": round(engine / floor, 3)}  # fmt: skip
 
 
@@ -123,6 +123,8 @@ def main() -> None:
     parser.add_argument("--patch-epochs", type=int, default=3)
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--throughput-only", action="store_true", help="measure only the patch-CNN throughput")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="engine decoding workers to measure (0 = in-process)")
     parser.add_argument("--cache", type=Path, default=OUT / ".cache" / "pretrain_ablation")
     args = parser.parse_args()
     if args.quick:
@@ -149,6 +151,8 @@ def main() -> None:
           f"of {len(set(target.group_ids))} contents; {len(splits)} splits", flush=True)  # fmt: skip
 
     name = "pretrain_ablation_quick" if args.quick else "pretrain_ablation"
+    if args.throughput_only:
+        name = "patch_cnn_throughput"
     OUT.mkdir(parents=True, exist_ok=True)
     meta = {
         "target": args.dataset or "synthetic authentic-like (dfi.synth)", "pretrain_photos": [p.stem for p in pretrain_pool],
@@ -181,8 +185,9 @@ def main() -> None:
             "", pd.DataFrame(rows).set_index("model").to_markdown(floatfmt=".3f") if rows else "(no rows yet)", "",
             f"Paired test, Multi vs ImageNet fine-tuning: {meta.get('multi_vs_imagenet', 'not run')}", "",
             "## Patch-CNN training throughput (engine vs bare loop on pre-made patch tensors, fp32, same run)", "",
-            "| head | patch | patches/step | steps | engine patches/s | floor patches/s | ratio |", "|---|---|---|---|---|---|---|",
-            *[f"| {r['head']} | {r['patch']} | {r['patches_per_step']} | {r['steps']} | {r['engine_patches_s']} | "
+            "| head | patch | patches/step | steps | engine workers | engine patches/s | floor patches/s | ratio |",
+            "|---|---|---|---|---|---|---|---|",
+            *[f"| {r['head']} | {r['patch']} | {r['patches_per_step']} | {r['steps']} | {r['workers']} | {r['engine_patches_s']} | "
               f"{r['floor_patches_s']} | {r['ratio']} |" for r in speed],
             "", "Time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()), "",
         ]  # fmt: skip
@@ -190,10 +195,13 @@ def main() -> None:
 
     # Throughput first: it is short, and its ratio is the goal (>= 0.85x the bare loop).
     for head, steps in (("cnniqa", 40 if args.quick else 150), ("dcnns", 4 if args.quick else 12)):
-        speed.append(throughput(head, target, steps, {}))
-        print(f"{head}: engine {speed[-1]['engine_patches_s']} patches/s, floor {speed[-1]['floor_patches_s']}, "
-              f"ratio {speed[-1]['ratio']}", flush=True)  # fmt: skip
-        write(False)
+        for n_workers in args.workers:
+            speed.append(throughput(head, target, steps, {}, n_workers))
+            print(f"{head} ({n_workers} workers): engine {speed[-1]['engine_patches_s']} patches/s, floor "
+                  f"{speed[-1]['floor_patches_s']}, ratio {speed[-1]['ratio']}", flush=True)  # fmt: skip
+            write(False)
+    if args.throughput_only:
+        return
 
     results: dict[str, dfi.EvaluationResult] = {}
     common = {"splits": splits, "progress": False}
