@@ -105,6 +105,9 @@ class QualityAwareFineTune(ImageHead):
     def input_description(self) -> dict[str, Any]:
         record = super().input_description()
         variant = getattr(self, "pretrain_variant_", None)
+        if variant is None and not hasattr(self, "network_"):  # unfitted (an evaluation's template): read the weights
+            stage1 = stage1_record(self.weights)
+            variant = stage1.variant if stage1 is not None else None
         record["weights"] = getattr(self, "trunk_weights_", record["weights"])
         record["layer"] = f"end-to-end:quality-aware({variant or 'imagenet/none'})"
         return record

@@ -75,6 +75,7 @@ def test_finetune_from_stage1_fit_predict_save_load(pretrain_set, target_set, tm
     model = dfi.fit(target_set, head="quality-aware", weights=weights, **FINETUNE)
     head = model.estimator
     assert head.pretrain_variant_ == "reg" and head.trunk_weights_ == weights.fingerprint
+    assert "quality-aware(reg)" in QualityAwareFineTune(weights=weights).input_description()["layer"]  # reports name it
     scores = model.predict(target_set)
     assert scores.shape == (len(target_set),) and np.isfinite(scores).all()
     again = dfi.load_model(dfi.save_model(model, tmp_path / "qa.dfi"))
