@@ -135,6 +135,7 @@ def accuracy(args: argparse.Namespace) -> tuple[list[dict], dict]:
     gpr_frozen = dfi.evaluate(frozen, head="gpr", layers=GPR_LAYERS, splits=splits, progress=False)
     minutes["GPR, frozen features (4 layers)"] = (time.perf_counter() - start) / 60 + extract_minutes
     rows["GPR, frozen features (4 layers)"] = gpr_frozen.per_split.to_dict("records")
+    print("GPR frozen", gpr_frozen.summary(), flush=True)
     known = {"bl": ("SPAQ-BL (pool)", {}), "bl-multi": ("SPAQ-BL (4 layers pooled)", {"layers": tuple(GPR_LAYERS)})}
     recipes = dict(known[name.strip()] for name in args.recipes.split(","))
     for label, extra in recipes.items():
@@ -155,20 +156,36 @@ def accuracy(args: argparse.Namespace) -> tuple[list[dict], dict]:
             minutes[f"GPR, fine-tuned features of {label}"] += (time.perf_counter() - t0) / 60
             rows[f"GPR, fine-tuned features of {label}"].append(gpr.per_split.iloc[0].to_dict())
             print(label, rows[label][-1]["srocc"], rows[f"GPR, fine-tuned features of {label}"][-1]["srocc"], flush=True)
+            # A long run killed part-way still leaves every finished split on disk.
+            (OUT / "end_to_end_partial.json").write_text(json.dumps({"rows": rows, "minutes": minutes, "meta": run_meta(args, ds)},
+                                                                    indent=1, default=float))  # fmt: skip
+    table = summarize(rows, minutes)
+    meta = run_meta(args, ds)
+    return table, meta
+
+
+def run_meta(args: argparse.Namespace, ds) -> dict:
+    """Exactly what the accuracy run used."""
+    return {"dataset": ds.name, "n_images": len(ds), "n_groups": len(set(ds.group_ids)), "splits": args.splits,
+            "test_size": 0.2, "epochs": args.epochs, "crop": args.crop, "recipe": "AdamW, head lr 1e-3, trunk lr 1e-4, "
+            "one-cycle (10% warmup), 1 frozen-trunk epoch, batch 8 x 2 accumulated, random crops, L1, test: grid at "
+            "half-crop stride averaged, validation: 20% of training content groups, best epoch by SROCC on 2 random crops",
+            "gpr_layers": GPR_LAYERS, "gpr_views": "grid (224 crops at stride 112, pooled features averaged)",
+            "synthetic_set": "dfi.synth.build, synthetic kind, per_image distortions, max_side 384, seed 0" if not args.dataset else None,
+            "per_image": args.per_image, "refs": args.refs}  # fmt: skip
+
+
+def summarize(rows: dict[str, list[dict]], minutes: dict[str, float]) -> list[dict]:
+    """Mean ± sd of SROCC/PLCC per method over the splits it finished."""
     table = []
     for label, per_split in rows.items():
         srocc = np.array([r["srocc"] for r in per_split])
         plcc = np.array([r["plcc"] for r in per_split])
-        table.append({"method": label, "srocc_mean": round(float(srocc.mean()), 4), "srocc_sd": round(float(srocc.std(ddof=1)), 4),
-                      "plcc_mean": round(float(plcc.mean()), 4), "plcc_sd": round(float(plcc.std(ddof=1)), 4),
+        sd = (lambda v: round(float(v.std(ddof=1)), 4) if v.size > 1 else float("nan"))
+        table.append({"method": label, "splits": int(srocc.size), "srocc_mean": round(float(srocc.mean()), 4),
+                      "srocc_sd": sd(srocc), "plcc_mean": round(float(plcc.mean()), 4), "plcc_sd": sd(plcc),
                       "minutes": round(minutes[label], 2)})  # fmt: skip
-    meta = {"dataset": ds.name, "n_images": len(ds), "n_groups": len(set(ds.group_ids)), "splits": args.splits,
-            "test_size": 0.2, "epochs": args.epochs, "recipe": "AdamW, head lr 1e-3, trunk lr 1e-4, one-cycle (10% warmup), "
-            f"1 frozen-trunk epoch, batch 8 x 2 accumulated, random {args.crop} crops, L1, test: {args.crop} grid at "
-            f"stride {args.crop // 2} averaged, "
-            "validation: 20% of training content groups, best epoch by SROCC on 2 random crops",
-            "gpr_layers": GPR_LAYERS, "gpr_views": "grid (224 crops at stride 112, pooled features averaged)"}  # fmt: skip
-    return table, meta
+    return table
 
 
 def main() -> None:
@@ -186,6 +203,8 @@ def main() -> None:
     parser.add_argument("--recipes", default="bl", help="accuracy: comma list of bl, bl-multi")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--from-partial", action="store_true",
+                        help="write the accuracy table from end_to_end_partial.json (the splits a killed run finished)")
     args = parser.parse_args()
     torch.manual_seed(0)
     photos = sorted((PRISTINE / "kodak24").glob("*.png"))
@@ -194,11 +213,16 @@ def main() -> None:
     if not args.skip_throughput:
         result["throughput"] = [throughput(m, args.batch, args.steps, args.rounds, photos) for m in ("efficientnet_lite0", "resnet50")]
         print(result["throughput"], flush=True)
-    if not args.skip_accuracy:
+    if args.from_partial:
+        partial = json.loads((OUT / "end_to_end_partial.json").read_text())
+        result["accuracy"] = summarize(partial["rows"], partial["minutes"])
+        result["meta"]["accuracy"] = {"note": "partial: the run was stopped; 'splits' says how many of the 5 each method finished",
+                                      **(partial.get("meta") or run_meta(args, dataset(args)))}  # fmt: skip
+    elif not args.skip_accuracy:
         result["accuracy"], result["meta"]["accuracy"] = accuracy(args)
     name = "end_to_end" if not args.dataset else f"end_to_end_{args.dataset}"
-    if args.skip_accuracy or args.skip_throughput:
-        name += "_throughput" if args.skip_accuracy else "_accuracy"
+    if args.skip_accuracy or args.skip_throughput or args.from_partial:
+        name += "_throughput" if args.skip_accuracy and not args.from_partial else "_accuracy"
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(result, indent=2))
     lines = [f"# End-to-end image heads ({name})", "", f"Measured on a {result['meta']['machine']}; ratios are side by side in one run.", ""]
@@ -213,8 +237,8 @@ def main() -> None:
     if "accuracy" in result:
         meta = result["meta"]["accuracy"]
         lines += ["", "## Accuracy (EfficientNet-Lite0, ImageNet weights)", "", "```", json.dumps(meta, indent=1), "```", "",
-                  "| method | SROCC | PLCC | minutes (all splits) |", "|---|---|---|---|"]
-        lines += [f"| {r['method']} | {r['srocc_mean']:.3f} ± {r['srocc_sd']:.3f} | {r['plcc_mean']:.3f} ± {r['plcc_sd']:.3f} | {r['minutes']} |"
+                  "| method | splits | SROCC | PLCC | minutes (these splits) |", "|---|---|---|---|---|"]
+        lines += [f"| {r['method']} | {r['splits']} | {r['srocc_mean']:.3f} ± {r['srocc_sd']:.3f} | {r['plcc_mean']:.3f} ± {r['plcc_sd']:.3f} | {r['minutes']} |"
                   for r in result["accuracy"]]  # fmt: skip
     (OUT / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -19,6 +19,7 @@ Usage::
     python benchmarks/heads_speed.py            # N in {1000, 3000, 8000}, D in {512, 2048}, 30 trials
     python benchmarks/heads_speed.py --quick    # N in {1000, 3000}, D=512, 10 trials
     python benchmarks/heads_speed.py --threads 2
+    python benchmarks/heads_speed.py --scale    # GPR at 3000 (vs scikit-learn), 10k, 50k: see gpr_scale.py
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def run_case(n: int, dim: int, skip_sklearn_over: float | None) -> dict:
     if skip_sklearn_over is not None and skip_sklearn_over > SKLEARN_LIMIT_S:
         row["sklearn_skipped"] = f"estimated {skip_sklearn_over / 60:.0f} min > {SKLEARN_LIMIT_S / 60:.0f} min"
         return row
-    kernel = ConstantKernel(1.0) * Matern(length_scale=1.0, nu=2.5) + WhiteKernel(0.1)
+    # scikit-learn started at a sensible length scale for standardized D-dim features (issue 11)
+    kernel = ConstantKernel() * Matern(length_scale=float(np.sqrt(dim)), nu=2.5) + WhiteKernel()
     sk, row["sklearn_fit_s"] = timed(lambda: GaussianProcessRegressor(kernel, normalize_y=True).fit(Ztr, ytr))
     sk_pred, row["sklearn_predict_1000_s"] = timed(lambda: sk.predict(Zte))
     row["sklearn_srocc"] = float(spearmanr(sk_pred, yte).statistic)
@@ -119,7 +121,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N in {1000, 3000}, D=512, 10 tuning trials")
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (seed 003: one core)")
     parser.add_argument("--tuning-only", action="store_true", help="only the 30-trial tuning run (heads_speed_tuning.*)")
+    parser.add_argument("--scale", action="store_true", help="GPR at scale: vs sklearn at 3000, exact vs inducing at 10k, 50k (gpr_scale.py)")
     args = parser.parse_args()
+    if args.scale:
+        import sys
+
+        import gpr_scale
+
+        sys.argv = [sys.argv[0], "--threads", str(args.threads)] + (["--quick"] if args.quick else [])
+        gpr_scale.main()
+        return
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     with threadpool_limits(args.threads):

@@ -28,6 +28,13 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "evaluate_cross": ("deepfeat_iqa.evaluation", "evaluate_cross"),
     "compare": ("deepfeat_iqa.evaluation", "compare"),
     "EvaluationResult": ("deepfeat_iqa.results", "EvaluationResult"),
+    "summary_table": ("deepfeat_iqa.results", "summary_table"),
+    # studies
+    "sweep": ("deepfeat_iqa.studies", "sweep"),
+    "cross": ("deepfeat_iqa.studies", "cross"),
+    "significance": ("deepfeat_iqa.studies", "significance"),
+    "ensemble": ("deepfeat_iqa.studies", "ensemble"),
+    "Study": ("deepfeat_iqa.studies", "Study"),
     "cache_dir": ("deepfeat_iqa.paths", "cache_dir"),
     # records
     "Dataset": ("deepfeat_iqa.datasets", "Dataset"),
@@ -47,6 +54,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "views": ("deepfeat_iqa.views", None),
     "store": ("deepfeat_iqa.store", None),
     "errors": ("deepfeat_iqa.errors", None),
+    "studies": ("deepfeat_iqa.studies", None),
+    "classical": ("deepfeat_iqa.classical", None),
 }
 
 # 0.1 names that were ambiguous beside dfi.datasets.load / dfi.synth.load -> their new name (removed in 0.3).

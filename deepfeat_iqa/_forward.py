@@ -1,26 +1,31 @@
 """Run crops of one loader batch through the backbone: shape-grouped micro-batches, hooks, pooling.
 
 Several layers come out of one forward pass; crops of different sizes (the ``full`` protocol) are run
-one shape at a time; bf16 runs under autocast with ``channels_last`` tensors.
+one shape at a time; bf16/fp16 run under autocast with ``channels_last`` tensors; on CUDA inputs
+go from pinned memory without blocking (see :mod:`deepfeat_iqa._accel`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
 
 import numpy as np
 import torch
 
+from ._accel import autocast_dtype, to_device
 from .backbones import forward_layers
 from .pooling import Pooling
 
-PRECISIONS = ("fp32", "bf16")
+#: Layers are captured with hooks on the (shared, cached) model, so one thread runs a forward at a time;
+#: decoding in other threads, and torch's own intra-op threads, still overlap.
+_FORWARD_LOCK = threading.Lock()
 
 
 def prepare_model(model: torch.nn.Module, precision: str) -> torch.nn.Module:
     """Put the model in eval mode with the memory format its precision runs fastest in."""
-    memory_format = torch.channels_last if precision == "bf16" else torch.contiguous_format
+    memory_format = torch.channels_last if autocast_dtype(precision) is not None else torch.contiguous_format
     return model.eval().to(memory_format=memory_format)
 
 
@@ -43,15 +48,16 @@ def pooled_features(
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for index, view in enumerate(flat):
         by_shape.setdefault(tuple(view.shape), []).append(index)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
-    memory_format = torch.channels_last if precision == "bf16" else torch.contiguous_format
+    half = autocast_dtype(precision)
+    autocast = torch.autocast(device.type, dtype=half) if half is not None else nullcontext()
+    memory_format = torch.channels_last if half is not None else torch.contiguous_format
     for indices in by_shape.values():
         for start in range(0, len(indices), micro_batch):
             part = indices[start : start + micro_batch]
             # NumPy stacks the crops; torch.stack's parallel copy stalls badly on oversubscribed CPUs.
             x = torch.from_numpy(np.stack([flat[i].numpy() for i in part]))
-            x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-            with torch.inference_mode():
+            x = to_device(x, device).contiguous(memory_format=memory_format)
+            with torch.inference_mode(), _FORWARD_LOCK:
                 with autocast:
                     activations = forward_layers(model, x, list(module_paths))
                 for path in module_paths:

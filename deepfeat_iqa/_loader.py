@@ -1,7 +1,8 @@
 """The DataLoader side of extraction: decode, crop and normalize images in worker processes.
 
-Batches follow the store's chunks (one batch never spans two chunks), so each batch is written by one
-writer as whole chunks and a resumed run sees exactly the batches an uninterrupted run would.
+Batches are cut on a fixed grid inside each block (one batch never spans two blocks), so each batch is
+written by the block's one writer, and a resumed run, or a Dask worker, sees exactly the batches an
+uninterrupted single-process run would.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch.utils.data import DataLoader, Sampler
 from torch.utils.data import Dataset as TorchDataset
 
 from .errors import DataError
-from .images import load_rgb
+from .images import MIN_IMAGE_SIDE, content_digest, load_rgb
 from .views import View
 
 
@@ -47,10 +48,13 @@ class ViewDataset(TorchDataset):
 
     def __getitem__(self, row: int) -> Item:
         try:
-            image = load_rgb(self.paths[row])
+            image = load_rgb(self.paths[row], min_side=MIN_IMAGE_SIDE)
+            # Random crops are seeded by the file's bytes, not its id or path: the same photo gets the same
+            # crops (and features) whichever loader, folder spelling or CLI reached it.
+            identity = content_digest(self.paths[row]) if self.view.seeded_by_content else ""
+            crops = self.view.crops(image, identity)
         except DataError as error:
             return Item(row, None, str(error))
-        crops = self.view.crops(image, self.ids[row])
         height, width = crops[0].shape[:2]
         batch = np.empty((len(crops), 3, height, width), dtype=np.float32)
         for index, crop in enumerate(crops):
@@ -58,14 +62,13 @@ class ViewDataset(TorchDataset):
         return Item(row, torch.from_numpy(batch))
 
 
-class ChunkBatches(Sampler[list[int]]):
-    """Pending rows grouped by store chunk: every batch lies inside one ``chunk_rows`` block."""
+class GridBatches(Sampler[list[int]]):
+    """Pending rows grouped by grid cell: ``batch_size`` rows per cell, cells restarting at every block."""
 
-    def __init__(self, rows: np.ndarray, chunk_rows: int):
-        self.batches: list[list[int]] = []
-        for block in np.unique(rows // chunk_rows):
-            members = rows[rows // chunk_rows == block]
-            self.batches.append([int(r) for r in members])
+    def __init__(self, rows: np.ndarray, block_rows: int, batch_size: int):
+        rows = np.sort(np.asarray(rows, dtype=np.int64))
+        cell = (rows // block_rows) * block_rows + ((rows % block_rows) // batch_size) * batch_size
+        self.batches: list[list[int]] = [[int(r) for r in rows[cell == c]] for c in np.unique(cell)]
 
     def __iter__(self) -> Iterator[list[int]]:
         return iter(self.batches)
@@ -89,11 +92,11 @@ def default_num_workers() -> int:
     return max(0, min(8, cores - 1))
 
 
-def make_loader(dataset: ViewDataset, rows: np.ndarray, chunk_rows: int, num_workers: int) -> DataLoader:
-    """A DataLoader yielding lists of :class:`Item`, one list per chunk-aligned batch."""
+def make_loader(dataset: ViewDataset, rows: np.ndarray, block_rows: int, batch_size: int, num_workers: int) -> DataLoader:
+    """A DataLoader yielding lists of :class:`Item`, one list per grid batch (see :class:`GridBatches`)."""
     return DataLoader(
         dataset,
-        batch_sampler=ChunkBatches(np.asarray(rows, dtype=np.int64), chunk_rows),
+        batch_sampler=GridBatches(rows, block_rows, batch_size),
         num_workers=num_workers,
         collate_fn=_collate,
         worker_init_fn=_init_worker if num_workers else None,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +14,7 @@ from sklearn.base import BaseEstimator
 
 from .datasets import Dataset
 from .errors import ConfigError, DataError
-from .features import FeatureKey, FeatureSet, LayerFeatures
+from .features import ConcatKey, FeatureKey, FeatureSet, LayerFeatures
 from .heads import make_head
 from .heads._adapter import (  # noqa: F401 - re-exported: the adapter used to live here
     SIDE_LABELS,
@@ -26,6 +28,7 @@ from .heads._adapter import (  # noqa: F401 - re-exported: the adapter used to l
     labels,
     predict_side_labels,
     seed_params,
+    head_threads_for,
     supports_std,
 )
 
@@ -36,6 +39,34 @@ Features = LayerFeatures | FeatureSet
 #: used) for image heads.
 Inputs = LayerFeatures | FeatureSet | Dataset
 HeadSpec = str | BaseEstimator
+
+
+def check_head_options(
+    head: HeadSpec, options: dict[str, Any], caller: str, own: Iterable[str], aliases: dict[str, str] | None = None
+) -> None:
+    """Refuse keywords that are neither the caller's nor the head's, naming the parameter most likely meant.
+
+    ``fit``/``evaluate`` pass unknown keywords to the head, so a misspelled split setting
+    (``repeats=`` for ``n=``) would otherwise surface as "GPR has no parameter 'repeats'", pointing at
+    the wrong place. ``own`` are the caller's parameter names, ``aliases`` common other spellings of them.
+    """
+    if not options:
+        return
+    estimator = make_head(head)
+    valid = set(estimator.get_params(deep=False))
+    unknown = [name for name in options if name not in valid]
+    if not unknown:
+        return
+    own = [name for name in own if name not in ("features", "head", "head_options", "options")]
+    aliases = aliases or {}
+    hints = []
+    for name in unknown:
+        close = [aliases[name]] if name in aliases else difflib.get_close_matches(name, [*own, *valid], n=1, cutoff=0.6)
+        hints.append(f"{name}=" + (f" (did you mean {close[0]}=?)" if close else ""))
+    raise ConfigError(
+        f"{caller}() got {', '.join(hints)}: not a parameter of {caller}() ({', '.join(own)}) nor of the head "
+        f"{head_name(estimator, head)!r} ({', '.join(sorted(valid))})."
+    )
 
 
 #: Distributions whose versions decide what a fitted model computes.
@@ -84,7 +115,7 @@ class QualityModel:
     """
 
     estimator: BaseEstimator
-    key: FeatureKey | None
+    key: FeatureKey | ConcatKey | None
     blocks: tuple[tuple[str, int], ...]
     head: str
     info: dict[str, Any] = field(default_factory=dict)
@@ -135,13 +166,15 @@ class QualityModel:
             inputs = HeadInputs(lf.X, lf.dataset, lf.key, tuple(lf.blocks))
         rows, dataset = inputs.X, inputs.dataset
         if not return_std:
-            return np.asarray(self.estimator.predict(rows, **predict_side_labels(self.estimator, dataset)), dtype=np.float64)
+            with head_threads_for(self.estimator, len(inputs)):
+                return np.asarray(self.estimator.predict(rows, **predict_side_labels(self.estimator, dataset)), dtype=np.float64)
         if not supports_std(self.estimator):
             raise ConfigError(
                 f"Head {self.head!r} gives no uncertainty, so return_std=True cannot be honored; "
                 "fit with head='gpr' for per-image standard deviations, or drop return_std."
             )
-        mean, std = self.estimator.predict(rows, return_std=True)
+        with head_threads_for(self.estimator, len(inputs)):
+            mean, std = self.estimator.predict(rows, return_std=True)
         return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
 
     def __repr__(self) -> str:
@@ -190,6 +223,7 @@ def fit(features: Inputs, head: HeadSpec = "gpr", *, layers: Sequence[str] | Non
     >>> model = dfi.fit(feats, head="svr", layers=["layer3", "layer4"])  # doctest: +SKIP
     >>> model = dfi.fit(dataset, head="spaq-bl", epochs=10)              # doctest: +SKIP
     """
+    check_head_options(head, options, "fit", inspect.signature(fit).parameters, {"layer": "layers"})
     estimator = make_head(head, **options)
     inputs = head_inputs(estimator, features, layers)
     y = labels(inputs.dataset)

@@ -17,9 +17,11 @@ from pathlib import Path
 import pandas as pd
 
 from . import synth
-from .evaluation import evaluate
+from .errors import DeepfeatError
 from .extraction import extract
 from .paths import cache_dir as user_cache_dir
+from .results import markdown_table
+from .studies import sweep
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ class DemoReport:
     weights: str
 
     def to_markdown(self) -> str:
-        return self.table.to_markdown(floatfmt=".3f")
+        return markdown_table(self.table)
 
 
 def run_demo(
@@ -63,6 +65,9 @@ def run_demo(
     cache_dir: str | Path | None = None,
     seed: int = 0,
     progress: bool = True,
+    device: str | None = None,
+    batch_size: int | None = None,
+    num_workers: int | None = None,
 ) -> DemoReport:
     """Build (once) a synthetic set, extract features at ``layers``, evaluate each head on each layer.
 
@@ -81,6 +86,8 @@ def run_demo(
         Content-separated 80/20 splits per evaluation (no reference photo in both train and test).
     max_side:
         Long side the references are downscaled to before distortion (smaller is faster).
+    device, batch_size, num_workers:
+        Passed to :func:`~deepfeat_iqa.extract` (the CLI's ``--device``, ``--batch-size``, ``--num-workers``).
     """
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     out_dir = Path(out_dir).expanduser() if out_dir is not None else cache / "demo"
@@ -109,7 +116,7 @@ def run_demo(
     seconds["build"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    features = extract(
+    extract(  # timed on its own; the sweep below reads the stored features back
         dataset,
         model=model,
         layer=list(layers),
@@ -118,29 +125,29 @@ def run_demo(
         store=cache / "features.zarr",
         seed=seed,
         progress=progress,
+        device=device,
+        batch_size=batch_size,
+        num_workers=num_workers,
     )
     seconds["extract"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    rows, results = [], {}
-    for head in heads:
-        for layer in layers:
-            result = evaluate(features[layer], head=head, protocol="repeated", n=repeats, seed=seed, progress=progress)
-            results[head, layer] = result
-            agg = result.aggregate
-            rows.append(
-                {
-                    "head": head,
-                    "layer": layer,
-                    "dim": features[layer].dim,
-                    **{m: agg.loc["mean", m] for m in ("srocc", "plcc", "krocc", "rmse")},
-                    "srocc_sd": agg.loc["sd", "srocc"],
-                }
-            )
+    # Features are in the store now, so the sweep reads them back; its results stay in memory, so every
+    # run refits the heads as before.
+    study = sweep(
+        dataset, models=model, layers=list(layers), heads=list(heads), crops=crops, weights=weights,
+        protocol="repeated", n=repeats, seed=seed, store=cache / "features.zarr", results=":memory:", progress=progress,
+    )  # fmt: skip
+    cells = study.table()
+    failed = cells[cells["status"] != "done"]
+    if len(failed):
+        raise DeepfeatError(f"Demo cell {failed['head'].iloc[0]}/{failed['layer'].iloc[0]} failed: {failed['error'].iloc[0]}")
+    cells = cells.set_index(["head", "layer"]).loc[[(h, layer) for h in heads for layer in layers]].reset_index()
+    rows = cells[["head", "layer", "dim", "srocc", "plcc", "krocc", "rmse", "srocc_sd"]].to_dict("records")
     seconds["evaluate"] = time.perf_counter() - start
 
-    best = max(results, key=lambda k: results[k].aggregate.loc["mean", "srocc"])
-    results[best].plot(out_dir / "plots", stem=f"{best[0]}-{best[1]}")
+    best = max(rows, key=lambda row: row["srocc"])
+    study.result(head=best["head"], layer=best["layer"]).plot(out_dir / "plots", stem=f"{best['head']}-{best['layer']}")
 
     table = pd.DataFrame(rows).set_index(["head", "layer"])
     report = DemoReport(table=table, out_dir=out_dir, seconds=seconds, weights=weights)

@@ -18,6 +18,14 @@ class DataError(DeepfeatError, ValueError):
     """An image, label file or dataset layout is missing, unreadable or inconsistent."""
 
 
+class ModelFileError(DataError):
+    """A path is not a deepfeat-iqa model file, or is one that is unsafe to load without ``trusted=True``."""
+
+
+class ModelVersionError(DataError):
+    """A deepfeat-iqa model file written by another version: newer format, or a head class that moved."""
+
+
 class WeightsError(DeepfeatError, RuntimeError):
     """Model weights could not be found, downloaded or loaded."""
 

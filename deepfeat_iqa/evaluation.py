@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,17 +14,27 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from ._progress import Progress, progress as with_progress
-from .api import HeadSpec, Inputs, library_versions
+from .api import HeadSpec, Inputs, check_head_options, library_versions
 from .heads import make_head
 from .heads._adapter import fit_estimator, head_inputs, head_name, input_record, labels
 from .heads._adapter import predict_side_labels, seed_params, supports_std
 from .datasets import Dataset
 from .errors import ConfigError, DataError, unknown_name_error
 from .results import Comparison, EvaluationResult, split_signature
+from .threads import for_rows
 
 logger = logging.getLogger(__name__)
 
 PROTOCOLS = ("repeated", "kfold", "official")
+#: Test sets smaller than this get a warning: a correlation of 0.5 measured on 19 images has a 95%
+#: interval of 0.06-0.78 (Fisher z), too wide to rank heads.
+MIN_TEST_IMAGES = 20
+#: What evaluate() does when these split settings are not given (None means "not given").
+_SPLIT_DEFAULTS = {"n": 10, "by": "group", "seed": 0}
+#: Keywords users reach for that evaluate() spells differently.
+_ALIASES = {"repeats": "n", "n_repeats": "n", "n_splits": "n", "folds": "n", "k": "n", "random_state": "seed",
+            "test_fraction": "test_size", "group": "by", "groups": "by", "layer": "layers"}  # fmt: skip
+_UNSET: Any = object()
 # "repeated-80-20" spells the train/test percentages the papers use; it sets test_size.
 _REPEATED_PERCENT = re.compile(r"repeated-(\d+)-(\d+)")
 
@@ -32,10 +44,10 @@ def evaluate(
     head: HeadSpec = "gpr",
     *,
     protocol: str | None = None,
-    n: int = 10,
+    n: int | None = None,
     test_size: float | None = None,
-    by: str | None = "group",
-    seed: int = 0,
+    by: str | None = _UNSET,
+    seed: int | None = None,
     layers: Sequence[str] | None = None,
     splits: Sequence[Any] | None = None,
     n_jobs: int = 1,
@@ -57,14 +69,15 @@ def evaluate(
         ``"repeated-80-20"`` (the same, with the percentages spelled out), ``"kfold"`` (``n`` folds) or
         ``"official"`` (the publisher's split). Leave it out when passing ``splits``.
     n:
-        Number of repeated splits, or of folds for ``"kfold"``.
+        Number of repeated splits, or of folds for ``"kfold"`` (10 when not given). ``"official"`` and
+        explicit ``splits`` fix their own splits, so ``n``, ``by`` and ``seed`` are refused with them.
     test_size:
         Fraction of groups held out per repeated split (0.2 when not given).
     by:
-        What must not straddle train and test: ``"group"`` (content/reference image) or as
-        :mod:`deepfeat_iqa.splits` documents.
+        What must not straddle train and test: ``"group"`` (content/reference image, the default) or
+        ``None`` (rows), as :mod:`deepfeat_iqa.splits` documents.
     seed:
-        Seed of the split generator; the same seed gives the same splits, so results stay comparable.
+        Seed of the split generator (0 when not given); the same seed gives the same splits.
     layers:
         Layers of a FeatureSet to concatenate.
     splits:
@@ -75,28 +88,47 @@ def evaluate(
     progress:
         Show progress over splits: a bar on a terminal, else a log line per stage (``deepfeat_iqa.progress``).
     **head_options:
-        Passed to the head's constructor when ``head`` is a name.
+        Passed to the head's constructor. A keyword that is neither evaluate's nor the head's raises a
+        ConfigError naming the parameter it most likely meant (``repeats=`` -> ``n=``).
 
     Returns
     -------
     EvaluationResult
-        Per-split metrics, aggregate, every test prediction, and the record (head, key, protocol, seeds).
+        Per-split metrics, aggregate, every test prediction, and the record (head, key, protocol, seeds;
+        ``plcc_mapping`` per split, and ``plcc_raw_fallback_splits`` where no increasing logistic fitted).
+
+    Warns
+    -----
+    UserWarning
+        When a test split holds fewer than :data:`MIN_TEST_IMAGES` images, or PLCC fell back to raw.
 
     Examples
     --------
     >>> result = dfi.evaluate(feats, head="svr", protocol="repeated", n=10)  # doctest: +SKIP
     >>> result.summary()                                                     # doctest: +SKIP
     """
+    check_head_options(head, head_options, "evaluate", inspect.signature(evaluate).parameters, _ALIASES)
     template = make_head(head, **head_options)
     lf = head_inputs(template, features, layers)
     y = labels(lf.dataset)
+    given = {name: value for name, value in (("n", n), ("by", by), ("seed", seed)) if value is not None and value is not _UNSET}
+    if by is None:
+        given["by"] = None
     if splits is not None:
         if protocol is not None:
             raise ConfigError("Pass either protocol= or explicit splits=, not both; explicit splits are their own protocol.")
+        _refuse_split_settings("explicit splits=", given, test_size)
         protocol, chosen = "explicit", list(splits)
     else:
+        if protocol == "official":
+            _refuse_split_settings("protocol='official'", given, None)
+        settings = {**_SPLIT_DEFAULTS, **given}
+        n, by, seed = settings["n"], settings["by"], settings["seed"]
         protocol, chosen, test_size = _protocol_splits(lf.dataset, protocol or "repeated", n=n, test_size=test_size, by=by, seed=seed)
+    if protocol in ("official", "explicit"):
+        n, by, seed = None, None, None
     _check_splits(chosen, len(lf))
+    _warn_small_tests([np.asarray(split.test).size for split in chosen])
     X = lf.X  # noqa: N806 - read once (a zarr-backed store is not re-read per split)
     jobs = [(clone(template), X, y, lf.blocks, lf.dataset, split, i) for i, split in enumerate(chosen)]
     outcomes = _run(jobs, n_jobs=n_jobs, progress=progress, desc=f"evaluate {head_name(template, head)}")
@@ -150,6 +182,7 @@ def evaluate_cross(
     """
     from .splits import zscore
 
+    check_head_options(head, head_options, "evaluate_cross", inspect.signature(evaluate_cross).parameters, _ALIASES)
     template = make_head(head, **head_options)
     train_lf = head_inputs(template, train_features, layers)
     test_lf = head_inputs(template, test_features, layers)
@@ -159,15 +192,17 @@ def evaluate_cross(
     test_ds, _ = zscore(test_lf.dataset)
     name = head_name(template, head)
     estimator = clone(template)
+    _warn_small_tests([len(test_lf)])
     with Progress(1, f"cross {train_ds.name} -> {test_ds.name}", "fit", enabled=progress) as bar:
         train_X = train_ds if train_lf.key is None else train_lf.X  # noqa: N806 - images carry the z-scored labels
         fit_estimator(estimator, train_X, labels(train_ds), train_lf.blocks, train_ds)
         y_pred, y_std = _predict(estimator, test_lf.X, test_lf.dataset)
         bar.update()
-    from .metrics import summary
+    from .metrics import summary_and_mapping
 
     y_true = labels(test_ds)
-    row = {"split": 0, "n_train": len(train_lf), "n_test": len(test_lf), **summary(y_true, y_pred)}
+    metrics, kind = summary_and_mapping(y_true, y_pred)
+    row = {"split": 0, "n_train": len(train_lf), "n_test": len(test_lf), **metrics, "mapping": kind}
     preds = _prediction_frame(test_ds.ids, 0, y_true, y_pred, y_std)
     info = {
         "head": name,
@@ -186,7 +221,7 @@ def evaluate_cross(
         "versions": library_versions(),
     }
     signature = split_signature([f"{train_ds.name}/{i}" for i in train_ds.ids], [f"{test_ds.name}/{i}" for i in test_ds.ids])
-    return EvaluationResult(pd.DataFrame([row]).set_index("split"), preds, info, (signature,))
+    return _result([(row, preds)], info, (signature,))
 
 
 def compare(result_a: EvaluationResult, result_b: EvaluationResult, metric: str = "srocc", alpha: float = 0.05) -> Comparison:
@@ -271,6 +306,31 @@ def _protocol_splits(
     raise unknown_name_error("protocol", protocol, [*PROTOCOLS, "repeated-80-20"])
 
 
+def _refuse_split_settings(what: str, given: dict[str, Any], test_size: float | None) -> None:
+    """Raise when split settings were given that ``what`` ignores, naming each and what to use instead."""
+    if test_size is not None:
+        given = {**given, "test_size": test_size}
+    if given:
+        shown = ", ".join(f"{name}={value!r}" for name, value in given.items())
+        raise ConfigError(
+            f"{what} fixes its own split, so {shown} would be ignored. Drop {', '.join(f'{k}=' for k in given)}, "
+            "or use protocol='repeated' (n random content-separated splits, seed=, test_size=) or protocol='kfold' (n folds)."
+        )
+
+
+def _warn_small_tests(sizes: list[int]) -> None:
+    """Warn when some test sets are too small for their correlations to mean much."""
+    small = [size for size in sizes if size < MIN_TEST_IMAGES]
+    if small:
+        warnings.warn(
+            f"{len(small)} of {len(sizes)} test splits hold fewer than {MIN_TEST_IMAGES} images (smallest: {min(small)}); "
+            "their SROCC/PLCC say little (a correlation of 0.5 on 19 images has a 95% interval of 0.06-0.78). "
+            "Evaluate on more images, or use fewer, larger test sets (test_size=, or fewer kfold folds).",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _check_splits(chosen: list, n_rows: int) -> None:
     """Refuse empty, out-of-range or leaking splits before any head is fitted."""
     if not chosen:
@@ -312,21 +372,23 @@ def _one_split(
     way) rather than the LayerFeatures, so parallel workers are sent plain arrays and never a handle
     on the feature store.
     """
-    from .metrics import summary
+    from .metrics import summary_and_mapping
 
     train, test = np.asarray(split.train), np.asarray(split.test)
     fit_estimator(estimator, X[train], y[train], blocks, dataset.subset(train))
     y_pred, y_std = _predict(estimator, X[test], dataset.subset(test))
-    row = {"split": index, "n_train": int(train.size), "n_test": int(test.size), **summary(y[test], y_pred)}
+    metrics, kind = summary_and_mapping(y[test], y_pred)
+    row = {"split": index, "n_train": int(train.size), "n_test": int(test.size), **metrics, "mapping": kind}
     return row, _prediction_frame([dataset.ids[i] for i in test], index, y[test], y_pred, y_std)
 
 
 def _predict(estimator: BaseEstimator, X: Any, dataset: Dataset) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: N803
     """Predictions (and sd where the head has one), using test-time side labels the head accepts (EXIF)."""
-    if supports_std(estimator):
-        mean, std = estimator.predict(X, return_std=True)
-        return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
-    return np.asarray(estimator.predict(X, **predict_side_labels(estimator, dataset)), dtype=np.float64), None
+    with for_rows(len(X)):
+        if supports_std(estimator):
+            mean, std = estimator.predict(X, return_std=True)
+            return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+        return np.asarray(estimator.predict(X, **predict_side_labels(estimator, dataset)), dtype=np.float64), None
 
 
 def _prediction_frame(ids: Sequence[str], split: int, y_true: np.ndarray, y_pred: np.ndarray, y_std: np.ndarray | None) -> pd.DataFrame:
@@ -337,7 +399,19 @@ def _prediction_frame(ids: Sequence[str], split: int, y_true: np.ndarray, y_pred
 
 
 def _result(outcomes: list[tuple[dict, pd.DataFrame]], info: dict, signatures: tuple[str, ...]) -> EvaluationResult:
-    per_split = pd.DataFrame([row for row, _ in outcomes]).set_index("split")
+    """Assemble the result; the mapping each split's PLCC used goes into ``info``, not the metric table."""
+    rows = [dict(row) for row, _ in outcomes]
+    info["plcc_mapping"] = [row.pop("mapping") for row in rows]
+    fallback = [row["split"] for row, kind in zip(rows, info["plcc_mapping"]) if kind == "raw"]
+    info["plcc_raw_fallback_splits"] = fallback
+    if fallback:
+        warnings.warn(
+            f"In {len(fallback)} of {len(rows)} splits (splits {fallback[:10]}) no increasing logistic fitted the "
+            "predictions (they do not rise with the scores), so PLCC and RMSE there are the raw values.",
+            UserWarning,
+            stacklevel=3,
+        )
+    per_split = pd.DataFrame(rows).set_index("split")
     predictions = pd.concat([frame for _, frame in outcomes], ignore_index=True)
     logger.info("Evaluated %s on %s over %d splits", info["head"], info["dataset"], len(per_split))
     return EvaluationResult(per_split, predictions, info, signatures)

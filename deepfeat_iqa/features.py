@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from ._lazy import LazyRows, mean_over_views, take_rows
 from .datasets import Dataset
 from .errors import ConfigError, FeatureKeyError
 
@@ -156,7 +158,8 @@ class LayerFeatures:
     key:
         How the features were made.
     per_view:
-        ``(n_images, n_views, dim)`` array; a NumPy array or a lazily read zarr array.
+        ``(n_images, n_views, dim)``: a NumPy array, or :class:`~deepfeat_iqa._lazy.LazyRows` over the store
+        (what ``extract`` returns), read only when ``X`` or its values are asked for.
     dataset:
         The images (and labels) the rows belong to, in row order.
     blocks:
@@ -164,7 +167,7 @@ class LayerFeatures:
     """
 
     key: FeatureKey | ConcatKey
-    per_view: np.ndarray
+    per_view: np.ndarray | LazyRows
     dataset: Dataset
     blocks: tuple[tuple[str, int], ...] = ()
 
@@ -172,10 +175,13 @@ class LayerFeatures:
         if not self.blocks:
             object.__setattr__(self, "blocks", ((self.key.layer, int(self.per_view.shape[-1])),))
 
-    @property
+    @cached_property
     def X(self) -> np.ndarray:  # noqa: N802 - the scikit-learn name for a design matrix
-        """``(n_images, dim)`` float32 features: the mean over views (seed 003 averages 10 crops)."""
-        return np.asarray(self.per_view, dtype=np.float32).mean(axis=1)
+        """``(n_images, dim)`` float32 features: the mean over views (seed 003 averages 10 crops).
+
+        Read from the store on first use (only this object's rows), then kept.
+        """
+        return mean_over_views(self.per_view)
 
     @property
     def y(self) -> np.ndarray:
@@ -197,7 +203,10 @@ class LayerFeatures:
         rows = np.asarray(rows)
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
-        return replace(self, per_view=np.asarray(self.per_view)[rows], dataset=self.dataset.subset(rows))
+        part = replace(self, per_view=take_rows(self.per_view, rows), dataset=self.dataset.subset(rows))
+        if "X" in self.__dict__:  # already read: slice it rather than read the rows again
+            part.__dict__["X"] = self.__dict__["X"][rows]
+        return part
 
 
 class FeatureSet(Mapping[str, LayerFeatures]):

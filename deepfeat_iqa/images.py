@@ -12,13 +12,15 @@ odd cases are settled here, once:
   (65535 maps to 255) rather than clipped, which would turn most pixels white. 48-bit RGB PNG/TIFF is
   scaled by Pillow's decoder itself, which keeps the high byte of each sample (``v >> 8``); the two rules
   differ by at most one level. Float images (``F``) are taken to lie in ``[0, 1]``.
-* Images larger than ``max_pixels`` are refused before decoding (decompression-bomb guard).
+* Images larger than ``max_pixels`` are refused before decoding (decompression-bomb guard), and so are
+  images whose shorter side is under ``min_side`` (extraction uses :data:`MIN_IMAGE_SIDE`, 32 px).
 * Corrupt, truncated, empty and non-image files raise :class:`~deepfeat_iqa.errors.DataError` naming the
   file; truncated JPEGs never pass silently, whatever ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` says.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import threading
@@ -37,6 +39,11 @@ from .errors import DataError
 #: (SPAQ's largest are ~16 MP) and far below what makes a 2-core machine swap.
 DEFAULT_MAX_PIXELS = 100_000_000
 
+#: Shortest side (px) extraction accepts. Below it an image holds less than one cell of a backbone's
+#: last feature map (stride 32), and the views would have to invent nearly every pixel by upscaling,
+#: so its "features" describe the interpolation filter, not the photo (a 1x1 PNG gave one grey pixel's).
+MIN_IMAGE_SIDE = 32
+
 #: Environment variable that raises or lowers the limit for every process, DataLoader workers included.
 MAX_PIXELS_ENV = "DEEPFEAT_IQA_MAX_PIXELS"
 
@@ -44,7 +51,10 @@ MAX_PIXELS_ENV = "DEEPFEAT_IQA_MAX_PIXELS"
 # duration of one decode and restore them, under a lock so threads never see each other's values.
 _PIL_GLOBALS_LOCK = threading.Lock()
 
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError, TypeError)
+#: What Pillow's decoders raise on malformed bytes. Only the decoding calls are guarded by it; our own
+#: conversion runs outside, so a bug there surfaces as itself instead of as "corrupt image" (which
+#: ``on_error="skip"`` would silently drop).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
 
 
 def max_pixels_limit(max_pixels: int | None = None) -> int:
@@ -74,7 +84,23 @@ def _strict_pillow() -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
-def load_rgb(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
+def content_digest(path: str | Path) -> str:
+    """``sha256:<hex>`` of the file's bytes: an image's identity whatever path, id or loader reached it.
+
+    Seeds per-image randomness (random crops), so the same photo gives the same features from an
+    absolute path, a relative one, ``load_folder`` or ``synth.load``.
+    """
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise DataError(f"Image {str(path)!r} cannot be read ({error}); check the path and its permissions.") from None
+    return f"sha256:{digest.hexdigest()}"
+
+
+def load_rgb(path: str | Path, *, max_pixels: int | None = None, min_side: int = 1) -> np.ndarray:
     """Read an image file as upright ``H x W x 3`` ``uint8`` RGB.
 
     Parameters
@@ -84,6 +110,9 @@ def load_rgb(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
     max_pixels:
         Refuse images with more pixels than this (default ``$DEEPFEAT_IQA_MAX_PIXELS`` or 100 MP),
         so a crafted or mistaken giant file cannot exhaust memory.
+    min_side:
+        Refuse images whose shorter side is below this many pixels (extraction passes
+        :data:`MIN_IMAGE_SIDE`); the default 1 decodes any image.
 
     Returns
     -------
@@ -93,7 +122,7 @@ def load_rgb(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
     Raises
     ------
     DataError
-        The file is missing, empty, not an image, corrupt, truncated or over the pixel limit.
+        The file is missing, empty, not an image, corrupt, truncated, over the pixel limit or under ``min_side``.
 
     Examples
     --------
@@ -117,9 +146,15 @@ def load_rgb(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
                     f"decompression-bomb limit of {limit:,}. If the file is genuine, raise the limit with "
                     f"{MAX_PIXELS_ENV}={pixels} (or load_rgb(..., max_pixels={pixels}))."
                 )
+            if min(image.width, image.height) < min_side:
+                raise DataError(
+                    f"Image {str(path)!r} is {image.width}x{image.height} pixels, under the minimum of {min_side} px "
+                    "per side: too small to describe with deep features (upscaling would invent its pixels). "
+                    "Remove it from the list, or pass on_error='skip' to leave it out."
+                )
             image.load()
             upright = ImageOps.exif_transpose(image)
-            return _to_rgb_uint8(upright)
+            upright.load()
     except FileNotFoundError:
         raise DataError(f"Image {str(path)!r} does not exist; check the path or the dataset root.") from None
     except UnidentifiedImageError:
@@ -129,11 +164,18 @@ def load_rgb(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
         ) from None
     except _DECODE_ERRORS as error:
         raise DataError(f"Image {str(path)!r} is corrupt or truncated and cannot be decoded ({error}); re-copy or remove it.") from None
+    return _to_rgb_uint8(upright, path)
 
 
-def _to_rgb_uint8(image: Image.Image) -> np.ndarray:
+#: Pillow modes converted to RGB (plus every ``I;16*`` variant); anything else is refused by name.
+_CONVERTIBLE = frozenset({"1", "L", "P", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV", "I", "F", "LA", "La", "PA"})
+
+
+def _to_rgb_uint8(image: Image.Image, path: str | Path) -> np.ndarray:
     """Convert any Pillow mode to RGB ``uint8`` following the rules in the module docstring."""
     mode = image.mode
+    if mode not in _CONVERTIBLE and not mode.startswith("I;16"):
+        raise DataError(f"Image {str(path)!r} has pixel mode {mode!r}, which deepfeat-iqa does not convert to RGB; save it as RGB.")
     if mode == "RGB":
         return np.asarray(image, dtype=np.uint8).copy()
     if mode.startswith("I;16") or mode == "I":

@@ -75,36 +75,77 @@ class EvaluationResult:
         """The per-split table (a copy), ready for ``pd.concat`` across heads or layers."""
         return self.per_split.copy()
 
+    def _protocol_text(self) -> str:
+        """How many splits of what: ``5 splits, test size 0.2`` or ``1 split: train on A, test on B``."""
+        info = self.info
+        if info.get("protocol") == "cross":
+            return f"1 split: train on {info.get('train_dataset', '?')}, test on {info.get('test_dataset', '?')}"
+        n = self.n_splits
+        text = f"{n} split{'s' if n != 1 else ''}"
+        test_size = info.get("test_size")
+        if test_size is not None:
+            text += f", test size {float(test_size):g}"
+        elif "n_test" in self.per_split:
+            text += f", {int(round(float(self.per_split['n_test'].mean())))} test images per split"
+        return text
+
     def summary(self) -> str:
-        """One line: ``SROCC mean ± sd | PLCC ... | KROCC ... | RMSE ...`` and what produced it."""
+        """One line: ``SROCC mean ± sd | PLCC ... | KROCC ... | RMSE ...``, what produced it, splits and test size.
+
+        With one split there is no spread to report, so the line gives the values alone and says so.
+        """
         agg = self.aggregate
-        parts = [f"{m.upper()} {agg.loc['mean', m]:.3f} ± {_sd(agg.loc['sd', m])}" for m in METRICS]
+        if self.n_splits == 1:
+            parts = [f"{m.upper()} {agg.loc['mean', m]:.3f}" for m in METRICS]
+        else:
+            parts = [f"{m.upper()} {agg.loc['mean', m]:.3f} ± {_sd(agg.loc['sd', m])}" for m in METRICS]
+        where = _where(self.info.get("feature_key", {}))
+        return " | ".join(parts) + f"  ({self.info.get('head', '?')}, {where}, {self._protocol_text()})"
+
+    def to_row(self) -> dict[str, Any]:
+        """One table row: head, backbone, layer, pooling, dim, splits, test size, mean and sd of each metric.
+
+        :func:`summary_table` stacks rows of several results, so comparisons read as a flat table.
+        """
         key = self.info.get("feature_key", {})
-        where = f"{key.get('backbone', '?')}/{key.get('layer', '?')}"
-        return " | ".join(parts) + f"  ({self.info.get('head', '?')}, {where}, {self.n_splits} splits)"
+        layer, pooling = key.get("layer", ""), key.get("pooling", "")
+        blocks = self.info.get("blocks") or []
+        agg = self.aggregate
+        row: dict[str, Any] = {
+            "head": self.info.get("head"),
+            "backbone": key.get("backbone"),
+            "layer": " & ".join(layer) if isinstance(layer, (list, tuple)) else layer,
+            "pooling": " & ".join(pooling) if isinstance(pooling, (list, tuple)) else pooling,
+            "dim": int(sum(int(d) for _, d in blocks)) if blocks else None,
+            "dataset": self.info.get("dataset"),
+            "splits": self.n_splits,
+            "test_size": self.info.get("test_size"),
+        }
+        for metric in METRICS:
+            row[metric] = float(agg.loc["mean", metric])
+            row[f"{metric}_sd"] = float(agg.loc["sd", metric]) if self.n_splits > 1 else None
+        return row
 
     def to_markdown(self) -> str:
         """A report: what was evaluated, the aggregate table and the per-split table."""
         key = self.info.get("feature_key", {})
+        params = self.info.get("head_params") or {}
+        versions = self.info.get("versions") or {}
+        shown_key = {k: (" & ".join(v) if isinstance(v, (list, tuple)) else v) for k, v in key.items() if k != "parts"}
         lines = [
             f"# Evaluation: {self.info.get('head', '?')} on {self.info.get('dataset', '?')}",
             "",
-            f"- protocol: {self.info.get('protocol')} ({self.n_splits} splits, seed {self.info.get('seed')})",
-            "- features: " + ", ".join(f"{k}={v}" for k, v in key.items()),
-            f"- head parameters: {self.info.get('head_params')}",
-            f"- versions: {self.info.get('versions')}",
+            f"- protocol: {self.info.get('protocol')} ({self._protocol_text()}, seed {self.info.get('seed')})",
+            "- features: " + ", ".join(f"{k}={v}" for k, v in shown_key.items()),
+            "- head parameters: " + (", ".join(f"{k}={v}" for k, v in params.items()) or "none"),
+            "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
             "",
             f"**{self.summary()}**",
             "",
-            "## Aggregate over splits",
-            "",
-            self.aggregate.to_markdown(floatfmt=".4f"),
-            "",
-            "## Per split",
-            "",
-            self.per_split.to_markdown(floatfmt=["g"] + ["g" if c.startswith("n_") else ".4f" for c in self.per_split.columns]),
-            "",
         ]
+        if self.n_splits > 1:
+            lines += ["## Aggregate over splits", "", markdown_table(self.aggregate.rename_axis("over splits"), floatfmt=".4f"), ""]
+        lines += ["## Per split", "", markdown_table(self.per_split, floatfmt=".4f"), ""]
         return "\n".join(lines)
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -194,6 +235,29 @@ class Comparison(NamedTuple):
             f"(mean {self.mean_a:.4f} vs {self.mean_b:.4f} over {self.n_splits} paired splits; "
             f"one-sided paired t = {self.statistic:.3f}, p = {self.p_value:.3g}, alpha = {self.alpha}; verdict {self.verdict:+d})"
         )
+
+
+def summary_table(results: Sequence[EvaluationResult]) -> pd.DataFrame:
+    """One row per result (:meth:`EvaluationResult.to_row`): heads and layers as columns, never tuple indices.
+
+    Examples
+    --------
+    >>> table = summary_table([gpr, svr])            # doctest: +SKIP
+    >>> print(markdown_table(table))                 # doctest: +SKIP
+    """
+    return pd.DataFrame([result.to_row() for result in results])
+
+
+def markdown_table(frame: pd.DataFrame, *, floatfmt: str = ".3f") -> str:
+    """``frame`` as a Markdown table: the index as columns, integers as integers, floats as ``floatfmt``.
+
+    ``DataFrame.to_markdown`` hands tabulate one float array for mixed columns, which prints a 1280-d layer
+    as ``1280.000``; converting to objects first keeps every cell's own type.
+    """
+    named = any(name is not None for name in frame.index.names)
+    flat = frame.reset_index() if named or not isinstance(frame.index, pd.RangeIndex) else frame
+    cells = flat.astype(object).where(flat.notna(), None)
+    return cells.to_markdown(index=False, floatfmt=floatfmt, missingval="")
 
 
 def _where(key: dict[str, Any]) -> str:

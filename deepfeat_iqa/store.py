@@ -7,21 +7,27 @@ Layout (see ``docs/store.md``)::
       <dataset-key>/<backbone>@<sha8>/<layer>/<pooling>/<views>/<precision>/
           values    float16|float32 (n_images, n_views, dim), NaN until written, chunked by rows
           done      bool (n_images,)    True only after the row's values are written
-          failed    bool (n_images,)    decoding failed under on_error="skip"; messages in failed.attrs["errors"]
+          failed    bool (n_images,)    decoding failed under on_error="skip"
+          error     str  (n_images,)    the failure message of each failed row ("" otherwise)
           n_crops   int32 (n_images,)   crops that went into the row (grid/patches average a varying count)
           attrs     everything that decides what the numbers mean (weights sha256, input size, mean/std, ...)
 
-Rows are written one chunk at a time by exactly one writer, values before ``done``, so a crash leaves
-``done`` false for unfinished rows and the next run computes only those. Any fsspec URL works
-(``memory://``, ``s3://``, ...); a plain path is a local directory store.
+Every per-row record is an array chunked like ``values``, so a writer that owns a block of whole chunks
+writes all of its rows' state without touching anyone else's bytes: several processes (or Dask workers)
+fill disjoint blocks of one array at once, values before ``done``, and a crash leaves ``done`` false for
+unfinished rows only. Nothing is ever created with ``overwrite``: an array another writer already made is
+reused as it is. Any fsspec URL works (``memory://``, ``s3://``, ...); a plain path is a local directory.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
+import warnings
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -43,11 +49,33 @@ FLOAT16_ABOVE_DIM = 4096
 #: Largest number of feature dims in one chunk, so ``flatten`` features of early layers stay readable.
 _MAX_CHUNK_DIM = 1 << 18
 
+#: Uncompressed bytes of ``values`` aimed at per chunk: large enough that object stores (s3) see few,
+#: big requests, small enough that one Dask task (one block) holds little in memory and resumes cheaply.
+CHUNK_BYTES = 8 << 20
+#: Chunks are at most this many rows (and at least ``MIN_CHUNK_ROWS``, unless the dataset is smaller).
+MAX_CHUNK_ROWS = 8192
+MIN_CHUNK_ROWS = 8
+#: A dataset is cut into at least this many chunks (when rows allow) so a cluster has blocks to share.
+MIN_BLOCKS = 8
+
 # Fields that must agree between a request and an existing array; anything else is only informative.
 _CONFIG_FIELDS = (
     "backbone", "weights_sha256", "layer", "pooling", "views", "precision", "input_size", "mean", "std",
     "interpolation", "crop_pct", "n_views", "dataset_fingerprint",
 )  # fmt: skip
+
+
+def _suppress_exists() -> suppress:
+    """Ignore zarr's "already exists": another writer created the same array first, which is fine."""
+    return suppress(zarr.errors.ContainsArrayError, zarr.errors.ContainsGroupError)
+
+
+def _require_group(root: zarr.Group, path: str) -> zarr.Group:
+    """``root.require_group(path)``, tolerating a writer that creates the same group at the same moment."""
+    try:
+        return root.require_group(path)
+    except (zarr.errors.ContainsGroupError, zarr.errors.ContainsArrayError, FileExistsError):
+        return root[path]
 
 
 def default_store_url() -> str:
@@ -109,6 +137,18 @@ class ArraySpec:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in record.items()}
 
 
+def chunk_rows_for(n_images: int, n_views: int, dim: int, itemsize: int) -> int:
+    """Rows per chunk chosen for the data: ~:data:`CHUNK_BYTES` of values, and at least :data:`MIN_BLOCKS` blocks.
+
+    Independent of ``batch_size`` (which only sets how many crops go through the network at once), so
+    a store written with one batch size is filled, resumed and read block for block with any other.
+    """
+    by_bytes = CHUNK_BYTES // max(1, n_views * min(dim, _MAX_CHUNK_DIM) * itemsize)
+    by_blocks = math.ceil(n_images / MIN_BLOCKS)
+    rows = max(MIN_CHUNK_ROWS, min(by_bytes, by_blocks, MAX_CHUNK_ROWS))
+    return max(1, min(rows, n_images))
+
+
 def dataset_key(dataset: Dataset) -> str:
     """``<name>-<fingerprint>``, with characters that are unsafe in store paths replaced by ``_``."""
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", dataset.name) or "images"
@@ -129,7 +169,7 @@ def file_stats(paths: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class FeatureArray:
-    """One feature array of the store: values plus its ``done``/``failed``/``n_crops`` row arrays."""
+    """One feature array of the store: values plus its ``done``/``failed``/``error``/``n_crops`` row arrays."""
 
     def __init__(self, group: zarr.Group):
         self.group = group
@@ -137,6 +177,8 @@ class FeatureArray:
         self.done: zarr.Array = group["done"]
         self.failed: zarr.Array = group["failed"]
         self.n_crops: zarr.Array = group["n_crops"]
+        # Stores written before per-row messages existed keep them in failed.attrs; new failures need the array.
+        self.error: zarr.Array | None = group["error"] if "error" in group.array_keys() else None
 
     @property
     def chunk_rows(self) -> int:
@@ -158,15 +200,27 @@ class FeatureArray:
         self.done[selection] = True
 
     def fail(self, rows: np.ndarray, messages: Sequence[str]) -> None:
-        """Record rows whose image could not be decoded (``on_error="skip"``) with their messages."""
-        errors = dict(self.failed.attrs.get("errors", {}))
-        errors.update({str(int(r)): m for r, m in zip(rows, messages)})
-        self.failed.attrs["errors"] = errors
-        self.failed[_selection(rows)] = True
+        """Record rows whose image could not be read (``on_error="skip"``): message first, flag last.
+
+        Each row's message lives in its own cell of ``error``, written by the row's block owner, so
+        concurrent writers never read-modify-write a shared record.
+        """
+        if self.error is None:
+            raise StoreError(
+                f"{self.group.path!r} was written by an older deepfeat-iqa without per-row failure records; "
+                "delete that group (it is re-extracted) to record failures in it."
+            )
+        selection = _selection(rows)
+        self.error[selection] = np.asarray(list(messages), dtype=str)
+        self.failed[selection] = True
 
     def errors(self) -> dict[int, str]:
-        """Recorded decode failures, row -> message."""
-        return {int(r): m for r, m in self.failed.attrs.get("errors", {}).items()}
+        """Recorded failures, row -> message."""
+        failed = np.flatnonzero(self.failed[:])
+        if self.error is None or not failed.size:
+            return {int(r): m for r, m in self.failed.attrs.get("errors", {}).items()}
+        messages = self.error.oindex[failed]
+        return {int(r): str(m) for r, m in zip(failed, messages)}
 
     def read(self) -> np.ndarray:
         """All values as a NumPy array ``(n_images, n_views, dim)``."""
@@ -195,19 +249,26 @@ class FeatureStore:
     'memory://doctest-store'
     """
 
-    def __init__(self, url: str | os.PathLike[str]):
-        text = str(url)
-        if "://" not in text:
-            local = Path(text).expanduser()
-            if local.exists() and not local.is_dir():
-                raise StoreError(f"Feature store {text!r} is a file, not a directory; pass a directory or an fsspec URL.")
-            local.mkdir(parents=True, exist_ok=True)
-            text = str(local)
-        self.url = text
+    def __init__(self, url: str | os.PathLike[str] | zarr.storage.StoreLike):
+        if isinstance(url, (str, os.PathLike)):
+            text = str(url)
+            if "://" not in text:
+                local = Path(text).expanduser()
+                if local.exists() and not local.is_dir():
+                    raise StoreError(f"Feature store {text!r} is a file, not a directory; pass a directory or an fsspec URL.")
+                local.mkdir(parents=True, exist_ok=True)
+                text = str(local)
+            self.url, location = text, text
+        else:  # an opened zarr store (extract(store=None) computes into a private MemoryStore)
+            self.url, location = f"<{type(url).__name__}>", url
         try:
-            self.root = zarr.open_group(text, mode="a", zarr_format=3)
+            # Never trust consolidated metadata while writing: another writer may have added arrays since.
+            try:
+                self.root = zarr.open_group(location, mode="a", zarr_format=3, use_consolidated=False)
+            except zarr.errors.ContainsGroupError:  # another writer created the root between check and create
+                self.root = zarr.open_group(location, mode="r+", zarr_format=3, use_consolidated=False)
         except Exception as error:  # zarr/fsspec raise many types; the message names the fix either way
-            raise StoreError(f"Cannot open feature store {text!r} as a zarr v3 group ({error}). Pass another store= path.") from error
+            raise StoreError(f"Cannot open feature store {self.url!r} as a zarr v3 group ({error}). Pass another store= path.") from error
 
     # -- index ---------------------------------------------------------------------------------------
     def sync_index(self, dataset: Dataset) -> tuple[str, np.ndarray]:
@@ -219,16 +280,19 @@ class FeatureStore:
         key = dataset_key(dataset)
         sizes, mtimes = file_stats(dataset.paths)
         n = len(dataset)
-        if f"{key}/index" not in self.root:
-            index = self.root.require_group(f"{key}/index")
+        if f"{key}/index" not in self.root or "mtime_ns" not in self.root[f"{key}/index"]:
+            index = _require_group(self.root, f"{key}/index")
             chunks = (max(1, min(n, 65536)),)
+            # ``mtime_ns`` last: its presence says the index is complete. Two writers indexing the same
+            # dataset at once write identical bytes; neither ever deletes what the other made.
             for name, data in (
                 ("ids", np.asarray(dataset.ids, dtype=str)),
                 ("paths", np.asarray([str(p) for p in dataset.paths], dtype=str)),
                 ("size", sizes),
                 ("mtime_ns", mtimes),
             ):
-                index.create_array(name, shape=(n,), chunks=chunks, dtype=data.dtype if name in ("size", "mtime_ns") else str)
+                with _suppress_exists():
+                    index.create_array(name, shape=(n,), chunks=chunks, dtype=data.dtype if name in ("size", "mtime_ns") else str)
                 index[name][:] = data
             return key, np.zeros(0, dtype=np.int64)
         index = self.root[f"{key}/index"]
@@ -273,26 +337,53 @@ class FeatureStore:
     def create(self, key: str, spec: ArraySpec, *, n_images: int, dim: int, dtype: str, chunk_rows: int) -> FeatureArray:
         """Create the arrays for ``spec`` (values NaN, nothing done), attributes first and ``values`` last.
 
-        ``values`` is the completion marker :meth:`find` looks for, so a run killed half-way through
-        creating an array leaves a group that the next run simply creates again (``overwrite``).
+        ``values`` is the completion marker :meth:`find` looks for. Nothing is overwritten: a row array
+        left by a run killed half-way through creating the group is reused when its layout matches, and
+        an array another writer created meanwhile is opened as it is (its rows may already be filling).
         """
-        group = self.root.require_group(f"{key}/{spec.path}")
-        group.attrs.update({**spec.attrs(), "dim": dim, "dtype": dtype})
+        group = _require_group(self.root, f"{key}/{spec.path}")
+        if "values" not in group.array_keys():
+            group.attrs.update({**spec.attrs(), "dim": dim, "dtype": dtype})
         rows = max(1, min(chunk_rows, n_images))
-        for name, kind in (("done", bool), ("failed", bool), ("n_crops", np.int32)):
-            group.create_array(
-                name, shape=(n_images,), chunks=(rows,), dtype=kind, fill_value=0, dimension_names=("image",), overwrite=True
+        for name, kind, fill in (("done", bool, False), ("failed", bool, False), ("error", str, ""), ("n_crops", np.int32, 0)):
+            self._require(group, name, (n_images,), (rows,), kind, fill, ("image",))
+        self._require(
+            group, "values", (n_images, spec.n_views, dim), (rows, spec.n_views, min(dim, _MAX_CHUNK_DIM)),
+            dtype, np.nan, ("image", "view", "feature"),
+        )  # fmt: skip
+        created = self.find(key, spec)  # re-read: a writer of another configuration may have won the race
+        assert created is not None  # values exists now
+        return created
+
+    def _require(
+        self, group: zarr.Group, name: str, shape: tuple[int, ...], chunks: tuple[int, ...], dtype: Any, fill: Any, dims: tuple[str, ...]
+    ) -> zarr.Array:
+        """Create one array unless it exists; an existing one must have the layout asked for."""
+        if name not in group.array_keys():
+            with _suppress_exists():
+                group.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill, dimension_names=dims)
+        array = group[name]
+        if tuple(array.shape) != shape or (name == "values" and tuple(array.chunks) != chunks):
+            raise StoreError(
+                f"{group.path}/{name} in {self.url!r} has shape {tuple(array.shape)} and chunks {tuple(array.chunks)}, "
+                f"not {shape} and {chunks}; it was made for other data. Delete that group or pass another store= path."
             )
-        group.create_array(
-            "values",
-            shape=(n_images, spec.n_views, dim),
-            chunks=(rows, spec.n_views, min(dim, _MAX_CHUNK_DIM)),
-            dtype=dtype,
-            fill_value=np.nan,
-            dimension_names=("image", "view", "feature"),
-            overwrite=True,
-        )
-        return FeatureArray(group)
+        return array
+
+    def add_error_array(self, array: FeatureArray) -> FeatureArray:
+        """Give an array from an older version its per-row ``error`` record (chunked like its rows)."""
+        if array.error is None:
+            self._require(array.group, "error", (array.values.shape[0],), (array.chunk_rows,), str, "", ("image",))
+        return FeatureArray(array.group)
+
+    def consolidate(self, key: str, spec: ArraySpec) -> None:
+        """Consolidate one feature group's metadata, so readers (s3 above all) open it with one request.
+
+        Only the finished group is consolidated, never the root, so writers of other arrays are unaffected.
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+            zarr.consolidate_metadata(self.root.store, path=f"{self.root.path}/{key}/{spec.path}".strip("/"), zarr_format=3)
 
 
 def storage_dtype(dim: int, dtype: str) -> str:

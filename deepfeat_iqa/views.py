@@ -24,7 +24,9 @@ spec           crops
 
 Small images: whenever an image is smaller than a crop (``randomN``, ``grid``, ``patches`` and ``full``
 against the input size), it is first upscaled so its shorter side equals the crop size, keeping the aspect
-ratio, so a 1x1 image yields valid crops instead of an error. ``center`` and ``resize`` resize anyway.
+ratio. ``center`` and ``resize`` resize anyway. Extraction refuses images under
+:data:`~deepfeat_iqa.images.MIN_IMAGE_SIDE` (32 px) per side before they get here: upscaled further,
+their crops would be made of interpolated pixels.
 
 Variable view counts: ``grid`` and ``patches`` give a count that depends on the image size. The store
 holds a fixed ``n_views`` per array, so these protocols are **averaged over their crops at write time**
@@ -133,11 +135,18 @@ class View:
         """Whether every crop has the input size (``full`` keeps the native size)."""
         return self.name != "full"
 
+    @property
+    def seeded_by_content(self) -> bool:
+        """Whether the crops depend on the image's identity (random crops), so extraction must pass one."""
+        return self.name == "random"
+
     def crops(self, image: np.ndarray, image_id: str = "") -> list[np.ndarray]:
         """Cut ``image`` (``H x W x 3`` ``uint8``) into this protocol's crops.
 
         ``image_id`` seeds the random crops together with :attr:`seed`, so an image gets the same
-        crops whichever batch, worker or row order it is processed in.
+        crops whichever batch, worker or row order it is processed in. Extraction passes the file's
+        content digest (:func:`~deepfeat_iqa.images.content_digest`), never the id or path as typed,
+        so the crops of a photo do not depend on how its path was spelled or which loader listed it.
         """
         th, tw = self.geometry.size
         if self.name == "center":

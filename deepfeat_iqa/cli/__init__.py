@@ -24,7 +24,7 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what 
 
 def _register_commands() -> None:
     """Import each command module on purpose; each adds its commands to ``app``."""
-    from . import _demo, _extract, _heads, _synth  # noqa: F401
+    from . import _demo, _extract, _heads, _studies, _synth  # noqa: F401
 
 
 _register_commands()

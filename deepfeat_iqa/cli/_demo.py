@@ -9,6 +9,7 @@ import typer
 
 from . import app
 from ._errors import user_errors
+from ._options import BatchSize, Device, NumWorkers
 
 
 @app.command()
@@ -19,7 +20,7 @@ def demo(
     references: Annotated[
         Path | None, typer.Option("--references", help="Folder of your own pristine photos (default: bundled photos).")
     ] = None,
-    weights: Annotated[str, typer.Option("--weights", help="imagenet (offline EfficientNet-Lite), random (control), or a file.")] = "imagenet",
+    weights: Annotated[str, typer.Option("--weights", "-w", help="imagenet (offline EfficientNet-Lite), random (control), or a file.")] = "imagenet",
     repeats: Annotated[int, typer.Option("--repeats", help="Content-separated 80/20 splits per evaluation.")] = 5,
     per_image: Annotated[
         int | None, typer.Option("--per-image", help="Distorted versions per reference (default: all 39 type-levels).")
@@ -30,6 +31,9 @@ def demo(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for distortions, crops and splits.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress (bars or log lines).")] = False,
+    device: Device = None,
+    batch_size: BatchSize = None,
+    num_workers: NumWorkers = None,
 ) -> None:
     """Distort bundled photos, extract real ImageNet features, fit SVR and GPR, print and write a report."""
     from ..demo import run_demo
@@ -45,6 +49,9 @@ def demo(
             cache_dir=cache_dir,
             seed=seed,
             progress=not quiet,
+            device=device,
+            batch_size=batch_size,
+            num_workers=num_workers,
         )
     typer.echo(report.to_markdown())
     typer.echo("")

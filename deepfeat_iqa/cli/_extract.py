@@ -24,7 +24,7 @@ def extract(
     crops: Crops = None,
     weights: Weights = "imagenet",
     store: Store = "cache",
-    batch_size: BatchSize = 32,
+    batch_size: BatchSize = None,
     precision: Precision = None,
     device: Device = None,
     num_workers: NumWorkers = None,

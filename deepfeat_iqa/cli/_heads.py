@@ -117,7 +117,7 @@ def fit_command(
     precision: Precision = None,
     store: Store = "cache",
     device: Device = None,
-    batch_size: BatchSize = 32,
+    batch_size: BatchSize = None,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
     head: Head = "gpr",
@@ -170,7 +170,7 @@ def evaluate_command(
     precision: Precision = None,
     store: Store = "cache",
     device: Device = None,
-    batch_size: BatchSize = 32,
+    batch_size: BatchSize = None,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
     head: Head = "gpr",
@@ -217,9 +217,12 @@ def score_command(
     ] = None,
     store: Store = "cache",
     device: Device = None,
-    batch_size: BatchSize = 32,
+    batch_size: BatchSize = None,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
+    trusted: Annotated[
+        bool, typer.Option("--trusted", help="Also read pickle/joblib model files (they can run code: only files you trust).")
+    ] = False,
 ) -> None:
     """Score photos with a fitted model, extracting their features exactly as the model's were."""
     import pandas as pd
@@ -228,7 +231,7 @@ def score_command(
 
     ds = images_arg(paths)
     with user_errors():
-        fitted = load(model_file)
+        fitted = load(model_file, trusted=trusted)
         if fitted.key is None:  # an image head reads the photos directly
             scores = fitted.predict(ds)
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,9 @@ Store = Annotated[
     str, typer.Option("--store", help="Feature store directory or fsspec URL; 'cache' is the user cache, 'none' caches nothing.")
 ]
 Device = Annotated[str | None, typer.Option("--device", "-d", help="cpu, cuda, cuda:1, ... (default: CUDA when available).")]
-BatchSize = Annotated[int, typer.Option("--batch-size", "-b", help="Images per batch (and crops per forward pass).")]
+BatchSize = Annotated[
+    int | None, typer.Option("--batch-size", "-b", help="Images per batch and crops per forward pass (default: 32 on CPU, 128 on CUDA).")
+]
 NumWorkers = Annotated[int | None, typer.Option("--num-workers", "-j", help="Decoding processes (default: all cores but one).")]
 OnError = Annotated[str, typer.Option("--on-error", help="raise: stop at an unreadable image; skip: record it and go on.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of random crops, random weights, splits and distortions.")]
@@ -45,18 +47,18 @@ def layer_arg(text: str) -> str | int:
 
 def extract_options(
     *, pooling: str | None = None, crops: str | None = None, precision: str | None = None, store: str = "cache",
-    device: str | None = None, batch_size: int = 32, num_workers: int | None = None, on_error: str = "raise",
+    device: str | None = None, batch_size: int | None = None, num_workers: int | None = None, on_error: str = "raise",
 ) -> dict[str, Any]:
     """The keyword arguments of ``extract`` the user gave; the library's own defaults apply to the rest."""
-    given = {"pooling": pooling, "crops": crops, "precision": precision, "device": device, "num_workers": num_workers}
-    return {k: v for k, v in given.items() if v is not None} | {
-        "store": store_arg(store), "batch_size": batch_size, "on_error": on_error,
-    }  # fmt: skip
+    given = {"pooling": pooling, "crops": crops, "precision": precision, "device": device, "num_workers": num_workers,
+             "batch_size": batch_size}  # fmt: skip
+    return {k: v for k, v in given.items() if v is not None} | {"store": store_arg(store), "on_error": on_error}
 
 
 def images_arg(paths: list[Path], option: str = "PATHS") -> Any:
     """One Dataset of the given photos: a single folder keeps ids relative to it (as everywhere else)."""
     from ..datasets import IMAGE_SUFFIXES, Dataset
+    from ..errors import DataError
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -64,7 +66,7 @@ def images_arg(paths: list[Path], option: str = "PATHS") -> Any:
     if len(paths) == 1 and paths[0].is_dir():
         try:
             return Dataset.from_folder(paths[0])
-        except Exception as error:  # DataError: an empty folder
+        except DataError as error:  # an empty folder
             raise typer.BadParameter(str(error), param_hint=option) from None
     files: list[Path] = []
     for path in paths:
@@ -78,5 +80,5 @@ def images_arg(paths: list[Path], option: str = "PATHS") -> Any:
 
     try:
         return as_dataset(files)
-    except Exception as error:  # DataError: duplicates
+    except DataError as error:  # duplicate paths
         raise typer.BadParameter(str(error), param_hint=option) from None

@@ -83,11 +83,16 @@ def read_table(path: Path, **options: object) -> pd.DataFrame:
     """
     options = {"keep_default_na": False, "na_values": [""], **options}
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        return pd.read_excel(path, **options)
-    if suffix in (".tsv", ".tab"):
-        return pd.read_csv(path, sep="\t", **options)
-    return pd.read_csv(path, **options)
+    try:
+        if suffix in (".xlsx", ".xlsm", ".xls"):
+            return pd.read_excel(path, **options)
+        if suffix in (".tsv", ".tab"):
+            return pd.read_csv(path, sep="\t", **options)
+        return pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"Label file {str(path)!r} is empty (no header, no rows); write the header and one row per image.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise DataError(f"Label file {str(path)!r} cannot be parsed as a table ({error}); check its delimiter and encoding (UTF-8).") from None
 
 
 def require_columns(src: Source, frame: pd.DataFrame, columns: Iterable[str], hint: str = "") -> None:

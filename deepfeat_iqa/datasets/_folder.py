@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..errors import ConfigError, DataError
 from ._checks import (
@@ -83,8 +85,10 @@ def load_folder(
     table = read_table(path, dtype={image_col: str} | ({group_col: str} if group_col else {}))
     hint = "Name the right ones with image_col=, score_col=, group_col=."
     require_columns(src, table, [image_col, score_col, *([group_col] if group_col else [])], hint)
+    if table.empty:
+        raise src.fail(f"{src.name} has a header but no rows; add one row per image.")
     rows = [i + 2 for i in range(len(table))]
-    ids = table[image_col].str.strip().tolist()
+    ids = _cells(src, table, image_col, rows, "image name")
     mos = parse_scores(src, table[score_col], rows, score_col)
     check_duplicates(src, ids, rows)
     paths = locate_images(src, root, ids, rows)
@@ -94,10 +98,20 @@ def load_folder(
         paths=paths,
         mos=mos,
         scale=_scale(scale, mos),
-        groups=table[group_col].str.strip().to_numpy() if group_col else None,
+        groups=np.asarray(_cells(src, table, group_col, rows, "content group")) if group_col else None,
         name=name,
         root=root,
     )
+
+
+def _cells(src: Source, table: Any, column: str, rows: list[int], what: str) -> list[str]:
+    """The column's cells as stripped text, or an error naming every row whose cell is empty."""
+    values = [("" if pd.isna(v) else str(v)).strip() for v in table[column]]
+    empty = [rows[i] for i, v in enumerate(values) if not v]
+    if empty:
+        shown = ", ".join(str(r) for r in empty[:5]) + (" ..." if len(empty) > 5 else "")
+        raise src.fail(f"{src.name} has no {what} in column {column!r} at row{'s' if len(empty) > 1 else ''} {shown}; fill those cells or delete the rows.")
+    return values
 
 
 def _scale(scale: Scale | tuple[float, float] | None, mos: np.ndarray) -> Scale:

@@ -19,11 +19,21 @@ import warnings
 from typing import Any
 
 from sklearn.base import BaseEstimator, clone
+from sklearn.decomposition import PCA
 
 from ..errors import ConfigError, unknown_name_error
 from ._gpr import GPR
 from ._mlp import MultitaskMLP
+from ._mlp_net import MultitaskNet, NetSpec
+from ._mlp_tasks import DistortionEncoder, ExifEncoder, Standardizer
 from ._preprocess import BlockStandardizer
+from ._state import (
+    StateMixin,
+    qualified_name,
+    register_dataclass_types,
+    register_module_type,
+    register_state_type,
+)
 from ._svr import LinearSVRHead, RBFSVRHead
 from .image import ImageHead, SpaqHead
 
@@ -41,8 +51,12 @@ __all__ = [
     "MultitaskMLP",
     "RBFSVRHead",
     "list_heads",
+    "StateMixin",
     "make_head",
     "register_head",
+    "register_module_type",
+    "register_state_type",
+    "registered_head_classes",
 ]
 
 #: name -> (estimator class, constructor presets). Filled only by the explicit ``register_head`` calls below.
@@ -171,3 +185,12 @@ def __getattr__(name: str) -> Any:
 
 def _registry_name(cls: type[BaseEstimator]) -> str:
     return next(name for name, registered in reversed(list(_HEADS.items())) if registered[0] is cls)
+
+def registered_head_classes() -> dict[str, type[BaseEstimator]]:
+    """Qualified class name -> class of every registered head: the allow-list of safe model files."""
+    return {qualified_name(cls): cls for cls, _ in _HEADS.values()}
+
+
+register_state_type(PCA)
+register_dataclass_types(NetSpec, Standardizer, ExifEncoder, DistortionEncoder)
+register_module_type(MultitaskNet)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,8 +152,9 @@ def fit_estimator(
 ) -> BaseEstimator:
     """Fit ``estimator`` in place, handing it block sizes, groups and side labels when it knows what to do with them.
 
-    Heads standardize per concatenated block (``blocks=``), heads that hold out rows internally keep
-    content groups together (``groups=`` in ``fit``), and multi-task heads take side labels as ``fit``
+    Heads standardize per concatenated block (``blocks=``), heads whose ``fit`` takes ``groups=`` get
+    the content groups so their inner model selection (inner CV, early stopping, an image head's
+    validation split) never splits one reference image, and multi-task heads take side labels as ``fit``
     keywords; each is offered only to heads that declare it, so plain scikit-learn estimators work
     unchanged. ``dataset`` holds the training rows, aligned with ``X``.
     """
@@ -166,9 +168,21 @@ def fit_estimator(
     }
     if extra:
         logger.info("Fitting %s with side labels: %s", type(estimator).__name__, ", ".join(extra))
-    if "groups" in accepted:
-        extra["groups"] = np.asarray(dataset.group_ids)
-    return estimator.fit(X, y, **extra)
+    if "groups" in accepted and dataset.groups is not None:
+        # Content groups keep the head's own model selection (inner CV, early stopping) content-separated.
+        extra["groups"] = np.asarray(dataset.groups)
+    with head_threads_for(estimator, len(dataset)):
+        return estimator.fit(X, y, **extra)
+
+
+def head_threads_for(estimator: Any, n_rows: int) -> AbstractContextManager[None]:
+    """The thread rule of :mod:`deepfeat_iqa.threads` for feature heads (one thread on small problems);
+    image heads keep the libraries' defaults, since each of their convolutions is long enough to use every core."""
+    if consumes(estimator) == "images":
+        return nullcontext()
+    from ..threads import for_rows
+
+    return for_rows(n_rows)
 
 
 def predict_side_labels(estimator: BaseEstimator, dataset: Dataset) -> dict[str, Any]:

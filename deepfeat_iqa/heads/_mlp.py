@@ -19,7 +19,9 @@ from ..errors import ConfigError
 from ._mlp_net import LossWeights, NetSpec
 from ._mlp_train import TrainConfig, train_network
 from ._mlp_tasks import Standardizer, as_table, encode_side_labels
+from . import _groups
 from ._preprocess import BlockStandardizer
+from ._state import StateMixin
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ logger = logging.getLogger(__name__)
 _PREDICT_CHUNK = 4096
 
 
-class MultitaskMLP(RegressorMixin, BaseEstimator):
+class MultitaskMLP(StateMixin, RegressorMixin, BaseEstimator):
     """MLP quality head with the multitask variants of seed 001 (MT-E, MT-A, MT-S) and seed 002.
 
     Features are standardized per feature and per block (:class:`BlockStandardizer`), the target is
@@ -207,6 +209,7 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         exif: Any = None,
         scenes: Any = None,
         distortion: Any = None,
+        groups: Any = None,
     ) -> MultitaskMLP:
         """Train on features ``X`` and quality ``y``, plus every side task whose labels are given.
 
@@ -228,6 +231,11 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
             A table with a ``type`` column (and optional ``level``) for one class per image, or 0/1
             multi-hot columns (a 2-D array) for mixtures; a 1-D array is read as types.
 
+        groups:
+            ``(n_images,)`` content (reference image) of each row: the early-stopping validation rows are
+            then whole groups, so the kept epoch is the one that generalises to unseen content.
+            ``None`` holds out random rows.
+
         All side labels are row-aligned with ``X`` (their index, if any, is ignored).
 
         Returns
@@ -237,6 +245,7 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         """
         X, y = validate_data(self, X, y, y_numeric=True, dtype=[np.float64, np.float32])
         n = X.shape[0]
+        groups = _groups.check_groups(groups, n)
         hidden = self._checked_hidden()
         device = resolve_device(self.device)
 
@@ -271,7 +280,7 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         data = {"x": features, **targets}
         if exif_inputs is not None:
             data["exif"] = exif_inputs
-        self._train(spec, device, data)
+        self._train(spec, device, data, groups)
         return self
 
     def _checked_hidden(self) -> tuple[int, ...]:
@@ -312,19 +321,16 @@ class MultitaskMLP(RegressorMixin, BaseEstimator):
         warnings.warn("MultitaskMLP.y_scale_ is now y_std_ (as in every head); y_scale_ goes in 0.3.", DeprecationWarning, stacklevel=2)
         return self.y_std_
 
-    def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Seeded (train, validation) rows; no validation rows when ``val_fraction`` of ``n`` is under one."""
-        order = np.random.default_rng(self._seed()).permutation(n)
-        n_val = int(self.val_fraction * n)
-        if n_val < 1 or n - n_val < 1:
-            if self.val_fraction > 0:
-                logger.info("MultitaskMLP: %d rows are too few to hold out a validation part; no early stopping.", n)
-            return order, order[:0]
-        return order[n_val:], order[:n_val]
+    def _split(self, n: int, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Seeded (train, validation) rows (whole groups when given); none when ``val_fraction`` holds out under one."""
+        train, val = _groups.holdout_rows(n, float(self.val_fraction), groups, self._seed())
+        if not len(val) and self.val_fraction > 0:
+            logger.info("MultitaskMLP: %d rows are too few to hold out a validation part; no early stopping.", n)
+        return train, val
 
-    def _train(self, spec: NetSpec, device: torch.device, data: dict[str, np.ndarray]) -> None:
+    def _train(self, spec: NetSpec, device: torch.device, data: dict[str, np.ndarray], groups: np.ndarray | None) -> None:
         """Train the network and set the training attributes (history, best epoch, task uncertainties)."""
-        train_rows, val_rows = self._split(len(data["x"]))
+        train_rows, val_rows = self._split(len(data["x"]), groups)
         weights = LossWeights(
             exif=float(self.exif_weight),
             attribute=float(self.attribute_weight),

@@ -10,9 +10,11 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..errors import ConfigError
+from ._state import StateMixin, register_state_type
 
 
-class BlockStandardizer(TransformerMixin, BaseEstimator):
+@register_state_type
+class BlockStandardizer(StateMixin, TransformerMixin, BaseEstimator):
     """Z-score every feature, then scale each concatenated block by ``1/sqrt(block_dim)``.
 
     Features from several layers are often concatenated (``blocks=(4096, 64)``). After a plain

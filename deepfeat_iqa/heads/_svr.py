@@ -10,13 +10,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.model_selection import KFold
 from sklearn.svm import SVR as _LibSVR
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _groups
 from ._preprocess import BlockStandardizer
+from ._state import StateMixin
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def _oof_score(y: np.ndarray, oof: np.ndarray) -> tuple[float, float]:
     return float(stats.spearmanr(y, oof).statistic), -mse
 
 
-class _KernelSVRHead(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
+class _KernelSVRHead(StateMixin, RegressorMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared machinery: block standardization, target z-score, precomputed-kernel SVR and CV grid.
 
     The kernel matrix is computed once on all training rows and sliced per fold and per grid
@@ -50,7 +51,7 @@ class _KernelSVRHead(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         "random_state": ["random_state"],
     }
 
-    def fit(self, X: ArrayLike, y: ArrayLike) -> _KernelSVRHead:
+    def fit(self, X: ArrayLike, y: ArrayLike, *, groups: ArrayLike | None = None) -> _KernelSVRHead:
         """Standardize, pick C (and gamma) by K-fold SROCC when set to ``"auto"``, and refit on all rows.
 
         Parameters
@@ -59,6 +60,10 @@ class _KernelSVRHead(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             Training features.
         y : array-like of shape (n_samples,)
             Training scores (MOS or DMOS, any scale).
+        groups : array-like of shape (n_samples,) or None
+            Content (reference image) of each row. Given, the C/gamma search folds keep every group
+            on one side, as the outer evaluation does; ``dfi.fit``/``dfi.evaluate`` pass the
+            Dataset's groups. ``None`` treats rows as independent.
 
         Returns
         -------
@@ -67,6 +72,7 @@ class _KernelSVRHead(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         """
         self._validate_params()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        groups = _groups.check_groups(groups, X.shape[0])
         self.preprocessor_ = BlockStandardizer(blocks=self.blocks).fit(X)
         Z = self.preprocessor_.transform(X)
         self.y_mean_ = float(y.mean())
@@ -86,7 +92,7 @@ class _KernelSVRHead(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             best_key, best = (-np.inf, -np.inf), (Cs[0], gammas[0])
             rows = self._search_rows(Z.shape[0])
             K_search, t_search = K_base[np.ix_(rows, rows)], t[rows]
-            folds = list(KFold(self.cv, shuffle=True, random_state=self.random_state).split(rows))
+            folds = _groups.inner_folds(len(rows), self.cv, None if groups is None else groups[rows], self.random_state)
             for gamma in gammas:
                 K = self._from_base(K_search, gamma)
                 for C in Cs:

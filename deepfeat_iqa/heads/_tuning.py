@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import optuna
 
+from .._progress import Progress
 from ..errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def run_search(
     storage: str | None,
     study_name: str,
     start: Mapping[str, Any],
+    client: Any = None,
 ) -> optuna.Study:
     """Run (or resume) a study until it holds ``n_trials`` completed trials.
 
@@ -73,6 +75,10 @@ def run_search(
     start : mapping
         Parameters of the untuned estimator, enqueued as the first trial of a new study so the
         best trial can never be worse than not tuning.
+    client : dask.distributed.Client, str or None
+        Run trials on every Dask worker at once (a Client, a scheduler address or ``"local"``), all
+        against ``storage``, which must then be an RDB URL every worker reaches: a SQLite file on a
+        shared disk for a few workers, PostgreSQL (``postgresql://user:pw@host/db``) for many.
 
     Returns
     -------
@@ -81,6 +87,11 @@ def run_search(
     """
     if sampler not in SAMPLERS:
         raise ConfigError(f"tune_sampler={sampler!r} is not known; use one of {sorted(SAMPLERS)}.")
+    if client is not None and storage is None:
+        raise ConfigError(
+            "Tuning on Dask workers needs a shared optuna storage: pass tune_storage='sqlite:///path/on/shared/disk.db' "
+            "(a few workers) or a PostgreSQL URL (many)."
+        )
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,
@@ -97,13 +108,78 @@ def run_search(
     def _objective(trial: optuna.Trial) -> float:
         return objective(space(trial))
 
-    if remaining:
+    if remaining and client is not None:
+        _optimize_on_workers(client, objective, space, n_trials=n_trials, sampler=sampler, seed=seed, storage=storage, study_name=study_name)
+        study = optuna.load_study(study_name=study_name, storage=storage, sampler=SAMPLERS[sampler](seed))
+    elif remaining:
         # Count completed trials only, so failed candidates do not eat the budget.
         callback = optuna.study.MaxTrialsCallback(n_trials, states=(optuna.trial.TrialState.COMPLETE,))
-        study.optimize(_objective, n_trials=remaining + 2 * n_trials, callbacks=[callback])
+        with Progress(remaining, f"tune {study_name}", "trial") as bar:
+
+            def count(_study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+                if trial.state == optuna.trial.TrialState.COMPLETE:
+                    bar.update()
+
+            study.optimize(_objective, n_trials=remaining + 2 * n_trials, callbacks=[callback, count])
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise ConfigError(
             f"Every trial of study {study_name!r} failed; see the logged reasons. Widen the search "
             "(raise the noise floor range) or fit with tune_trials=0."
         )
     return study
+
+
+def _worker_trials(
+    objective: Callable[[dict[str, Any]], float],
+    space: Callable[[optuna.Trial], dict[str, Any]],
+    n_trials: int,
+    sampler: str,
+    seed: int | None,
+    storage: str,
+    study_name: str,
+) -> int:
+    """One Dask task: draw and run trials of the shared study until it holds ``n_trials`` completed ones."""
+    from distributed import get_worker
+
+    address = get_worker().address
+    study = optuna.load_study(study_name=study_name, storage=storage, sampler=SAMPLERS[sampler](seed))
+    callback = optuna.study.MaxTrialsCallback(n_trials, states=(optuna.trial.TrialState.COMPLETE,))
+
+    def _objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("dask_worker", address)  # which worker ran it, for the record
+        return objective(space(trial))
+
+    study.optimize(_objective, n_trials=3 * n_trials, callbacks=[callback])
+    return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def _optimize_on_workers(
+    client: Any,
+    objective: Callable[[dict[str, Any]], float],
+    space: Callable[[optuna.Trial], dict[str, Any]],
+    *,
+    n_trials: int,
+    sampler: str,
+    seed: int | None,
+    storage: str,
+    study_name: str,
+) -> None:
+    """One trial loop per Dask worker, all on one storage; each worker's sampler gets its own seed.
+
+    The storage is the only thing the workers share: optuna's RDB storage hands each worker the
+    trials the others finished (the sampler conditions on them) and the completed-trial cap stops
+    every loop once the study holds ``n_trials``.
+    """
+    from .._cluster import connect
+
+    with connect(client) as live:
+        workers = sorted(live.scheduler_info()["workers"])
+        futures = [
+            live.submit(
+                _worker_trials, objective, space, n_trials, sampler, None if seed is None else seed + 1 + index,
+                storage, study_name, workers=[address], pure=False,
+            )
+            for index, address in enumerate(workers)
+        ]
+        done = live.gather(futures)
+    logger.info("Study %r: trials ran on %d Dask workers; %d completed.", study_name, len(workers), max(done, default=0))

@@ -136,6 +136,14 @@ def fit_network(
             "(use accumulate= to keep the effective batch), or add images."
         )
     device = resolve_device(settings.device)
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):  # per-epoch seeding never disturbs the caller's random streams
+        return _fit(network, loss, train, val, settings, pipeline, val_view, checkpoint_dir, record, device)
+
+
+def _fit(network: nn.Module, loss: Loss, train: TrainData, val: TrainData | None, settings: TrainSettings,
+         pipeline: Pipeline, val_view: View, checkpoint_dir: Path | None, record: dict[str, Any] | None,
+         device: torch.device) -> TrainOutcome:
     precision = resolve_precision(settings.precision, device)
     fmt = memory_format(precision)
     network.to(device=device, memory_format=fmt)

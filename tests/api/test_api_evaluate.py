@@ -41,9 +41,10 @@ def test_repeated_is_deterministic_and_content_separated(feats: LayerFeatures) -
 def test_reports_are_written(feats: LayerFeatures, tmp_path: Path) -> None:
     result = evaluate(feats, head=Ridge(), n=3, progress=False)
     line = result.summary()
-    assert line.startswith("SROCC 0.") and "| PLCC" in line and "| RMSE" in line and "3 splits" in line
+    assert line.startswith("SROCC 0.") and "| PLCC" in line and "| RMSE" in line and "3 splits, test size 0.2)" in line
     markdown = result.to_markdown()
-    assert "## Per split" in markdown and "| mean" in markdown
+    assert "## Per split" in markdown and "| mean" in markdown and "|   split |   n_train |" in markdown
+    assert "- head parameters: alpha=1.0, copy_X=True" in markdown and "\"'" not in markdown
     document = json.loads(result.to_json(tmp_path / "r.json"))
     assert json.loads((tmp_path / "r.json").read_text()) == document
     assert set(document["aggregate"]) == {"mean", "sd", "median"} and len(document["per_split"]) == 3
@@ -81,9 +82,19 @@ def test_official_split(feats: LayerFeatures) -> None:
 
 def test_parallel_matches_serial(feats: LayerFeatures) -> None:
     serial = evaluate(feats, head=Ridge(), n=2, progress=False)
-    with joblib.parallel_config(backend="threading"):  # the same code path, without spawning processes in CI
+    with joblib.parallel_config(backend="threading"):  # the same code path, without spawning processes
         parallel = evaluate(feats, head=Ridge(), n=2, n_jobs=2, progress=False)
     pd.testing.assert_frame_equal(serial.per_split, parallel.per_split)
+
+
+@pytest.mark.slow
+def test_parallel_in_real_worker_processes_matches_serial(feats: LayerFeatures) -> None:
+    """Once with loky's worker processes: estimators, features and datasets must survive pickling."""
+    serial = evaluate(feats, head="svr", n=2, progress=False)
+    with joblib.parallel_config(backend="loky"):
+        parallel = evaluate(feats, head="svr", n=2, n_jobs=2, progress=False)
+    pd.testing.assert_frame_equal(serial.per_split, parallel.per_split)
+    pd.testing.assert_frame_equal(serial.predictions, parallel.predictions)
 
 
 def test_compare_on_the_same_splits(feats: LayerFeatures) -> None:
@@ -123,3 +134,20 @@ def test_cross_dataset_uses_z_scores(make_feats) -> None:
     other = LayerFeatures(key=replace(test.key, backbone="vgg16"), per_view=test.per_view, dataset=test.dataset)
     with pytest.raises(FeatureKeyError, match="backbone"):
         evaluate_cross(train, other, head=Ridge())
+
+
+def test_summaries_read_as_tables_with_splits_and_test_size(make_feats) -> None:
+    from deepfeat_iqa.results import markdown_table, summary_table
+
+    a, b = make_feats(seed=0, name="a"), make_feats(seed=1, name="b")
+    repeated = evaluate(a, head=Ridge(), n=3, test_size=0.25, progress=False)
+    cross = evaluate_cross(a, b, head=Ridge(), progress=False)
+    line = cross.summary()
+    assert "±" not in line and "n/a" not in line and line.endswith("(Ridge, resnet50/layer3, 1 split: train on a, test on b)")
+    table = summary_table([repeated, cross])
+    assert list(table.columns[:8]) == ["head", "backbone", "layer", "pooling", "dim", "dataset", "splits", "test_size"]
+    assert table["dim"].tolist() == [8, 8] and table["splits"].tolist() == [3, 1]
+    assert table.loc[0, "test_size"] == 0.25 and pd.isna(table.loc[1, "srocc_sd"])
+    text = markdown_table(table)
+    assert "|     8 |" in text and "8.000" not in text and "('" not in text
+    assert "## Aggregate over splits" not in cross.to_markdown()

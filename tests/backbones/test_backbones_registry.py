@@ -83,3 +83,28 @@ def test_duplicate_registration_warns():
         assert any("registered twice" in str(w.message) for w in caught)
     finally:
         _registry._BACKBONES.pop("backbone_for_duplicate_test", None)
+
+
+# Feature counts stated in seed 003's Table 1 (column "Features"), with the input size the paper's MATLAB /
+# Keras networks take (227 px for SqueezeNet, 299 for Inception-v3): an independent check of the mapping.
+PAPER_SIZES = [
+    ("alexnet", 224, {"fc6": 4096, "fc7": 4096, "fc8": 1000}),
+    ("googlenet", 224, {"Inception5bOutput": 50176, "Inception4eOutput": 163072, "loss3-classifier": 1000}),
+    ("squeezenet", 227, {"fire8-concat": 100352, "fire7-concat": 75264, "fire6-concat": 75264}),
+    ("inception_v3", 299, {"mixed9": 131072, "mixed8": 81920, "mixed6": 221952}),
+    ("densenet201", 224, {"conv5_block32_concat": 94080}),
+    ("mobilenetv2", 224, {"block_15_add": 7840, "Conv_1": 62720, "block_16_project": 15680}),
+    ("resnet50", 224, {"add_15": 100352}),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "side", "sizes"), PAPER_SIZES, ids=[row[0] for row in PAPER_SIZES])
+def test_paper_layers_have_the_sizes_the_paper_states(name, side, sizes):
+    from dataclasses import replace
+
+    config = replace(get_config(name), input_size=(3, side, side))
+    table = list_layers(config, full=True).set_index("layer")
+    for paper_name, stated in sizes.items():
+        (path,) = resolve_layers(config, [paper_name])
+        assert table.loc[path, "size"] == stated, (name, paper_name, path, table.loc[path, "shape"])

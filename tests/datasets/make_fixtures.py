@@ -193,6 +193,19 @@ def folder(root: Path) -> None:
     pd.DataFrame(rows).to_csv(root / "labels.csv", index=False)
 
 
+def synth(root: Path) -> None:
+    """Two 48x48 noise references through dfi.synth.build, two distortions each (what `deepfeat-iqa synth` writes)."""
+    from deepfeat_iqa.synth import build
+
+    refs = root.parent / "_synth_refs"
+    for name in ("ra", "rb"):
+        ref = refs / f"{name}.png"
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(RNG.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(ref)
+    build(sorted(refs.glob("*.png")), root, per_image=2, seed=0, progress=False)
+    shutil.rmtree(refs)
+
+
 BUILDERS = {
     "live": live,
     "csiq": csiq,
@@ -204,11 +217,14 @@ BUILDERS = {
     "spaq": spaq,
     "scpqd2020": scpqd,
     "folder": folder,
+    "synth": synth,
 }
 
 
-def main() -> None:
+def main(names: list[str] | None = None) -> None:
     for name, build in BUILDERS.items():
+        if names and name not in names:
+            continue
         root = FIXTURES / name
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
@@ -218,4 +234,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:] or None)  # e.g. `python tests/datasets/make_fixtures.py synth` rebuilds only that one

@@ -29,6 +29,7 @@ LAYOUT = {
     "spaq": ("Annotations/MOS and Image attribute scores.xlsx", "TestImage/00004.jpg", "TestImage"),
     "scpqd2020": ("scpqd2020.csv", "images/002/phone01.jpg", "images/002"),
     "folder": ("labels.csv", "shots/b/2.jpg", "shots/a"),
+    "synth": ("labels.csv", "images/ra/ra__gaussian_blur-1.png", "images/ra"),
 }
 
 

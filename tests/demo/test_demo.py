@@ -30,13 +30,17 @@ def test_real_imagenet_features_beat_random_features(photo_dir: Path, tmp_path: 
     assert sorted(p.suffix for p in (tmp_path / "real" / "plots").iterdir()) == [".png"] * 3
 
 
-def test_cli_demo_rerun_reuses_the_cache(photo_dir: Path, tmp_path: Path) -> None:
+def test_cli_demo_rerun_reuses_the_cache(photo_dir: Path, tmp_path: Path, monkeypatch) -> None:
     args = ["demo", "--references", str(photo_dir), "--weights", "random", "--repeats", "2", "--quiet",
-            "--per-image", "6", "--max-side", "160",
-            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]
+            "--per-image", "6", "--max-side", "160", "--cache-dir", str(tmp_path / "cache")]
+    workdir = tmp_path / "clone"  # where a user runs the README's command: nothing may appear here
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
-    assert "srocc" in first.output and "report:" in first.output
+    assert "srocc" in first.output and f"report: {tmp_path / 'cache' / 'demo' / 'report.md'}" in first.output
+    assert list(workdir.iterdir()) == []
+    assert "('" not in first.output and "| head " in first.output  # a flat table, not tuple row labels
     build_dirs = sorted((tmp_path / "cache").glob("demo-*"))
     stamps = {p: p.stat().st_mtime_ns for d in build_dirs for p in d.rglob("*.png")}
 

@@ -60,13 +60,34 @@ def test_logistic_mapping_improves_plcc_on_sigmoid():
     assert metrics.rmse(y, x) < 0.01 * metrics.rmse(y, x, mapping=None)
 
 
-def test_logistic_follows_decreasing_relation():
-    # DMOS-like: higher prediction means lower score; the mapping must not flatten to a constant
+def test_a_decreasing_relation_is_not_mapped_into_a_high_plcc(caplog):
+    # Predictions that fall as the scores rise: an unconstrained logistic flips them and reports PLCC ~ +1.
     x = np.linspace(0, 1, 60)
     y = 100 - 90 / (1 + np.exp(-10 * (x - 0.4)))
-    mapping = metrics.logistic_fit(x, y)
-    assert mapping.kind == "logistic4"
-    assert np.allclose(mapping(x), y, atol=1e-3)
+    with caplog.at_level(logging.WARNING, logger="deepfeat_iqa.metrics"):
+        mapping = metrics.logistic_fit(x, y)
+        result, kind = metrics.summary_and_mapping(y, x)
+    assert mapping.kind == kind == "raw" and np.array_equal(mapping(x), x)
+    assert result["srocc"] < -0.99 and result["plcc"] == result["plcc_raw"] < -0.9
+    assert "raw predictions" in caplog.text
+
+
+def test_plcc_sign_follows_srocc_on_random_labels():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        y, p = rng.normal(size=24), rng.normal(size=24)
+        result = metrics.summary(y, p)
+        assert np.sign(result["plcc"]) == np.sign(result["srocc"]) or abs(result["srocc"]) < 0.1
+
+
+def test_the_fitted_logistic_is_increasing():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=80)
+    y = np.tanh(x) + 0.3 * rng.normal(size=80)
+    grid = np.linspace(x.min() - 1, x.max() + 1, 200)
+    for params in (4, 5):
+        mapping = metrics.logistic_fit(x, y, params=params)
+        assert mapping.kind == f"logistic{params}" and np.all(np.diff(mapping(grid)) >= -1e-12)
 
 
 def test_degenerate_predictions_do_not_crash(caplog):
@@ -80,7 +101,7 @@ def test_degenerate_predictions_do_not_crash(caplog):
     assert np.isfinite(metrics.plcc(y, [0, 0, 0, 0, 1], mapping="logistic5"))
 
 
-def test_logistic_fit_falls_back_to_linear(monkeypatch, caplog):
+def test_logistic_fit_falls_back_to_raw(monkeypatch, caplog):
     def fail(*args, **kwargs):
         raise RuntimeError("Optimal parameters not found")
 
@@ -88,9 +109,9 @@ def test_logistic_fit_falls_back_to_linear(monkeypatch, caplog):
     x = np.arange(10.0)
     with caplog.at_level(logging.WARNING, logger="deepfeat_iqa.metrics"):
         mapping = metrics.logistic_fit(x, 2 * x + 1)
-    assert mapping.kind == "linear"
-    assert np.allclose(mapping(x), 2 * x + 1)
-    assert "falling back to a linear" in caplog.text
+    assert mapping.kind == "raw"
+    assert np.array_equal(mapping(x), x)
+    assert "computed on the raw predictions" in caplog.text
 
 
 def test_unknown_mapping_and_params():

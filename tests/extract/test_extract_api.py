@@ -53,7 +53,7 @@ def test_bf16_is_part_of_the_key_and_close_to_fp32(photo_dir: Path) -> None:
 
 @pytest.mark.parametrize("crops", ["grid", "patches", "full"])
 def test_variable_count_and_native_size_views(tmp_path: Path, crops: str) -> None:
-    sizes = [(300, 240), (1, 1), (90, 50)]
+    sizes = [(300, 240), (40, 33), (90, 50)]  # the middle one is under every crop size
     for i, (w, h) in enumerate(sizes):
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
     feats = dfi.extract(tmp_path, layer="layer1", crops=crops, store=None, **FAST)["layer1"]
@@ -106,3 +106,31 @@ def test_dfi_extract_is_the_function_whatever_was_imported_first(photo_dir: Path
 
     assert dfi.extract is module.extract and callable(dfi.evaluate)
     assert len(dfi.extract(sorted(photo_dir.iterdir())[:1], layer="layer1", store=None, **FAST).only()) == 1
+
+
+@pytest.mark.parametrize(("crops", "size", "stride", "upsample"), [("grid", 224, 112, False), ("patches", 64, 160, True)])
+def test_grid_and_patches_average_the_features_of_each_crop(tmp_path: Path, crops: str, size: int, stride: int, upsample: bool) -> None:
+    """Count the crops and check the row is their mean, against crops cut here and extracted one by one."""
+    import zarr
+
+    h, w = 336, 448
+    image = np.random.default_rng(7).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    (tmp_path / "one").mkdir()
+    Image.fromarray(image).save(tmp_path / "one" / "a.png")
+    tiles = [image[t:t + size, s:s + size] for t in range(0, h - size + 1, stride) for s in range(0, w - size + 1, stride)]
+    expected = {"grid": 2 * 3, "patches": 2 * 3}[crops]  # rows 0,112 | 0,160 and columns 0,112,224 | 0,160,320
+    assert len(tiles) == expected
+    (tmp_path / "tiles").mkdir()
+    for i, tile in enumerate(tiles):
+        Image.fromarray(tile).save(tmp_path / "tiles" / f"{i}.png")
+
+    settings = {**FAST, "precision": "fp32", "layer": "layer2"}
+    store = tmp_path / "store.zarr"
+    pooled = dfi.extract(tmp_path / "one", crops=crops, store=store, **settings)["layer2"]
+    (n_crops,) = [zarr.open_array(str(p), mode="r")[:] for p in store.rglob("n_crops") if p.is_dir()]
+    assert n_crops.tolist() == [expected] and pooled.per_view.shape == (1, 1, 128)
+    # a 224 tile "resized" to 224 is itself; a 64 patch is upsampled like a whole image with crops="resize"
+    one_by_one = dfi.extract(tmp_path / "tiles", crops="resize", store=None, **settings)["layer2"]
+    assert len(one_by_one) == expected
+    np.testing.assert_allclose(pooled.X[0], one_by_one.X.mean(axis=0), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(pooled.X[0], one_by_one.X[0], rtol=1e-3)  # crops differ, so the mean is not any one of them

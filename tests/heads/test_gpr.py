@@ -66,11 +66,29 @@ def test_return_std_grows_away_from_the_data():
 def test_tuning_keeps_or_improves_cv_srocc_and_records_the_study():
     X, y = _latent_data(150, "nonlinear", seed=4)
     model = GPR(tune_trials=6, tune_sampler="tpe", max_iter=30).fit(X, y)
-    values = [t.value for t in model.study_.trials if t.value is not None]
-    assert len(values) == 6
-    assert model.study_.best_value >= values[0]  # trial 0 is the untuned start
+    trials = [t for t in model.study_.trials if t.value is not None]
+    assert len(trials) == 6
     assert model.best_params_ == model.study_.best_params
     assert model.noise_floor_ == model.best_params_["noise_floor"]
+
+    # Recompute the objective independently (same folds, plain GPR fits, scipy's SROCC): trial values must
+    # be what they claim, trial 0 must be the untuned defaults, and the chosen parameters score no worse.
+    from scipy.stats import spearmanr
+    from sklearn.model_selection import KFold
+
+    def cv_srocc(**params):
+        pred = np.empty_like(y)
+        for train, test in KFold(3, shuffle=True, random_state=0).split(X):
+            pred[test] = GPR(max_iter=30, **params).fit(X[train], y[train]).predict(X[test])
+        return spearmanr(y, pred).statistic
+
+    default = GPR()
+    assert trials[0].params == {name: getattr(default, name) for name in ("noise_floor", "n_components", "standardize")}
+    untuned = cv_srocc()
+    assert trials[0].value == pytest.approx(untuned, abs=1e-9)
+    assert model.study_.best_value == pytest.approx(cv_srocc(**model.best_params_), abs=1e-9)
+    assert model.study_.best_value >= untuned
+    assert len({tuple(sorted(t.params.items())) for t in trials}) > 1  # the search left the start
 
 
 def test_tuning_resumes_from_sqlite_storage(tmp_path):
@@ -169,3 +187,22 @@ def test_fit_and_predictions_agree_with_gpytorch_on_the_stored_state(options):
         mean, sd = model.predict(X[100:], return_std=True)
     np.testing.assert_allclose(mean, out.mean.numpy() * model.y_std_ + model.y_mean_, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(sd, out.variance.sqrt().numpy() * model.y_std_, rtol=1e-5)
+
+
+def test_the_prior_does_not_pull_unseen_content_off_the_training_mean() -> None:
+    """Far from every training row the prediction is the training mean, not a fitted constant.
+
+    One large cluster of near-identical rows scores high and many small clusters score low: a
+    likelihood-fitted constant mean weights clusters, not rows, and lands well below the row mean.
+    """
+    from deepfeat_iqa.heads import GPR
+
+    rng = np.random.default_rng(0)
+    big = rng.normal(size=(1, 4)) + 0.01 * rng.normal(size=(60, 4))
+    small = np.repeat(3 * rng.normal(size=(12, 4)), 2, axis=0) + 0.01 * rng.normal(size=(24, 4))
+    X = np.vstack([big, small])
+    y = np.concatenate([80 + rng.normal(size=60), 30 + 5 * rng.normal(size=24)])
+    model = GPR(device="cpu").fit(X, y)
+    far = 1e3 + rng.normal(size=(5, 4))
+    np.testing.assert_allclose(model.predict(far), y.mean(), atol=1e-6)
+    assert float(model.gp_state_["mean_module.raw_constant"]) == 0.0

@@ -130,3 +130,11 @@ def test_images_smaller_than_the_crop_are_upscaled_as_the_views_document(tmp_pat
 def test_several_crops_per_image_train_per_image_or_per_patch(images, level):
     model = make_head("spaq-bl", epochs=1, crops_per_image=3, target_level=level, **FAST).fit(images)
     assert np.isfinite(model.history_[0]["loss"]) and np.isfinite(model.predict(images)).all()
+
+
+def test_training_leaves_the_callers_random_stream_alone(images):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    make_head("spaq-bl", epochs=1, **FAST).fit(images)
+    assert torch.equal(torch.rand(3), expected)

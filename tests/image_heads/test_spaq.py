@@ -59,3 +59,16 @@ def test_model_state_round_trips_through_json_and_safetensors(images, tmp_path):
     again = SpaqHead._dfi_from_state(json.loads(text), load_file(str(tmp_path / "t.safetensors")))
     assert np.allclose(again.predict(ds, exif=ds.exif), model.predict(ds, exif=ds.exif))
     assert np.allclose(again.predict(ds), model.predict(ds))
+
+
+def test_an_ensemble_averages_members_with_consecutive_seeds_and_round_trips(images, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    model = make_head("spaq-bl", epochs=1, ensemble=2, random_state=4, **FAST).fit(images)
+    assert [m.random_state for m in model.members_] == [4, 5]
+    expected = np.mean([m.predict(images) for m in model.members_], axis=0)
+    assert np.allclose(model.predict(images), expected)
+    config, arrays = model._dfi_state()
+    save_file({k: np.asarray(v) for k, v in arrays.items()}, str(tmp_path / "e.safetensors"))
+    again = SpaqHead._dfi_from_state(config, load_file(str(tmp_path / "e.safetensors")))
+    assert np.allclose(again.predict(images), expected)

@@ -112,7 +112,10 @@ def test_bad_arguments_raise(small_refs: list[Path], tmp_path: Path) -> None:
     (twin / f"{small_refs[0].stem}.jpg").write_bytes(b"")
     with pytest.raises(DataError, match="share the id"):
         synth.build([small_refs[0], twin / f"{small_refs[0].stem}.jpg"], tmp_path / "a")
-    with pytest.raises(DataError, match="No labels.csv"):
+    with pytest.raises(DataError, match="root .* does not exist"):
+        load_synth(tmp_path / "empty")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="labels.csv.* not found"):
         load_synth(tmp_path / "empty")
 
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import deepfeat_iqa as dfi
-from deepfeat_iqa import _progress, extraction
+from deepfeat_iqa import _block, _progress
 from deepfeat_iqa.errors import Interrupted
 
 FAST = {"model": "resnet18", "weights": "random", "num_workers": 0, "batch_size": 2, "layer": "layer1"}
@@ -49,7 +49,7 @@ def test_long_steps_log_while_running(monkeypatch, caplog):
 
 def test_ctrl_c_says_how_many_rows_are_saved_and_a_rerun_resumes(photos, tmp_path, monkeypatch):
     store = tmp_path / "store.zarr"
-    real = extraction.pooled_features
+    real = _block.pooled_features  # the one batch function every row block calls
     calls = []
 
     def interrupt_second_batch(*args, **kwargs):
@@ -58,11 +58,11 @@ def test_ctrl_c_says_how_many_rows_are_saved_and_a_rerun_resumes(photos, tmp_pat
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(extraction, "pooled_features", interrupt_second_batch)
+    monkeypatch.setattr(_block, "pooled_features", interrupt_second_batch)
     with pytest.raises(Interrupted, match=r"2 of 6 images are saved in .*store.zarr \(2 in this run\); run the same extraction again to resume with the 4 left"):
         dfi.extract(photos, store=store, **FAST)
     calls.clear()
-    monkeypatch.setattr(extraction, "pooled_features", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    monkeypatch.setattr(_block, "pooled_features", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
     resumed = dfi.extract(photos, store=store, **FAST)["layer1"]
     assert len(calls) == 2  # the 4 missing images in batches of 2, not all 6
     np.testing.assert_allclose(resumed.X, dfi.extract(photos, store=None, **FAST)["layer1"].X, rtol=1e-5, atol=1e-6)

@@ -41,7 +41,8 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
     size), ``resize`` (short side images are resized to first, train and test; ``None``: native),
     ``test_views`` (``"grid"``: 224 crops at stride 112 averaged, SPAQ's protocol; ``"randomN"``;
     ``"center"``), ``val_views`` (views for validation; ``None``: ``test_views``), ``checkpoint_dir``
-    (resume a killed fit from here) and ``random_state``.
+    (resume a killed fit from here), ``ensemble`` (members fitted with ``random_state + i``, predictions
+    averaged) and ``random_state``.
     """
 
     #: What the API hands this head: the Dataset (see heads._adapter.consumes).
@@ -83,6 +84,10 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         ``groups`` (default ``X.group_ids``) keeps each content on one side of the validation split.
         """
         X = self._check_images(X)
+        if int(self.ensemble) > 1:
+            return self._fit_ensemble(X, y, groups=groups, attributes=attributes, exif=exif, scenes=scenes,
+                                      distortion=distortion)  # fmt: skip
+        self.members_ = None
         if y is None:
             if X.mos is None:
                 raise DataError(f"Dataset {X.name!r} has no quality scores; an image head needs MOS to learn from.")
@@ -118,6 +123,29 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         self.precision_, self.n_train_, self.n_val_ = outcome.precision, len(train), len(val) if val else 0
         return self
 
+    def _fit_ensemble(self, X: Dataset, y: Any, **labels: Any) -> ImageHead:
+        """``ensemble`` members, each a full fit with ``random_state + i`` (its own init, crops and validation
+        groups); predictions are their mean."""
+        from sklearn.base import clone
+
+        members = []
+        for i in range(int(self.ensemble)):
+            member = clone(self).set_params(ensemble=1, random_state=int(self.random_state) + i)
+            if self.checkpoint_dir is not None:
+                member.set_params(checkpoint_dir=str(Path(self.checkpoint_dir) / f"member{i}"))
+            members.append(member.fit(X, y, **labels))
+        self._adopt(members)
+        return self
+
+    def _adopt(self, members: list[ImageHead]) -> None:
+        """Take the fitted attributes of ensemble members (the first one's scalars; all members' histories)."""
+        self.members_, self.network_ = members, members[0].network_
+        for name in ("y_mean_", "y_std_", "tasks_", "geometry_", "transform_", "precision_", "n_train_", "n_val_"):
+            setattr(self, name, getattr(members[0], name))
+        self.history_ = [m.history_ for m in members]
+        self.best_epoch_ = [m.best_epoch_ for m in members]
+        self.best_val_srocc_ = [m.best_val_srocc_ for m in members]
+
     def _validation_rows(self, X: Dataset, groups: Any) -> tuple[np.ndarray, np.ndarray]:
         """Training and validation rows, the validation part carved by content group (deepfeat_iqa.splits)."""
         from ... import splits
@@ -143,7 +171,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
 
     def _architecture(self) -> dict[str, Any]:
         """Parameters that decide the network and its data (not the engine's), as JSON-able values."""
-        engine = set(ENGINE_PARAMS) | {"random_state", "checkpoint_dir"}
+        engine = set(ENGINE_PARAMS) | {"random_state", "checkpoint_dir", "ensemble"}
         return {k: _jsonable(v) for k, v in self.get_params(deep=False).items() if k not in engine}
 
     # -- prediction ----------------------------------------------------------------------------------
@@ -160,13 +188,21 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         return predict_network(self.network_, data, pipeline, self._view(self.test_views, self.geometry_), self._settings())
 
     def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:
-        """Predicted quality per image, averaged over the test views; MT-E adds its EXIF offset when ``exif`` is given."""
+        """Predicted quality per image, averaged over the test views (and ensemble members); MT-E adds its
+        EXIF offset when ``exif`` is given."""
+        if getattr(self, "members_", None):
+            return np.mean([member.predict(X, exif) for member in self.members_], axis=0)
         return self._outputs(X, exif)["quality"] * self.y_std_ + self.y_mean_
 
     # -- model files (persist.py's protocol) ---------------------------------------------------------
     def _dfi_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """JSON-able parameters and fitted scalars, and the network's tensors (no pickle)."""
         check_is_fitted(self, "network_")
+        if getattr(self, "members_", None):
+            states = [member._dfi_state() for member in self.members_]
+            params = {k: _jsonable(v) for k, v in self.get_params(deep=False).items()}
+            config = {"class": type(self).__name__, "params": params, "members": [c for c, _ in states]}
+            return config, {f"member{i}.{k}": v for i, (_, arrays) in enumerate(states) for k, v in arrays.items()}
         tasks = self.tasks_
         config = {
             "class": type(self).__name__,
@@ -193,6 +229,13 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         from .._mlp_tasks import ExifEncoder
 
         head = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in config["params"].items()})
+        if "members" in config:
+            prefixes = [f"member{i}." for i in range(len(config["members"]))]
+            head._adopt([
+                cls._dfi_from_state(member, {k[len(p):]: v for k, v in arrays.items() if k.startswith(p)})
+                for member, p in zip(config["members"], prefixes)
+            ])  # fmt: skip
+            return head
         saved = config["tasks"]
         exif = saved["exif_encoder"]
         scaler = None

@@ -63,7 +63,7 @@ class SpaqHead(ImageHead):
         patience: int | None = None, min_delta: float = 1e-4, crops_per_image: int = 1, target_level: str = "image",
         precision: str = "auto", device: str | None = None, num_workers: int | None = None, progress: bool = True,
         val_fraction: float = 0.2, crop: int | None = None, resize: int | None = None, test_views: str = "grid",
-        val_views: str | None = "random2", checkpoint_dir: str | None = None, random_state: int = 0,
+        val_views: str | None = "random2", checkpoint_dir: str | None = None, ensemble: int = 1, random_state: int = 0,
     ):  # fmt: skip
         self.task, self.backbone, self.weights, self.layers = task, backbone, weights, layers
         self.dropout, self.exif_weight, self.attribute_weight = dropout, exif_weight, attribute_weight
@@ -73,7 +73,7 @@ class SpaqHead(ImageHead):
         self.patience, self.min_delta, self.crops_per_image, self.target_level = patience, min_delta, crops_per_image, target_level
         self.precision, self.device, self.num_workers, self.progress = precision, device, num_workers, progress
         self.val_fraction, self.crop, self.resize, self.test_views = val_fraction, crop, resize, test_views
-        self.val_views, self.checkpoint_dir, self.random_state = val_views, checkpoint_dir, random_state
+        self.val_views, self.checkpoint_dir, self.ensemble, self.random_state = val_views, checkpoint_dir, ensemble, random_state
 
     def _side_labels(self, X: Any, side: dict[str, Any]) -> dict[str, Any]:
         if self.task not in TASKS:

@@ -1,0 +1,95 @@
+"""``deepfeat-iqa sweep FILE`` and ``deepfeat-iqa cross FILE``: run an experiment file (one per seed table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import app
+
+RootOption = Annotated[list[str], typer.Option("--root", help="NAME=DIR: where dataset NAME of the file lives; repeat per dataset.")]
+SmokeOption = Annotated[bool, typer.Option("--smoke", help="Offline check: synthetic sets from pristine photos, random weights except EfficientNet-Lite.")]
+ReferencesOption = Annotated[Path | None, typer.Option("--references", help="Pristine photos for --smoke (default $DEEPFEAT_IQA_PRISTINE, shared/data/pristine, or bundled photos).")]
+ModelsOption = Annotated[str | None, typer.Option("--models", help="Comma-separated backbones replacing the file's (e.g. to smoke-test a subset).")]
+OutOption = Annotated[Path, typer.Option("--out", help="Folder for <name>.md, <name>.json and <name>.png.")]
+ResultsOption = Annotated[Path | None, typer.Option("--results", help="SQLite results store (default <out>/<name>.db); rerun to resume.")]
+StoreOption = Annotated[str, typer.Option("--store", help="Feature store directory; 'cache' is the user cache.")]
+JobsOption = Annotated[int, typer.Option("--n-jobs", help="Cells evaluated in parallel processes.")]
+ExtendOption = Annotated[bool, typer.Option("--extend", help="Add this definition to a results store written by another one.")]
+DryOption = Annotated[bool, typer.Option("--dry-run", help="Validate the file and roots, print the plan, compute nothing.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path | None, models: str | None, out: Path,
+         results: Path | None, store: str, n_jobs: int, extend: bool, dry_run: bool, quiet: bool) -> None:  # fmt: skip
+    from ..errors import DeepfeatError
+    from ..studies._experiments import (
+        load_datasets,
+        load_experiment,
+        parse_roots,
+        run_experiment,
+        validate,
+    )
+
+    try:
+        experiment = load_experiment(file)
+        if experiment.kind != kind:
+            raise typer.BadParameter(f"{file} is a {experiment.kind} experiment; run it with `deepfeat-iqa {experiment.kind} {file}`.")
+        override = [m.strip() for m in models.split(",") if m.strip()] if models else None
+        settings = validate(experiment, parse_roots(roots or []), smoke=smoke, models_override=override)
+        if dry_run:
+            typer.echo(f"{experiment.name}: valid {kind} experiment ({'smoke' if smoke else 'real data'}).")
+            for key, value in settings.items():
+                typer.echo(f"  {key} = {value!r}")
+            return
+        from ..store import default_store_url
+
+        cache = Path(default_store_url()).parent / "smoke"
+        datasets = load_datasets(experiment, parse_roots(roots or []), smoke=smoke, cache=cache, references=references, progress=not quiet)
+        name = experiment.name + ("-smoke" if smoke else "")
+        output = run_experiment(
+            experiment, settings, datasets, out_dir=out, smoke=smoke, results=results or out / f"{name}.db",
+            store=None if store == "none" else store, n_jobs=n_jobs, extend=extend, progress=not quiet,
+        )  # fmt: skip
+    except DeepfeatError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(output.markdown)
+    typer.echo("wrote: " + ", ".join(str(p) for p in output.paths))
+
+
+@app.command()
+def sweep(
+    file: Annotated[Path, typer.Argument(help="Experiment TOML with a \\[sweep] section (see benchmarks/experiments/).")],
+    root: RootOption = None,
+    smoke: SmokeOption = False,
+    references: ReferencesOption = None,
+    models: ModelsOption = None,
+    out: OutOption = Path("results"),
+    results: ResultsOption = None,
+    store: StoreOption = "cache",
+    n_jobs: JobsOption = 1,
+    extend: ExtendOption = False,
+    dry_run: DryOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Run a sweep experiment: backbones x layers x heads, cached cell by cell (a rerun resumes)."""
+    _run("sweep", file, root, smoke, references, models, out, results, store, n_jobs, extend, dry_run, quiet)
+
+
+@app.command()
+def cross(
+    file: Annotated[Path, typer.Argument(help="Experiment TOML with a \\[cross] section (see benchmarks/experiments/).")],
+    root: RootOption = None,
+    smoke: SmokeOption = False,
+    references: ReferencesOption = None,
+    models: ModelsOption = None,
+    out: OutOption = Path("results"),
+    store: StoreOption = "cache",
+    dry_run: DryOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Run a cross-dataset experiment: train on each database (or union), test on every other."""
+    _run("cross", file, root, smoke, references, models, out, None, store, 1, False, dry_run, quiet)

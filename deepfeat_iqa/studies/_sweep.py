@@ -1,0 +1,258 @@
+"""``sweep``: every (dataset, backbone, weights, layer, pooling, views, head) cell, computed once and cached.
+
+Cells that share an extraction (dataset, backbone, weights, pooling, views, precision) are one group:
+the backbone is loaded once and all the group's layers come from one forward pass (``extract`` with a
+list of layers, reading what the zarr store already has). Each finished cell is one row in the
+results store, so a killed sweep resumes at the next missing cell, and a finished sweep reruns without
+loading any backbone or reading any feature.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._progress import Progress
+from ..datasets import Dataset
+from ..errors import ConfigError
+from ..features import FeatureSet, LayerFeatures
+from ._cells import Cell, Protocol
+from ._plan import (
+    HeadAxis,
+    HeadChoice,
+    LayerAxis,
+    as_datasets,
+    as_list,
+    check_backbone,
+    check_protocol,
+    definition_of,
+    head_choices,
+    plan_cells,
+)
+from ._results_store import ResultsStore
+from ._study import Study
+
+logger = logging.getLogger(__name__)
+
+
+def sweep(
+    datasets: Dataset | Mapping[str, Dataset] | Sequence[Dataset],
+    models: str | Sequence[str] = "efficientnet_lite0",
+    layers: LayerAxis = "stages",
+    heads: HeadAxis | Sequence[HeadAxis] = ("svr",),
+    *,
+    pooling: str | Sequence[str] = "avg",
+    crops: str | Sequence[str] = "center",
+    weights: str | Mapping[str, str] = "imagenet",
+    truncate: Sequence[int] | None = None,
+    protocol: str = "repeated",
+    n: int = 10,
+    test_size: float | None = None,
+    by: str | None = "group",
+    seed: int = 0,
+    precision: str | None = None,
+    store: str | os.PathLike[str] | None = "cache",
+    results: str | os.PathLike[str] = "study.db",
+    extend: bool = False,
+    retry_failed: bool = False,
+    n_jobs: int = 1,
+    batch_size: int | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> Study:
+    """Evaluate every combination of the axes, caching each cell in a results store.
+
+    Parameters
+    ----------
+    datasets:
+        A labeled Dataset, a list of them, or a dict name -> Dataset.
+    models:
+        Backbone names (see :func:`deepfeat_iqa.list_backbones`, any timm name) and classical extractors
+        (``"brisque"``, ``"niqe"``; see :mod:`deepfeat_iqa.classical`).
+    layers:
+        ``"stages"`` (each backbone's stage list), ``"default"``, a list of layer names, or a dict
+        backbone -> either of those.
+    heads:
+        Head registry names (``"svr"``, ``"gpr"``, ...), ``(name, options)`` pairs, or unfitted estimators.
+    pooling, crops:
+        One spec or a list (an axis each); see :func:`deepfeat_iqa.extract`.
+    weights:
+        ``"imagenet"``, ``"random"``, a file, or a dict backbone -> weights (key ``"default"`` for the rest).
+    truncate:
+        Truncation ablation (seed 003 Table 10): for each ``k``, a cell on the output of the module left
+        last after removing the backbone's last ``k`` modules (``k=0``: the whole network). Added to
+        ``layers``; pass ``layers=[]`` for truncation cells only.
+    protocol, n, test_size, by, seed:
+        As in :func:`deepfeat_iqa.evaluate`; ``seed`` also seeds random crops and random weights.
+    precision:
+        Feature precision (``None``: ``"auto"`` as in extract, resolved for the device before cells are hashed).
+    store:
+        The zarr feature store (``"cache"`` default, a path, or ``None`` for memory only).
+    results:
+        The SQLite results store (``":memory:"`` for none on disk).
+    extend:
+        Allow adding this sweep's definition to a results store written by another one.
+    retry_failed:
+        Compute cells recorded as failed again (they are kept as failed otherwise).
+    n_jobs:
+        Cells of one extraction group are evaluated in this many processes (joblib) when not 1.
+    batch_size, device:
+        Passed to :func:`deepfeat_iqa.extract`.
+    progress:
+        A progress bar over cells.
+
+    Returns
+    -------
+    Study
+        The table, best layers, heatmap and per-cell results of this sweep.
+
+    Examples
+    --------
+    >>> study = dfi.sweep(ds, models=["efficientnet_lite0"], layers="stages", heads=["svr", "gpr"], n=10)  # doctest: +SKIP
+    >>> study.best(k=3)  # doctest: +SKIP
+    """
+    from .._accel import resolve_precision
+    from .._device import resolve_device
+
+    found = as_datasets(datasets)
+    model_list = [str(m) for m in as_list(models)]
+    if not model_list:
+        raise ConfigError("models= names no backbone; pass e.g. models=['efficientnet_lite0'].")
+    for model in model_list:
+        check_backbone(model)
+    check_protocol(protocol)
+    choices = head_choices(heads)
+    # concrete before it enters any cell hash, as in extract ("auto" is bf16 on a CPU, may be fp16 on a GPU)
+    precision = resolve_precision(precision or "auto", resolve_device(device))
+    plan = Protocol(protocol=protocol, n=int(n), test_size=test_size, by=by, seed=int(seed))
+    cells, displays = plan_cells(
+        found, model_list, layers, choices, poolings=as_list(pooling), crops=as_list(crops), weights=weights,
+        truncate=truncate, precision=precision, protocol=plan,
+    )  # fmt: skip
+    spec = {
+        "datasets": {name: ds.fingerprint() for name, ds in found.items()},
+        "models": model_list,
+        "weights": weights if isinstance(weights, str) else dict(weights),
+        "layers": layers if isinstance(layers, str) else repr(layers),
+        "heads": [c.label for c in choices],
+        "pooling": as_list(pooling),
+        "crops": as_list(crops),
+        "truncate": list(truncate) if truncate else None,
+        "precision": precision,
+        **plan.to_dict(),
+    }
+    db = ResultsStore(results)
+    definition_id = definition_of(cells, spec)
+    db.register(definition_id, spec, cells, displays, extend=extend)
+    _Runner(db, found, choices, store=store, batch_size=batch_size, device=device, n_jobs=n_jobs, progress=progress).run(
+        cells, retry_failed=retry_failed
+    )
+    return Study(db, definition_id)
+
+
+class _Runner:
+    """Computes the missing cells group by group and records each one as soon as it is done."""
+
+    def __init__(self, db: ResultsStore, datasets: dict[str, Dataset], heads: Sequence[HeadChoice], **options: Any):
+        self.db = db
+        self.datasets = datasets
+        self.heads = {h.label + repr(h.hashed_options): h for h in heads}
+        self.options = options
+
+    def run(self, cells: Sequence[Cell], *, retry_failed: bool) -> None:
+        statuses = self.db.statuses(c.cell_id for c in cells)
+        pending = [c for c in cells if statuses.get(c.cell_id) is None or (retry_failed and statuses[c.cell_id] == "failed")]
+        groups: dict[tuple, list[Cell]] = {}
+        for cell in pending:
+            groups.setdefault(cell.group, []).append(cell)
+        with Progress(len(cells), "sweep cells", "cell", enabled=self.options["progress"]) as bar:
+            bar.update(len(cells) - len(pending))
+            for group_cells in groups.values():
+                self._run_group(group_cells, bar)
+
+    def _run_group(self, cells: list[Cell], bar: Progress) -> None:
+        first = cells[0]
+        dataset = self.datasets[first.dataset]
+        try:
+            features = self._features(first, dataset, sorted({c.layer for c in cells}))
+        except Exception as error:  # noqa: BLE001 - a failed extraction fails its cells, the sweep carries on
+            logger.warning("Extraction for %s failed: %s", first.label(), error)
+            for cell in cells:
+                self.db.write_failure(cell, error)
+                bar.update()
+            return
+        jobs = [(cell, features[cell.layer]) for cell in cells]
+        n_jobs = int(self.options["n_jobs"])
+        if n_jobs == 1:
+            outcomes = (_evaluate_cell(cell, lf, self._head(cell)) for cell, lf in jobs)
+        else:
+            from joblib import Parallel, delayed
+
+            parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+            outcomes = parallel(delayed(_evaluate_cell)(cell, lf, self._head(cell)) for cell, lf in jobs)
+        for cell, outcome in zip(cells, outcomes):
+            kind, value, seconds, dim, weights_sha = outcome
+            if kind == "done":
+                self.db.write_result(cell, value, dim=dim, weights_sha256=weights_sha, fit_seconds=seconds)
+            else:
+                logger.warning("Cell %s failed: %s", cell.label(), value)
+                self.db.write_failure(cell, value)
+            bar.update()
+
+    def _head(self, cell: Cell) -> HeadChoice:
+        return self.heads[cell.head + repr(cell.head_options)]
+
+    def _features(self, cell: Cell, dataset: Dataset, layers: list[str]) -> FeatureSet:
+        """All layers of the group from one extraction, read into memory (workers get plain arrays)."""
+        from ..classical import extract_classical, list_classical
+
+        if cell.backbone in list_classical():
+            found = extract_classical(dataset, cell.backbone, store=self.options["store"], progress=self.options["progress"])
+        else:
+            from ..extraction import extract
+
+            found = extract(
+                dataset, model=cell.backbone, layer=layers, pooling=cell.pooling, crops=cell.views, weights=cell.weights,
+                store=self.options["store"], batch_size=self.options["batch_size"], device=self.options["device"],
+                precision=cell.precision, seed=cell.protocol.seed, progress=self.options["progress"],
+            )  # fmt: skip
+        return FeatureSet({name: replace(lf, per_view=np.asarray(lf.per_view)) for name, lf in found.items()})
+
+
+def _evaluate_cell(cell: Cell, features: LayerFeatures, head: HeadChoice) -> tuple[str, Any, float, int, str]:
+    """Evaluate one cell; an exception becomes a ``("failed", message, ...)`` outcome, never a stopped sweep."""
+    from ..evaluation import evaluate
+
+    start = time.perf_counter()
+    try:
+        protocol = cell.protocol
+        # The official split is the publisher's: evaluate refuses split settings it would ignore.
+        settings = {} if protocol.protocol == "official" else {
+            "n": protocol.n, "test_size": protocol.test_size, "by": protocol.by, "seed": protocol.seed,
+        }  # fmt: skip
+        result = evaluate(features, head=head.spec, protocol=protocol.protocol, progress=False, **settings, **dict(head.options))
+    except Exception as error:  # noqa: BLE001 - recorded with the cell
+        return "failed", f"{type(error).__name__}: {error}", time.perf_counter() - start, features.dim, features.key.weights
+    return "done", result, time.perf_counter() - start, features.dim, features.key.weights
+
+
+def open_study(results: str | Path, definition: str | None = None) -> Study:
+    """Reopen a finished (or partial) study from its results store, without recomputing anything."""
+    db = ResultsStore(results)
+    known = db.definitions()
+    if not known:
+        raise ConfigError(f"Results store {str(results)!r} holds no sweep yet.")
+    if definition is None:
+        if len(known) > 1:
+            raise ConfigError(f"Results store {str(results)!r} holds {len(known)} sweeps ({', '.join(known)}); pass definition=.")
+        definition = next(iter(known))
+    if definition not in known:
+        raise ConfigError(f"Results store {str(results)!r} has no sweep {definition!r}; it has {', '.join(known)}.")
+    return Study(db, definition)
