@@ -97,7 +97,7 @@ class DCNNS(_PatchHead):
         patience: int | None = None, min_delta: float = 1e-4, crops_per_image: int = 32, target_level: str = "patch",
         precision: str = "fp32", device: str | None = None, num_workers: int | None = None, progress: bool = True,
         val_fraction: float = 0.2, crop: int = 64, resize: int | None = None, test_views: str = "patches",
-        val_views: str | None = None, checkpoint_dir: str | None = None, random_state: int = 0,
+        val_views: str | None = None, checkpoint_dir: str | None = None, ensemble: int = 1, random_state: int = 0,
     ):  # fmt: skip
         self.n_scenes, self.alpha, self.dropout, self.lcn_window = n_scenes, alpha, dropout, lcn_window
         self.aspect, self.upscale_small = aspect, upscale_small
@@ -107,7 +107,7 @@ class DCNNS(_PatchHead):
         self.patience, self.min_delta, self.crops_per_image, self.target_level = patience, min_delta, crops_per_image, target_level
         self.precision, self.device, self.num_workers, self.progress = precision, device, num_workers, progress
         self.val_fraction, self.crop, self.resize, self.test_views = val_fraction, crop, resize, test_views
-        self.val_views, self.checkpoint_dir, self.random_state = val_views, checkpoint_dir, random_state
+        self.val_views, self.checkpoint_dir, self.ensemble, self.random_state = val_views, checkpoint_dir, ensemble, random_state
 
     def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:
         """The k-means scene id of every training image, one-hot, as the scene task's target."""
@@ -160,7 +160,7 @@ class CNNIQA(_PatchHead):
         patience: int | None = None, min_delta: float = 1e-4, crops_per_image: int = 32, target_level: str = "patch",
         precision: str = "fp32", device: str | None = None, num_workers: int | None = None, progress: bool = True,
         val_fraction: float = 0.2, crop: int = 32, resize: int | None = None, test_views: str = "grid",
-        val_views: str | None = None, checkpoint_dir: str | None = None, random_state: int = 0,
+        val_views: str | None = None, checkpoint_dir: str | None = None, ensemble: int = 1, random_state: int = 0,
     ):  # fmt: skip
         self.filters, self.kernel, self.width, self.dropout = filters, kernel, width, dropout
         self.lcn_window, self.aspect, self.upscale_small = lcn_window, aspect, upscale_small
@@ -170,7 +170,7 @@ class CNNIQA(_PatchHead):
         self.patience, self.min_delta, self.crops_per_image, self.target_level = patience, min_delta, crops_per_image, target_level
         self.precision, self.device, self.num_workers, self.progress = precision, device, num_workers, progress
         self.val_fraction, self.crop, self.resize, self.test_views = val_fraction, crop, resize, test_views
-        self.val_views, self.checkpoint_dir, self.random_state = val_views, checkpoint_dir, random_state
+        self.val_views, self.checkpoint_dir, self.ensemble, self.random_state = val_views, checkpoint_dir, ensemble, random_state
 
     def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:
         return {}  # quality only

@@ -62,7 +62,7 @@ class QualityAwareFineTune(ImageHead):
         patience: int | None = None, min_delta: float = 1e-4, crops_per_image: int = 4, target_level: str = "patch",
         precision: str = "auto", device: str | None = None, num_workers: int | None = None, progress: bool = True,
         val_fraction: float = 0.0, crop: int | None = None, resize: int | None = None, test_views: str = "random60",
-        val_views: str | None = "random10", checkpoint_dir: str | None = None, random_state: int = 0,
+        val_views: str | None = "random10", checkpoint_dir: str | None = None, ensemble: int = 1, random_state: int = 0,
     ):  # fmt: skip
         self.backbone, self.weights, self.dropout = backbone, weights, dropout
         self.epochs, self.batch_size, self.accumulate, self.optimizer, self.lr = epochs, batch_size, accumulate, optimizer, lr
@@ -71,7 +71,7 @@ class QualityAwareFineTune(ImageHead):
         self.patience, self.min_delta, self.crops_per_image, self.target_level = patience, min_delta, crops_per_image, target_level
         self.precision, self.device, self.num_workers, self.progress = precision, device, num_workers, progress
         self.val_fraction, self.crop, self.resize, self.test_views = val_fraction, crop, resize, test_views
-        self.val_views, self.checkpoint_dir, self.random_state = val_views, checkpoint_dir, random_state
+        self.val_views, self.checkpoint_dir, self.ensemble, self.random_state = val_views, checkpoint_dir, ensemble, random_state
 
     def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:
         return {}  # quality only
@@ -97,25 +97,31 @@ class QualityAwareFineTune(ImageHead):
         geometry = Geometry((size, size), config.crop_pct, config.interpolation)
         return network, L1Loss(), geometry, Normalize(tuple(config.mean), tuple(config.std))
 
-    def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:
+    def _pretrained(self, name: str, default: Any = None) -> Any:
+        """A stage-1 record attribute of this fit, or of its first member when fitted as an ensemble."""
+        members = getattr(self, "members_", None) or []
+        return getattr(self, name, getattr(members[0], name, default) if members else default)
+
+    def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:  # noqa: N803
         """Mean score over the test views; refuses test images whose content the stage-1 set was made from."""
-        check_disjoint(getattr(self, "pretrain_references_", []), self._check_images(X), role="test")
+        check_disjoint(self._pretrained("pretrain_references_", []), self._check_images(X), role="test")
         return super().predict(X)
 
     def input_description(self) -> dict[str, Any]:
         record = super().input_description()
-        variant = getattr(self, "pretrain_variant_", None)
-        if variant is None and not hasattr(self, "network_"):  # unfitted (an evaluation's template): read the weights
+        variant = self._pretrained("pretrain_variant_")
+        if variant is None and not hasattr(self, "network_") and not getattr(self, "members_", None):  # unfitted (an evaluation's template): read the weights
             stage1 = stage1_record(self.weights)
             variant = stage1.variant if stage1 is not None else None
-        record["weights"] = getattr(self, "trunk_weights_", record["weights"])
+        record["weights"] = self._pretrained("trunk_weights_", record["weights"])
         record["layer"] = f"end-to-end:quality-aware({variant or 'imagenet/none'})"
         return record
 
     def _dfi_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         config, arrays = super()._dfi_state()
-        config["pretrain"] = {"variant": self.pretrain_variant_, "references": self.pretrain_references_,
-                              "trunk_weights": self.trunk_weights_}  # fmt: skip
+        config["pretrain"] = {"variant": self._pretrained("pretrain_variant_"),
+                              "references": self._pretrained("pretrain_references_", []),
+                              "trunk_weights": self._pretrained("trunk_weights_")}  # fmt: skip
         return config, arrays
 
     @classmethod

@@ -117,6 +117,16 @@ def test_authentic_multilabel_pretraining(target_set) -> None:
     assert weights.record["multilabel"] and len(weights.record["classes"]) == 26
 
 
+def test_content_rule_holds_for_ensembles(pretrain_set, target_set, tmp_path) -> None:
+    weights = pretrain(pretrain_set, "reg", **FAST)
+    model = dfi.fit(target_set, head="quality-aware", weights=weights, ensemble=2, **FINETUNE)
+    with pytest.raises(DataError, match="Content overlap"):
+        model.predict(pretrain_set.subset([0]))
+    again = dfi.load_model(dfi.save_model(model, tmp_path / "ens.dfi"))
+    with pytest.raises(DataError, match="Content overlap"):
+        again.predict(pretrain_set.subset([0]))
+
+
 def test_grayscale_image_for_rgb_trunk(tmp_path, target_set) -> None:
     from PIL import Image
 
