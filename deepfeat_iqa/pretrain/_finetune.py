@@ -102,7 +102,7 @@ class QualityAwareFineTune(ImageHead):
         members = getattr(self, "members_", None) or []
         return getattr(self, name, getattr(members[0], name, default) if members else default)
 
-    def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:  # noqa: N803
+    def predict(self, X: Dataset, exif: Any = None) -> np.ndarray:
         """Mean score over the test views; refuses test images whose content the stage-1 set was made from."""
         check_disjoint(self._pretrained("pretrain_references_", []), self._check_images(X), role="test")
         return super().predict(X)
