@@ -48,6 +48,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "heads": ("deepfeat_iqa.heads", None),
     "training": ("deepfeat_iqa.training", None),
     "synth": ("deepfeat_iqa.synth", None),
+    "patchcnn": ("deepfeat_iqa.patchcnn", None),
+    "pretrain": ("deepfeat_iqa.pretrain", None),
     "backbones": ("deepfeat_iqa.backbones", None),
     "views": ("deepfeat_iqa.views", None),
     "store": ("deepfeat_iqa.store", None),

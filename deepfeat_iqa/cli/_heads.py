@@ -32,7 +32,7 @@ Features = Annotated[
     Path | None, typer.Option("--features", help="Features written by `extract --out FILE.npz` (instead of extracting; --model etc. are then unused).")
 ]
 Head = Annotated[
-    str, typer.Option("--head", help="Head name: gpr, svr (= linear-svr), rbf-svr, mlp; image heads (train on the photos): spaq-bl, spaq-mt-e, spaq-mt-a, spaq-mt-s.")
+    str, typer.Option("--head", help="Head name: gpr, svr (= linear-svr), rbf-svr, mlp; image heads (train on the photos): spaq-bl, spaq-mt-e, spaq-mt-a, spaq-mt-s, dcnns, cnniqa, quality-aware.")
 ]
 HeadOptions = Annotated[
     list[str] | None, typer.Option("--head-option", "-o", help="KEY=VALUE passed to the head (JSON values); repeatable.")
@@ -71,13 +71,17 @@ def _head_options(pairs: list[str] | None) -> dict[str, Any]:
 
 def _image_head_options(head: str, options: dict[str, Any], model: str, weights: str, seed: int) -> dict[str, Any] | None:
     """For an image head (it trains on the photos, no extraction), its options with --model/--weights/--seed
-    as backbone/weights/random_state unless given with -o; ``None`` for a feature head."""
+    as backbone/weights/random_state unless given with -o; ``None`` for a feature head. A head without a
+    backbone (the patch CNNs train from scratch) takes only the ones it has."""
     from ..heads import make_head
     from ..heads._adapter import consumes
 
-    if consumes(make_head(head, **options)) != "images":
+    estimator = make_head(head, **options)
+    if consumes(estimator) != "images":
         return None
-    return {"backbone": model, "weights": weights, "random_state": seed} | options
+    accepted = estimator.get_params(deep=False)
+    defaults = {"backbone": model, "weights": weights, "random_state": seed}
+    return {k: v for k, v in defaults.items() if k in accepted} | options
 
 
 def _features(ds: Any, features: Path | None, layer: list[str] | None, model: str, weights: str, seed: int,

@@ -16,7 +16,7 @@ from ..errors import DataError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 #: Optional per-image label tables a Dataset may carry (each a DataFrame indexed by image id).
-SIDE_TABLES = ("attributes", "scenes", "exif", "distortion", "aspects")
+SIDE_TABLES = ("attributes", "scenes", "exif", "distortion", "aspects", "scene_clusters")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,9 @@ class Dataset:
         Database name; part of the feature-store key.
     attributes, scenes, exif, distortion, aspects:
         Optional side-label tables indexed by image id (see each loader for their columns).
+    scene_clusters:
+        DCNNS's scene descriptor (37 columns) and k-means ``cluster`` id per image, written by
+        :func:`deepfeat_iqa.patchcnn.with_scene_clusters` so they are computed once per dataset.
     official_split:
         ``"train"``/``"val"``/``"test"`` per image where the publisher defines a split (KonIQ-10k).
     root:
@@ -86,6 +89,7 @@ class Dataset:
     exif: pd.DataFrame | None = None
     distortion: pd.DataFrame | None = None
     aspects: pd.DataFrame | None = None
+    scene_clusters: pd.DataFrame | None = None
     official_split: np.ndarray | None = None
     root: Path | None = field(default=None, compare=False)
 

@@ -37,6 +37,11 @@ from ._state import (
 from ._svr import LinearSVRHead, RBFSVRHead
 from .image import ImageHead, SpaqHead
 
+# Image heads that live beside their own preprocessing (they build on heads.image, so they come after it;
+# imported from their modules, not their packages, so any import order works).
+from ..patchcnn._heads import CNNIQA, DCNNS  # noqa: E402
+from ..pretrain._finetune import QualityAwareFineTune  # noqa: E402
+
 __all__ = [
     "GPR",
     "ImageHead",
@@ -157,6 +162,9 @@ register_head("spaq-bl", task="bl")(SpaqHead)
 register_head("spaq-mt-e", task="mt-e")(SpaqHead)
 register_head("spaq-mt-a", task="mt-a")(SpaqHead)
 register_head("spaq-mt-s", task="mt-s")(SpaqHead)
+register_head("dcnns")(DCNNS)
+register_head("cnniqa")(CNNIQA)
+register_head("quality-aware")(QualityAwareFineTune)
 
 #: Names of the 0.1 release that shadowed scikit-learn's classes -> the class they now are (removed in 0.3).
 _DEPRECATED_NAMES = {"LinearSVR": LinearSVRHead, "SVR": RBFSVRHead}
