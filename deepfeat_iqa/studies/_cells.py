@@ -14,7 +14,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
 #: The layer of an image-head cell: it reads the images, not a cached layer.
 IMAGE_LAYER = "images"
 #: The pooling, views and precision of an image-head cell: not axes of the feature path for it.

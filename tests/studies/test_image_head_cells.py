@@ -14,7 +14,7 @@ from deepfeat_iqa.errors import ConfigError
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from conftest import TINY_MODEL  # noqa: E402
+from conftest import TINY_MODEL
 
 #: Training options that keep one image-head fit to about a second on two cores (random-init trunk).
 FAST_IMAGE = {"epochs": 1, "batch_size": 4, "crop": 32, "test_views": "center", "val_views": "center",
@@ -22,8 +22,8 @@ FAST_IMAGE = {"epochs": 1, "batch_size": 4, "crop": 32, "test_views": "center", 
 
 
 def _sweep(ds, tmp_path: Path, heads, **options):
-    settings = dict(models=TINY_MODEL, layers=["stage2"], heads=heads, weights="random", n=2, seed=3,
-                    store=tmp_path / "features.zarr", results=tmp_path / "study.db", progress=False)  # fmt: skip
+    settings = {"models": TINY_MODEL, "layers": ["stage2"], "heads": heads, "weights": "random", "n": 2, "seed": 3,
+                "store": tmp_path / "features.zarr", "results": tmp_path / "study.db", "progress": False}  # fmt: skip
     settings.update(options)
     return dfi.sweep(ds, **settings)
 
