@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import resource
 import subprocess
@@ -98,6 +99,7 @@ def main() -> None:
         kind, n, dim = args.case
         print(json.dumps(_case(kind, int(n), int(dim), args.threads)))
         return
+    load_at_start = os.getloadavg()[0]
     small, mid, large = (1000, 3000, 10_000) if args.quick else (3000, 10_000, 50_000)
     dim = 512
     ours = _child("auto", small, dim, args.threads)
@@ -107,7 +109,8 @@ def main() -> None:
     large_run = _child("auto", large, dim, args.threads)
     result = {
         "quick": args.quick, "threads": args.threads, "cpu": platform.processor() or platform.machine(),
-        "machine": "shared 2-core machine, other jobs running: absolute times inflated; ratios measured in the same run",
+        "machine": f"2-core machine, 1-min load average {load_at_start:.1f} at the start (above ~2 other jobs inflate "
+        "absolute times; ratios are measured in the same run)",
         "vs_sklearn": {"ours": ours, "sklearn": sk, "speedup": sk["fit_s"] / ours["fit_s"], "srocc_diff": ours["srocc"] - sk["srocc"]},
         "exact_vs_inducing": {"exact": exact, "inducing": inducing, "srocc_diff": inducing["srocc"] - exact["srocc"]},
         "large": large_run,
