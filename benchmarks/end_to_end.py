@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -38,7 +39,6 @@ from deepfeat_iqa.training._device import autocast, memory_format
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
-import os
 
 # ../shared from the main checkout; a worktree elsewhere names it with DEEPFEAT_IQA_SHARED.
 PRISTINE = Path(os.environ.get("DEEPFEAT_IQA_SHARED", ROOT.parent / "shared")) / "data" / "pristine"
@@ -208,7 +208,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     photos = sorted((PRISTINE / "kodak24").glob("*.png"))
-    result = {"meta": {"machine": f"shared 2-core machine ({platform.processor() or platform.machine()}), other jobs running",
+    load = os.getloadavg()[0]  # above ~2 on this 2-core machine, other jobs inflate times and skew ratios
+    result = {"meta": {"machine": f"2-core machine ({platform.processor() or platform.machine()}), 1-min load average {load:.1f} at the start",
                        "torch": torch.__version__, "threads": torch.get_num_threads()}}  # fmt: skip
     if not args.skip_throughput:
         result["throughput"] = [throughput(m, args.batch, args.steps, args.rounds, photos) for m in ("efficientnet_lite0", "resnet50")]
@@ -225,7 +226,7 @@ def main() -> None:
         name += "_throughput" if args.skip_accuracy and not args.from_partial else "_accuracy"
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(result, indent=2))
-    lines = [f"# End-to-end image heads ({name})", "", f"Measured on a {result['meta']['machine']}; ratios are side by side in one run.", ""]
+    lines = [f"# End-to-end image heads ({name})", "", f"Measured on the {result['meta']['machine']}; ratios are side by side in one run.", ""]
     if "throughput" in result:
         lines += ["## Training throughput: engine vs bare loop on pre-made tensors (random weights)", "",
                   ("Wall-clock ratio: best engine round / best floor round; CPU ratio: images per CPU-second (decoding "
