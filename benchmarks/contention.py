@@ -156,9 +156,9 @@ def _markdown(report: dict) -> str:
         "",
         f"`dfi.evaluate` of {', '.join(w['heads'])} on {w['n_images']} images (7 groups), layer widths {w['dims']}, "
         f"{w['splits']} content-separated 80/20 splits each; median of {report['reps']} interleaved repetitions per cell. "
-        f"Measured on a shared {report['machine']['cpus']}-core machine: other engineers' jobs ran at the same time "
-        f"(1-minute load average {load['min']:.1f}-{load['max']:.1f}, median {load['median']:.1f}), so 'idle' means "
-        "no competitor of ours, not an idle machine; compare ratios, measured side by side, not absolute seconds.",
+        f"Measured on the {report['machine']['cpus']}-core machine at a 1-minute load average of "
+        f"{load['min']:.1f}-{load['max']:.1f} (median {load['median']:.1f}; our competitor counts 1-2 of it), so 'idle' "
+        "means no competitor of ours; compare ratios, measured side by side, not absolute seconds.",
         "",
         "| condition | before (default threads) s | after (thread rule) s | before / idle | after / idle | before / after |",
         "|---|---:|---:|---:|---:|---:|",
