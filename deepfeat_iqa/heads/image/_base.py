@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,14 @@ logger = logging.getLogger(__name__)
 
 #: Estimator parameters that are engine settings (passed to :class:`TrainSettings` under the same name).
 ENGINE_PARAMS = tuple(name for name in TrainSettings.__dataclass_fields__ if name != "seed")
+#: Constructor parameters every image head has (the engine's and the head-level ones below), stored by
+#: :meth:`ImageHead._set_common_params` so each subclass lists them once, in its signature only.
+COMMON_PARAMS = (
+    "epochs", "batch_size", "accumulate", "optimizer", "lr", "trunk_lr", "weight_decay", "schedule", "step_epochs",
+    "gamma", "warmup", "freeze_trunk_epochs", "max_grad_norm", "patience", "min_delta", "crops_per_image",
+    "target_level", "precision", "device", "num_workers", "progress", "val_fraction", "crop", "resize",
+    "test_views", "val_views", "checkpoint_dir", "ensemble", "random_state",
+)  # fmt: skip
 
 
 class ImageHead(RegressorMixin, BaseEstimator, ABC):
@@ -61,6 +70,11 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         """How the inputs are made, for reports (``feature_key`` of results): backbone, weights, views."""
         return {"backbone": getattr(self, "backbone", type(self).__name__), "weights": str(getattr(self, "weights", "")),
                 "layer": "end-to-end", "views": self.test_views, "precision": self.precision}
+
+    def _set_common_params(self, values: Mapping[str, Any]) -> None:
+        """Store the shared constructor arguments unchanged (scikit-learn's rule), given the ``__init__``'s ``locals()``."""
+        for name in COMMON_PARAMS:
+            setattr(self, name, values[name])
 
     # -- fitting -------------------------------------------------------------------------------------
     def _settings(self) -> TrainSettings:

@@ -67,13 +67,7 @@ class SpaqHead(ImageHead):
     ):  # fmt: skip
         self.task, self.backbone, self.weights, self.layers = task, backbone, weights, layers
         self.dropout, self.exif_weight, self.attribute_weight = dropout, exif_weight, attribute_weight
-        self.epochs, self.batch_size, self.accumulate, self.optimizer, self.lr = epochs, batch_size, accumulate, optimizer, lr
-        self.trunk_lr, self.weight_decay, self.schedule, self.step_epochs = trunk_lr, weight_decay, schedule, step_epochs
-        self.gamma, self.warmup, self.freeze_trunk_epochs, self.max_grad_norm = gamma, warmup, freeze_trunk_epochs, max_grad_norm
-        self.patience, self.min_delta, self.crops_per_image, self.target_level = patience, min_delta, crops_per_image, target_level
-        self.precision, self.device, self.num_workers, self.progress = precision, device, num_workers, progress
-        self.val_fraction, self.crop, self.resize, self.test_views = val_fraction, crop, resize, test_views
-        self.val_views, self.checkpoint_dir, self.ensemble, self.random_state = val_views, checkpoint_dir, ensemble, random_state
+        self._set_common_params(locals())
 
     def _side_labels(self, X: Any, side: dict[str, Any]) -> dict[str, Any]:
         if self.task not in TASKS:
