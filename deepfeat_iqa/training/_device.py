@@ -17,7 +17,12 @@ def bf16_supported(device: torch.device) -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """``"auto"`` becomes ``"bf16"`` where it runs natively, else ``"fp32"``; explicit choices pass through."""
+    """``"auto"`` becomes ``"bf16"`` where it runs natively, else ``"fp32"``; explicit choices pass through.
+
+    Deliberately not extraction's rule (:func:`deepfeat_iqa._accel.resolve_precision`, bf16 on every CPU and
+    fp16 on GPUs without bf16): training also runs the backward pass, which emulated bf16 slows down on CPUs
+    without native support, and fp16 training needs a gradient scaler that this engine does not have.
+    """
     if precision == "auto":
         return "bf16" if bf16_supported(device) else "fp32"
     return precision
