@@ -7,7 +7,7 @@
 
 # The heads package registers this package's head; importing it first settles the import order.
 from .. import heads as _heads  # noqa: F401
-from ._finetune import QualityAwareFineTune, stage1_record
+from ._finetune import QualityAwareFineTune, stage1_record, start_label
 from ._nets import VARIANTS, FineTuneNet, PretrainLoss, QualityAwareNet
 from ._stage1 import PretrainedWeights, check_disjoint, pretrain, stage1_labels
 
@@ -22,4 +22,5 @@ __all__ = [
     "pretrain",
     "stage1_labels",
     "stage1_record",
+    "start_label",
 ]

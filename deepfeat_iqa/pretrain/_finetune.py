@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..backbones import weights_fingerprint
 from ..datasets import Dataset
 from ..errors import ConfigError
 from ..heads._mlp_tasks import SideTasks
@@ -29,6 +30,23 @@ def stage1_record(weights: Any) -> PretrainedWeights | None:
             if METADATA_KEY in (handle.metadata() or {}):
                 return PretrainedWeights.load(weights)
     return None
+
+
+def start_label(weights: Any) -> tuple[str, str]:
+    """``(label, weights record)`` of a fine-tuning start, so reports and paired tests tell starts apart.
+
+    Stage-1 weights (object or file) are named by variant and fingerprint (``"multi stage-1 sha256:88f9..."``),
+    ``"imagenet"``/``"random"`` as given, another weights file by its name, other in-memory weights by
+    their fingerprint. The record is the full fingerprint (or the string as given), never the tensors.
+    """
+    stage1 = stage1_record(weights)
+    if stage1 is not None:
+        return f"{stage1.variant} stage-1 {stage1.fingerprint[:19]}", stage1.fingerprint
+    if isinstance(weights, (str, Path)):
+        text = str(weights)
+        return (text if text in ("imagenet", "random") or text.startswith("sha256:") else f"file {Path(text).name}"), text
+    fingerprint = weights_fingerprint(weights)
+    return f"in-memory {fingerprint[:19]}", fingerprint
 
 
 class QualityAwareFineTune(ImageHead):
@@ -102,13 +120,17 @@ class QualityAwareFineTune(ImageHead):
         return super().predict(X)
 
     def input_description(self) -> dict[str, Any]:
+        """The backbone, its start weights and the views; ``layer`` names the start (see :func:`start_label`)."""
         record = super().input_description()
-        variant = self._pretrained("pretrain_variant_")
-        if variant is None and not hasattr(self, "network_") and not getattr(self, "members_", None):  # unfitted (an evaluation's template): read the weights
-            stage1 = stage1_record(self.weights)
-            variant = stage1.variant if stage1 is not None else None
-        record["weights"] = self._pretrained("trunk_weights_", record["weights"])
-        record["layer"] = f"end-to-end:quality-aware({variant or 'imagenet/none'})"
+        variant, trunk = self._pretrained("pretrain_variant_"), self._pretrained("trunk_weights_")
+        fitted = hasattr(self, "network_") or bool(getattr(self, "members_", None))
+        if fitted and variant is not None:  # stage-1 start, fitted (or loaded from a model file)
+            label, weights = f"{variant} stage-1 {trunk[:19]}", trunk
+        else:  # unfitted (an evaluation's template), or fitted from ImageNet/random/another file
+            label, weights = start_label(self.weights)
+            weights = trunk if fitted and trunk is not None else weights
+        record["weights"] = weights
+        record["layer"] = f"end-to-end:quality-aware({label})"
         return record
 
     def _dfi_state(self) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -56,6 +56,10 @@ class PretrainedWeights:
     fingerprint: str
     record: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # the tensors stay out of reports (evaluate records head parameters by repr)
+        return (f"PretrainedWeights(backbone={self.backbone!r}, variant={self.variant!r}, "
+                f"fingerprint={self.fingerprint[:19]}..., references={len(self.references)})")
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The backbone's tensors; makes this object in-memory ``weights=`` for every backbone builder."""
         return dict(self.tensors)

@@ -75,7 +75,7 @@ def test_finetune_from_stage1_fit_predict_save_load(pretrain_set, target_set, tm
     model = dfi.fit(target_set, head="quality-aware", weights=weights, **FINETUNE)
     head = model.estimator
     assert head.pretrain_variant_ == "reg" and head.trunk_weights_ == weights.fingerprint
-    assert "quality-aware(reg)" in QualityAwareFineTune(weights=weights).input_description()["layer"]  # reports name it
+    assert "quality-aware(reg stage-1 sha256:" in QualityAwareFineTune(weights=weights).input_description()["layer"]  # reports name it
     scores = model.predict(target_set)
     assert scores.shape == (len(target_set),) and np.isfinite(scores).all()
     again = dfi.load_model(dfi.save_model(model, tmp_path / "qa.dfi"))
@@ -140,3 +140,32 @@ def test_stage1_backbone_must_match(pretrain_set, target_set) -> None:
     weights = pretrain(pretrain_set, "reg", **FAST)
     with pytest.raises(ConfigError, match="stage-1 weights are for 'test_efficientnet'"):
         QualityAwareFineTune(**{**FINETUNE, "backbone": "test_resnet"}, weights=weights).fit(target_set)
+
+
+@pytest.mark.filterwarnings("ignore:.*test splits hold fewer")
+def test_reports_name_the_start_weights(pretrain_set, target_set, tmp_path) -> None:
+    """Paired tests and feature keys tell a stage-1 start from ImageNet/random (they once read the same)."""
+    from deepfeat_iqa.backbones import fingerprint_state_dict
+    from deepfeat_iqa.heads._mlp_tasks import SideTasks
+
+    weights = pretrain(pretrain_set, "multi", **FAST)
+    assert "tensor(" not in repr(weights) and weights.fingerprint[:19] in repr(weights)
+    head = QualityAwareFineTune(weights=weights, **FINETUNE)
+    network, *_ = head.build_network(SideTasks(targets={}), pretrained=True)
+    assert fingerprint_state_dict(network.trunk.backbone.state_dict()) == weights.fingerprint  # stage 2 starts there
+    splits = dfi.splits.repeated(target_set, n=2, test_size=0.3, seed=0)
+    multi = dfi.evaluate(target_set, head="quality-aware", weights=weights, splits=splits, **FINETUNE)
+    scratch = dfi.evaluate(target_set, head="quality-aware", weights="random", splits=splits, **FINETUNE)
+    key = multi.info["feature_key"]
+    assert key["weights"] == weights.fingerprint and key["layer"] == f"end-to-end:quality-aware(multi stage-1 {weights.fingerprint[:19]})"
+    assert scratch.info["feature_key"]["layer"] == "end-to-end:quality-aware(random)"
+    line = str(dfi.compare(multi, scratch))
+    assert f"(multi stage-1 {weights.fingerprint[:19]})]" in line and "(random)]" in line
+    fitted = head.fit(target_set)
+    assert fitted.input_description() == QualityAwareFineTune(weights=weights, **FINETUNE).input_description()
+    path = weights.save(tmp_path / "multi.safetensors")
+    assert QualityAwareFineTune(weights=path).input_description()["layer"] == key["layer"]
+    again = dfi.load_model(dfi.save_model(dfi.fit(target_set, head=head), tmp_path / "qa.dfi")).estimator
+    assert again.input_description()["layer"] == key["layer"]
+    other = dfi.backbones.build_backbone(TRUNK, "random", seed=3).model.state_dict()
+    assert QualityAwareFineTune(weights=other).input_description()["layer"] == f"end-to-end:quality-aware(in-memory {fingerprint_state_dict(other)[:19]})"
