@@ -2,7 +2,10 @@
 
 Times, single-threaded and in-process, each part of one training item (decode, random crops, grayscale,
 LCN, stacking) and of a batch (collate), then runs the engine with 0 and 1 decoding workers and the
-bare loop, and profiles the in-process engine run with cProfile (top functions by own time).
+bare loop, and profiles the in-process engine run with cProfile (top functions by own time). With
+``--decoded-cache`` the engine runs once more per worker count with every image decoded beforehand
+(a stand-in for a decoded-pixel cache in ``training/_data.py``: ``_Images._image`` is patched here, in
+this experiment only, to read the pre-decoded arrays; forked workers inherit them).
 
     python benchmarks/experiments/patch_pipeline_profile.py --images DIR_OR_GLOB [--head cnniqa] [--steps 60]
 
@@ -29,7 +32,7 @@ from deepfeat_iqa.heads._mlp_tasks import SideTasks
 from deepfeat_iqa.images import load_rgb
 from deepfeat_iqa.patchcnn import local_contrast_normalize, to_gray
 from deepfeat_iqa.training import Pipeline, TrainData, TrainSettings, fit_network
-from deepfeat_iqa.training._data import TrainCrops, _collate, content_id
+from deepfeat_iqa.training._data import TrainCrops, _collate, _Images, content_id
 from deepfeat_iqa.views import View, parse_views
 
 OUT = Path(__file__).resolve().parents[1] / "results"
@@ -61,6 +64,7 @@ def main() -> None:
     parser.add_argument("--head", default="cnniqa", choices=("cnniqa", "dcnns"))
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--decoded-cache", action="store_true", help="also run with pre-decoded images")
     args = parser.parse_args()
     pattern = args.images if any(c in args.images for c in "*?[") else str(Path(args.images) / "*.png")
     paths = sorted(Path(p) for p in glob.glob(pattern))
@@ -96,18 +100,26 @@ def main() -> None:
     y = {"quality": torch.linspace(-1, 1, per_step)}
     state = {k: v.clone() for k, v in network.state_dict().items()}
     bare(network, loss, x, y, 3)
-    network.load_state_dict(state)
-    floor = bare(network, loss, x, y, args.steps)
-    report["floor_ms_per_step"] = round(floor * 1000 / args.steps, 2)
     n_images = args.steps * batch
     data = TrainData([paths[i % len(paths)] for i in range(n_images)], {"quality": np.linspace(-1, 1, n_images).astype(np.float32)})
     report["engine"] = {}
-    for n_workers in args.workers:
+    runs = [(n, False, False) for n in args.workers] + ([(n, True, False) for n in args.workers] if args.decoded_cache else [])
+    runs.append((0, False, True))  # profiled (its time is not a ratio: cProfile slows Python code)
+    original = _Images._image
+    decoded = {}
+    for n_workers, cached, profiled in runs:
+        if profiled:
+            _Images._image = original
+        if cached and not decoded:
+            decoded.update({str(p): load_rgb(p) for p in paths})
+            _Images._image = lambda self, row: decoded[str(self.paths[row])]
+        network.load_state_dict(state)
+        floor = bare(network, loss, x, y, args.steps)  # next to each engine run: the load moves between runs
         network.load_state_dict(state)
         settings = TrainSettings(epochs=1, batch_size=batch, optimizer="adam", lr=1e-3, weight_decay=0.0, schedule="constant",
                                  crops_per_image=count, target_level="patch", precision="fp32", device="cpu",
                                  num_workers=n_workers, progress=False)  # fmt: skip
-        profiler = cProfile.Profile() if n_workers == 0 else None
+        profiler = cProfile.Profile() if profiled else None
         start = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -116,13 +128,16 @@ def main() -> None:
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - start
-        report["engine"][n_workers] = {"ms_per_step": round(seconds * 1000 / args.steps, 2), "ratio": round(floor / seconds, 3)}
+        label = f"workers={n_workers}" + (", decoded cache" if cached else "")
+        if not profiled:
+            report["engine"][label] = {"ms_per_step": round(seconds * 1000 / args.steps, 2),
+                                       "floor_ms_per_step": round(floor * 1000 / args.steps, 2), "ratio": round(floor / seconds, 3),
+                                       "load_1min": round(os.getloadavg()[0], 2)}  # fmt: skip
         if profiler:
             text = io.StringIO()
             pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(18)
             report["profile_workers0"] = text.getvalue().splitlines()[-30:]
-    network.load_state_dict(state)
-    report["floor_again_ms_per_step"] = round(bare(network, loss, x, y, args.steps) * 1000 / args.steps, 2)
+    _Images._image = original
     report["load_1min_end"] = round(os.getloadavg()[0], 2)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"patch_pipeline_profile_{args.head}.json").write_text(json.dumps(report, indent=2))
