@@ -209,6 +209,20 @@ def main() -> None:
         meta["complete"] = complete
         meta["load_1min_now"] = round(os.getloadavg()[0], 2)
         (OUT / f"{name}.json").write_text(json.dumps({"meta": meta, "accuracy": rows, "throughput": speed}, indent=2, default=str))
+        speed_table = [
+            "| head | patch | patches/step | steps | engine workers | engine patches/s | floor patches/s | ratio | 1-min load |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *[f"| {r['head']} | {r['patch']} | {r['patches_per_step']} | {r['steps']} | {r['workers']} | {r['engine_patches_s']} | "
+              f"{r['floor_patches_s']} | {r['ratio']} | {r.get('load_1min', '')} |" for r in speed],
+        ]  # fmt: skip
+        if args.throughput_only:
+            lines = [f"# Patch-CNN training throughput{'' if complete else ' (INCOMPLETE)'}", "", f"Command: `{meta['command']}`", "",
+                     (f"Engine (DataLoader decoding {meta['target']} images of at most {args.side} px, random patches, "
+                      "gray + LCN per patch, then the step) vs a bare forward+backward+Adam loop on one pre-made patch "
+                      "tensor (same network, batch, optimizer), fp32, each row's two sides measured back to back. Shared "
+                      "2-core CPU machine; the 1-min load average at each row is in the table."), "", *speed_table, ""]  # fmt: skip
+            (OUT / f"{name}.md").write_text("\n".join(lines))
+            return
         lines = [
             f"# Pretraining ablation ({'quick' if args.quick else 'default'} run{'' if complete else ', INCOMPLETE'})", "",
             f"Command: `{meta['command']}`", "",
@@ -228,12 +242,8 @@ def main() -> None:
              "minutes include stage 1 for the pretrained rows."),
             "", pd.DataFrame(rows).set_index("model").to_markdown(floatfmt=".3f") if rows else "(no rows yet)", "",
             *[f"Paired test, {k}: {v}" for k, v in meta.get("paired", {}).items()], "",
-            "## Patch-CNN training throughput (engine vs bare loop on pre-made patch tensors, fp32, same run)", "",
-            "| head | patch | patches/step | steps | engine workers | engine patches/s | floor patches/s | ratio | 1-min load |",
-            "|---|---|---|---|---|---|---|---|---|",
-            *[f"| {r['head']} | {r['patch']} | {r['patches_per_step']} | {r['steps']} | {r['workers']} | {r['engine_patches_s']} | "
-              f"{r['floor_patches_s']} | {r['ratio']} | {r.get('load_1min', '')} |" for r in speed],
-            "", "Time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()), "",
+            "Patch-CNN throughput: `--throughput-only` (benchmarks/results/patch_cnn_throughput.md).", "",
+            "Time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()), "",
         ]  # fmt: skip
         (OUT / f"{name}.md").write_text("\n".join(lines))
 
@@ -245,6 +255,7 @@ def main() -> None:
                 print(f"{head} ({n_workers} workers): engine {speed[-1]['engine_patches_s']} patches/s, floor "
                       f"{speed[-1]['floor_patches_s']}, ratio {speed[-1]['ratio']} (load {speed[-1]['load_1min']})", flush=True)  # fmt: skip
                 write(False)
+        write(True)
         return
 
     results: dict[str, dfi.EvaluationResult] = {}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deepfeat_iqa.errors import ConfigError, DataError
-from deepfeat_iqa.patchcnn import local_contrast_normalize, patch_grid, to_gray
+from deepfeat_iqa.patchcnn import GrayLCN, local_contrast_normalize, patch_grid, to_gray
 
 
 def direct_lcn(gray: np.ndarray, window: int, c: float) -> np.ndarray:
@@ -64,3 +64,14 @@ def test_patch_grid_positions_and_small_images() -> None:
     assert patch_grid(image, 32, 32).shape == (9 * 12, 32, 32)
     with pytest.raises(DataError, match="smaller than one 64 x 64 patch"):
         patch_grid(np.zeros((50, 80)), 64, 160)
+
+
+@pytest.mark.parametrize("window", [3, 7])
+def test_gray_lcn_stack_equals_per_crop(window: int) -> None:
+    crops = list(np.random.default_rng(2).integers(0, 256, size=(700, 12, 9, 3), dtype=np.uint8))  # > 1 chunk
+    transform = GrayLCN(window)
+    stacked = transform.stack(crops)
+    assert stacked.shape == (700, 1, 12, 9) and stacked.dtype == np.float32
+    np.testing.assert_allclose(stacked, np.stack([transform(c) for c in crops]), rtol=0, atol=1e-5)
+    with pytest.raises(ConfigError, match="odd"):
+        GrayLCN(4).stack(crops)
