@@ -12,7 +12,7 @@ stage-1 weights pretrained with CLS, REG and Multi; CNNIQA and DCNNS trained fro
 ImageNet EfficientNet-Lite0 features. Throughput: CNNIQA/DCNNS patches/s through the shared engine vs a
 bare forward+backward+step loop on pre-made patch tensors (same network, batch, optimizer, precision).
 
-    python benchmarks/pretrain_ablation.py                 # default: ~50 min on 2 shared cores
+    python benchmarks/pretrain_ablation.py                 # default: ~45-60 min on 2 shared cores
     python benchmarks/pretrain_ablation.py --quick         # smoke run (~3 min)
     python benchmarks/pretrain_ablation.py --splits 1 --models imagenet multi   # estimate one split / variant
     python benchmarks/pretrain_ablation.py --throughput-only --workers 0 1      # patch-CNN throughput (quiet machine)
@@ -140,10 +140,11 @@ def main() -> None:
     parser.add_argument("--per-authentic", type=int, default=4, help="authentic-like versions per target photo")
     parser.add_argument("--side", type=int, default=320, help="max side of the distorted photos (px)")
     parser.add_argument("--crop", type=int, default=160, help="crop side for EfficientNet-Lite0 (seed 002: 224)")
-    parser.add_argument("--pretrain-epochs", type=int, default=8)
+    parser.add_argument("--pretrain-epochs", type=int, default=5)
     parser.add_argument("--finetune-epochs", type=int, default=10)
-    parser.add_argument("--test-crops", type=int, default=30, help="random crops averaged per test image (seed 002: 60)")
-    parser.add_argument("--patch-epochs", type=int, default=6)
+    parser.add_argument("--test-crops", type=int, default=20, help="random crops averaged per test image (seed 002: 60)")
+    parser.add_argument("--patch-epochs", type=int, default=3)
+    parser.add_argument("--finetune-crops", type=int, default=2, help="fresh random crops per image per step (seed 002: 100 fixed)")
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--models", nargs="+", default=list(ROWS), choices=ROWS, help="rows to run")
     parser.add_argument("--seed", type=int, default=0)
@@ -181,7 +182,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     checkpoints = args.cache / "checkpoints" / name
     shutil.rmtree(checkpoints, ignore_errors=True)  # every fit of this run trains from its start weights
-    finetune = {"backbone": MODEL, "epochs": args.finetune_epochs, "batch_size": 8, "crops_per_image": 4, "lr": 1e-3,
+    finetune = {"backbone": MODEL, "epochs": args.finetune_epochs, "batch_size": 8, "crops_per_image": args.finetune_crops, "lr": 1e-3,
                 "trunk_lr": 1e-4, "crop": args.crop, "test_views": f"random{args.test_crops}", "precision": "fp32",
                 "num_workers": 1}  # fmt: skip
     patch = {"epochs": args.patch_epochs, "batch_size": 4, "crops_per_image": 16, "num_workers": 1, "val_fraction": 0.0}
@@ -233,7 +234,7 @@ def main() -> None:
              f"every row: {meta.get('same_splits')}. Stage 1: {args.pretrain_epochs} epochs, batch 16 "
              f"({meta['stage1_steps']} steps), one random {args.crop} crop per image after resizing the short side to "
              f"{stage1['resize']}, Adam (trunk 1e-4, FC branches 1e-3). Stage 2: {args.finetune_epochs} epochs, 8 images "
-             f"x 4 fresh random crops per step ({meta['finetune_steps']} steps), Adam (trunk 1e-4, new FC head 1e-3), "
+             f"x {args.finetune_crops} fresh random crops per step ({meta['finetune_steps']} steps), Adam (trunk 1e-4, new FC head 1e-3), "
              f"test = mean of {args.test_crops} random crops, last epoch kept (no validation). Patch CNNs: "
              f"{args.patch_epochs} epochs, 4 images x 16 random patches per step, Adam 1e-3. GPR: ImageNet `{MODEL}` "
              "`pool` features of the center crop. `loss` is the mean training loss of the first -> last epoch (stage 2 "
