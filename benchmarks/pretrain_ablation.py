@@ -137,15 +137,17 @@ def main() -> None:
     parser.add_argument("--target-photos", type=int, default=40, help="pristine photos of the target pool")
     parser.add_argument("--pretrain-photos", type=int, default=0, help="photos of the pretraining pool (0: all the others)")
     parser.add_argument("--per-synthetic", type=int, default=8, help="distorted versions per pretraining photo")
-    parser.add_argument("--per-authentic", type=int, default=4, help="authentic-like versions per target photo")
+    parser.add_argument("--per-authentic", type=int, default=3, help="authentic-like versions per target photo")
     parser.add_argument("--side", type=int, default=320, help="max side of the distorted photos (px)")
-    parser.add_argument("--crop", type=int, default=160, help="crop side for EfficientNet-Lite0 (seed 002: 224)")
-    parser.add_argument("--pretrain-epochs", type=int, default=5)
-    parser.add_argument("--finetune-epochs", type=int, default=10)
+    parser.add_argument("--crop", type=int, default=128, help="crop side for EfficientNet-Lite0 (seed 002: 224)")
+    parser.add_argument("--pretrain-epochs", type=int, default=4)
+    parser.add_argument("--finetune-epochs", type=int, default=8)
     parser.add_argument("--test-crops", type=int, default=20, help="random crops averaged per test image (seed 002: 60)")
     parser.add_argument("--patch-epochs", type=int, default=3)
     parser.add_argument("--finetune-crops", type=int, default=2, help="fresh random crops per image per step (seed 002: 100 fixed)")
+    parser.add_argument("--patch-crops", type=int, default=8, help="random patches per image per step (CNNIQA/DCNNS)")
     parser.add_argument("--splits", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default); 1 on an oversubscribed machine")
     parser.add_argument("--models", nargs="+", default=list(ROWS), choices=ROWS, help="rows to run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--throughput-only", action="store_true", help="measure only the patch-CNN throughput")
@@ -157,6 +159,8 @@ def main() -> None:
         args.pretrain_photos, args.target_photos, args.side, args.crop = 4, 8, 96, 64
         args.per_synthetic, args.per_authentic, args.test_crops = 4, 3, 5
         args.pretrain_epochs, args.finetune_epochs, args.patch_epochs, args.splits = 1, 1, 1, 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     timings: dict[str, float] = {}
 
@@ -185,7 +189,7 @@ def main() -> None:
     finetune = {"backbone": MODEL, "epochs": args.finetune_epochs, "batch_size": 8, "crops_per_image": args.finetune_crops, "lr": 1e-3,
                 "trunk_lr": 1e-4, "crop": args.crop, "test_views": f"random{args.test_crops}", "precision": "fp32",
                 "num_workers": 1}  # fmt: skip
-    patch = {"epochs": args.patch_epochs, "batch_size": 4, "crops_per_image": 16, "num_workers": 1, "val_fraction": 0.0}
+    patch = {"epochs": args.patch_epochs, "batch_size": 4, "crops_per_image": args.patch_crops, "num_workers": 1, "val_fraction": 0.0}
     stage1 = {"epochs": args.pretrain_epochs, "batch_size": 16, "lr": 1e-3, "trunk_lr": 1e-4, "crop": args.crop,
               "resize": round(args.crop * 8 / 7), "precision": "fp32"}  # fmt: skip
     meta = {
@@ -236,7 +240,7 @@ def main() -> None:
              f"{stage1['resize']}, Adam (trunk 1e-4, FC branches 1e-3). Stage 2: {args.finetune_epochs} epochs, 8 images "
              f"x {args.finetune_crops} fresh random crops per step ({meta['finetune_steps']} steps), Adam (trunk 1e-4, new FC head 1e-3), "
              f"test = mean of {args.test_crops} random crops, last epoch kept (no validation). Patch CNNs: "
-             f"{args.patch_epochs} epochs, 4 images x 16 random patches per step, Adam 1e-3. GPR: ImageNet `{MODEL}` "
+             f"{args.patch_epochs} epochs, 4 images x {args.patch_crops} random patches per step, Adam 1e-3. GPR: ImageNet `{MODEL}` "
              "`pool` features of the center crop. `loss` is the mean training loss of the first -> last epoch (stage 2 "
              "and patch CNNs: mean over the splits' fits; stage 1 under `stage1_loss`). Measured on a shared 2-core CPU "
              f"machine (1-min load {meta['load_1min_start']} at the start, {meta['load_1min_now']} at the last write); "
