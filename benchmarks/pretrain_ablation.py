@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--finetune-crops", type=int, default=2, help="fresh random crops per image per step (seed 002: 100 fixed)")
     parser.add_argument("--patch-crops", type=int, default=8, help="random patches per image per step (CNNIQA/DCNNS)")
     parser.add_argument("--splits", type=int, default=5)
-    XX
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default); 1 on an oversubscribed machine")
     parser.add_argument("--models", nargs="+", default=list(ROWS), choices=ROWS, help="rows to run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--throughput-only", action="store_true", help="measure only the patch-CNN throughput")
