@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--decoded-cache", action="store_true", help="also run with pre-decoded images")
+    parser.add_argument("--threads", type=int, nargs="+", default=[0], help="torch threads of the engine and floor runs (0: default)")
     args = parser.parse_args()
     pattern = args.images if any(c in args.images for c in "*?[") else str(Path(args.images) / "*.png")
     paths = sorted(Path(p) for p in glob.glob(pattern))
@@ -103,11 +104,13 @@ def main() -> None:
     n_images = args.steps * batch
     data = TrainData([paths[i % len(paths)] for i in range(n_images)], {"quality": np.linspace(-1, 1, n_images).astype(np.float32)})
     report["engine"] = {}
-    runs = [(n, False, False) for n in args.workers] + ([(n, True, False) for n in args.workers] if args.decoded_cache else [])
-    runs.append((0, False, True))  # profiled (its time is not a ratio: cProfile slows Python code)
+    runs = [(n, False, False, t) for t in args.threads for n in args.workers]
+    runs += [(n, True, False, t) for t in args.threads for n in args.workers] if args.decoded_cache else []
+    runs.append((0, False, True, 0))  # profiled (its time is not a ratio: cProfile slows Python code)
     original = _Images._image
     decoded = {}
-    for n_workers, cached, profiled in runs:
+    for n_workers, cached, profiled, threads in runs:
+        torch.set_num_threads(threads or report["threads"])
         if profiled:
             _Images._image = original
         if cached and not decoded:
@@ -128,7 +131,7 @@ def main() -> None:
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - start
-        label = f"workers={n_workers}" + (", decoded cache" if cached else "")
+        label = f"workers={n_workers}, threads={threads or report['threads']}" + (", decoded cache" if cached else "")
         if not profiled:
             report["engine"][label] = {"ms_per_step": round(seconds * 1000 / args.steps, 2),
                                        "floor_ms_per_step": round(floor * 1000 / args.steps, 2), "ratio": round(floor / seconds, 3),
@@ -138,6 +141,7 @@ def main() -> None:
             pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(18)
             report["profile_workers0"] = text.getvalue().splitlines()[-30:]
     _Images._image = original
+    torch.set_num_threads(report["threads"])
     report["load_1min_end"] = round(os.getloadavg()[0], 2)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"patch_pipeline_profile_{args.head}.json").write_text(json.dumps(report, indent=2))
