@@ -5,7 +5,8 @@ LCN, stacking) and of a batch (collate), then runs the engine with 0 and 1 decod
 bare loop, and profiles the in-process engine run with cProfile (top functions by own time). With
 ``--decoded-cache`` the engine runs once more per worker count with every image decoded beforehand
 (a stand-in for a decoded-pixel cache in ``training/_data.py``: ``_Images._image`` is patched here, in
-this experiment only, to read the pre-decoded arrays; forked workers inherit them).
+this experiment only, to read the pre-decoded arrays; forked workers inherit them), and again with
+``_Images._stack`` calling :meth:`GrayLCN.stack` (one batched LCN per image instead of one call per crop).
 
     python benchmarks/experiments/patch_pipeline_profile.py --images DIR_OR_GLOB [--head cnniqa] [--steps 60]
 
@@ -106,16 +107,20 @@ def main() -> None:
     report["engine"] = {}
     runs = [(n, False, False, t) for t in args.threads for n in args.workers]
     runs += [(n, True, False, t) for t in args.threads for n in args.workers] if args.decoded_cache else []
+    runs += [(n, "stacked", False, t) for t in args.threads for n in args.workers] if args.decoded_cache else []
     runs.append((0, False, True, 0))  # profiled (its time is not a ratio: cProfile slows Python code)
+    original_stack = _Images._stack
     original = _Images._image
     decoded = {}
     for n_workers, cached, profiled, threads in runs:
         torch.set_num_threads(threads or report["threads"])
         if profiled:
-            _Images._image = original
+            _Images._image, _Images._stack = original, original_stack
         if cached and not decoded:
             decoded.update({str(p): load_rgb(p) for p in paths})
             _Images._image = lambda self, row: decoded[str(self.paths[row])]
+        if cached == "stacked":  # the transform's batch method, where the engine's _stack would call it
+            _Images._stack = lambda self, crops: torch.from_numpy(self.transform.stack(crops))
         network.load_state_dict(state)
         floor = bare(network, loss, x, y, args.steps)  # next to each engine run: the load moves between runs
         network.load_state_dict(state)
@@ -132,6 +137,7 @@ def main() -> None:
             profiler.disable()
         seconds = time.perf_counter() - start
         label = f"workers={n_workers}, threads={threads or report['threads']}" + (", decoded cache" if cached else "")
+        label += " + GrayLCN.stack" if cached == "stacked" else ""
         if not profiled:
             report["engine"][label] = {"ms_per_step": round(seconds * 1000 / args.steps, 2),
                                        "floor_ms_per_step": round(floor * 1000 / args.steps, 2), "ratio": round(floor / seconds, 3),
@@ -140,7 +146,7 @@ def main() -> None:
             text = io.StringIO()
             pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(18)
             report["profile_workers0"] = text.getvalue().splitlines()[-30:]
-    _Images._image = original
+    _Images._image, _Images._stack = original, original_stack
     torch.set_num_threads(report["threads"])
     report["load_1min_end"] = round(os.getloadavg()[0], 2)
     OUT.mkdir(parents=True, exist_ok=True)
