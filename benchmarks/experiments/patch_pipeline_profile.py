@@ -145,7 +145,7 @@ def main() -> None:
         if profiler:
             text = io.StringIO()
             pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(18)
-            report["profile_workers0"] = text.getvalue().splitlines()[-30:]
+            report["profile_workers0"] = [line for line in text.getvalue().splitlines() if line.strip()][-22:]
     _Images._image, _Images._stack = original, original_stack
     torch.set_num_threads(report["threads"])
     report["load_1min_end"] = round(os.getloadavg()[0], 2)
