@@ -28,7 +28,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import deepfeat_iqa as dfi
@@ -71,9 +70,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--recipes", default="plain,multi,multi-lpft")
     parser.add_argument("--ensemble", type=int, default=1, help="members per recipe (1: single networks)")
+    parser.add_argument("--from-partial", action="store_true",
+                        help="write the table from image_head_recipes_partial.json (the splits a stopped run finished)")
     args = parser.parse_args()
     torch.manual_seed(0)
     ds = development_set(args.refs, args.per_image)
+    partial = OUT / "image_head_recipes_partial.json"
+    if args.from_partial:
+        saved = json.loads(partial.read_text())
+        return write(summarize(saved["rows"], saved["minutes"]), ds, args, note="partial: a stopped run; 'splits' says how many each finished")
     splits = dfi.splits.repeated(ds, n=args.splits, test_size=0.2, seed=0)
     rows: dict[str, list[dict]] = {}
     minutes: dict[str, float] = {}
@@ -83,7 +88,6 @@ def main() -> None:
     rows["GPR, frozen features (4 layers)"] = gpr.per_split.to_dict("records")
     minutes["GPR, frozen features (4 layers)"] = (time.perf_counter() - start) / 60
     print("GPR frozen", gpr.summary(), flush=True)
-    partial = OUT / "image_head_recipes_partial.json"
     for recipe in args.recipes.split(","):
         label = f"SPAQ-BL {recipe}"
         rows[label], minutes[label] = [], 0.0
@@ -95,14 +99,18 @@ def main() -> None:
             minutes[label] += (time.perf_counter() - t0) / 60
             print(label, round(rows[label][-1]["srocc"], 4), f"{minutes[label]:.1f} min", flush=True)
             partial.write_text(json.dumps({"rows": rows, "minutes": minutes}, indent=1, default=float))
-    table = summarize(rows, minutes)
+    write(summarize(rows, minutes), ds, args)
+
+
+def write(table: list[dict], ds, args: argparse.Namespace, note: str | None = None) -> None:
+    """``image_head_recipes.{json,md}``: the table and exactly what made it."""
     meta = {"machine": f"2-core machine ({platform.processor() or platform.machine()}), 1-min load average "
                        f"{os.getloadavg()[0]:.1f} at the end (other jobs change minutes, not SROCC)",
             "dataset": ds.name, "n_images": len(ds), "n_groups": len(set(ds.group_ids)), "splits": args.splits,
             "epochs": args.epochs, "recipes": {r: options(r, args.epochs, args.ensemble) for r in args.recipes.split(",")},
             "common": "EfficientNet-Lite0 ImageNet, AdamW head lr 1e-3 (trunk lr 1e-4 unless set), one-cycle, batch 8 x 2 "
                       "accumulated, random 224 crops, L1, test: 224 grid at stride 112 averaged, validation: 20% of the "
-                      "training content groups, best epoch by SROCC"}  # fmt: skip
+                      "training content groups, best epoch by SROCC", "note": note}  # fmt: skip
     result = {"meta": meta, "table": table}
     (OUT / "image_head_recipes.json").write_text(json.dumps(result, indent=2, default=str))
     lines = ["# SPAQ-BL fine-tuning recipes vs GPR on frozen features (development set)", "", "```",
