@@ -27,8 +27,9 @@ class SpaqHead(ImageHead):
       without EXIF at predict time it gives the generic score (it reduces to BL).
     - ``task="mt-a"``: quality plus the attribute scores, beta-weighted L1 (Eq. 4).
     - ``task="mt-s"``: scene classification with cross-entropy, balanced against quality by learned
-      uncertainties (Eq. 5-8). The trunk is shared up to the pooled features (see docs/image-heads.md:
-      the paper splits the last ResNet stage; we do not).
+      uncertainties (Eq. 5-8). As in the paper, the trunk is shared up to its last stage, which is split
+      into a quality and a scene branch (two copies from the same weights; for any backbone, see
+      docs/image-heads.md).
 
     The task heads and losses are those of :class:`~deepfeat_iqa.heads.MultitaskMLP`. Training
     parameters are the engine's (:class:`~deepfeat_iqa.training.TrainSettings`) plus those of
@@ -86,7 +87,9 @@ class SpaqHead(ImageHead):
         weights = self.weights if pretrained else "random"
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.random_state))  # new layers start the same in every process
-            trunk, loaded, dims = build_trunk(self.backbone, weights, self.layers, int(self.random_state))
+            trunk, loaded, dims = build_trunk(
+                self.backbone, weights, self.layers, int(self.random_state), split=self.task == "mt-s"
+            )
             spec = NetSpec(
                 n_features=sum(dims), hidden=(), dropout=float(self.dropout),
                 n_attributes=len(tasks.attribute_names or ()),
@@ -110,5 +113,6 @@ class SpaqHead(ImageHead):
         return record
 
     def trunk_state_dict(self) -> dict[str, torch.Tensor]:
-        """The fine-tuned backbone's tensors, named as :func:`~deepfeat_iqa.backbones.build_backbone` names them."""
-        return {k: v.detach().clone() for k, v in self.network_.trunk.backbone.state_dict().items()}
+        """The fine-tuned backbone's tensors, named as :func:`~deepfeat_iqa.backbones.build_backbone` names them
+        (MT-S: the quality branch's path through the split last stage)."""
+        return {k: v.detach().clone() for k, v in self.network_.trunk.backbone_state_dict().items()}
