@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -15,6 +16,8 @@ from ._base import ImageHead
 from ._spaq_net import SpaqLoss, SpaqNet
 from ._trunk import build_trunk
 
+logger = logging.getLogger(__name__)
+
 #: SPAQ variant -> the side label it learns from (BL: none).
 TASKS = {"bl": None, "mt-e": "exif", "mt-a": "attributes", "mt-s": "scenes"}
 
@@ -24,7 +27,8 @@ class SpaqHead(ImageHead):
 
     - ``task="bl"``: one regression output on the pooled trunk, L1 loss (seed 001 Eq. 1).
     - ``task="mt-e"``: generic score plus an offset from encoded EXIF, alpha-weighted L1 (Eq. 2-3);
-      without EXIF at predict time it gives the generic score (it reduces to BL).
+      without EXIF at predict time it gives the generic score, and fitted on a dataset without EXIF it
+      is BL (a warning says so): it reduces to BL.
     - ``task="mt-a"``: quality plus the attribute scores, beta-weighted L1 (Eq. 4).
     - ``task="mt-s"``: scene classification with cross-entropy, balanced against quality by learned
       uncertainties (Eq. 5-8). As in the paper, the trunk is shared up to its last stage, which is split
@@ -75,6 +79,11 @@ class SpaqHead(ImageHead):
             raise ConfigError(f"task={self.task!r} is not one of {', '.join(map(repr, TASKS))}.")
         wanted = TASKS[self.task]
         if wanted is None:
+            return {}
+        if side.get(wanted) is None and wanted == "exif":
+            # Seed 001 §5.2: without EXIF the offset branch has nothing to read; MT-E is then BL (same network,
+            # same L1 loss, same random_state: the same fit).
+            logger.warning("SPAQ MT-E: dataset %r has no EXIF; it trains as BL (no offset branch).", X.name)
             return {}
         if side.get(wanted) is None:
             raise DataError(
