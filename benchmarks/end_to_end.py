@@ -214,7 +214,7 @@ def accuracy(args: argparse.Namespace) -> tuple[list[dict], dict]:
     for name in names:
         label, head_name, _ = RECIPES[name]
         rows[label], minutes[label], predictions[name] = [], 0.0, []
-        if head_name == "spaq-bl":
+        if head_name == "spaq-bl" and not args.no_tuned_gpr:
             rows[f"GPR, fine-tuned features of {label}"], minutes[f"GPR, fine-tuned features of {label}"] = [], 0.0
     # Split by split (every recipe on one split, then the next): a run stopped part-way has all methods on the
     # same finished splits, so --from-partial still compares like with like.
@@ -231,7 +231,7 @@ def accuracy(args: argparse.Namespace) -> tuple[list[dict], dict]:
             minutes[label] += (time.perf_counter() - t0) / 60
             rows[label].append(summary(test.mos, predicted))
             predictions[name].append(predicted)
-            if head_name == "spaq-bl":
+            if head_name == "spaq-bl" and not args.no_tuned_gpr:
                 t0 = time.perf_counter()
                 tuned = dfi.extract(ds, weights=head.trunk_state_dict(), layer=GPR_LAYERS, **common)
                 gpr = dfi.evaluate(tuned, head="gpr", layers=GPR_LAYERS, splits=[split], progress=False)
@@ -264,7 +264,7 @@ def run_meta(args: argparse.Namespace, ds, predictions: dict[str, list[np.ndarra
         if "bl" in predictions:
             stand_ins["mt_e_minus_bl_max_abs_prediction_per_split"] = [
                 float(np.abs(e - b).max()) for e, b in zip(predictions["mt-e"], predictions["bl"])]  # fmt: skip
-    return {"recipes": args.recipes, "side_label_stand_ins": stand_ins or None, "dataset": ds.name, "n_images": len(ds), "n_groups": len(set(ds.group_ids)), "splits": args.splits,
+    return {"recipes": args.recipes, "tuned_gpr": not args.no_tuned_gpr, "side_label_stand_ins": stand_ins or None, "dataset": ds.name, "n_images": len(ds), "n_groups": len(set(ds.group_ids)), "splits": args.splits,
             "test_size": 0.2, "epochs": args.epochs, "crop": args.crop, "recipe": "AdamW, head lr 1e-3, trunk lr 1e-4, "
             "one-cycle (10% warmup), 1 frozen-trunk epoch, batch 8 x 2 accumulated, random crops, L1, test: grid at "
             "half-crop stride averaged, validation: 20% of training content groups, best epoch by SROCC on 2 random crops",
@@ -300,6 +300,8 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=160, help="accuracy: training and test crop side")
     parser.add_argument("--recipes", default="bl", help=f"accuracy: comma list of {', '.join(RECIPES)}")
     parser.add_argument("--tag", default="", help="suffix of the output names (end_to_end_accuracy_TAG.*), so runs do not overwrite each other")
+    parser.add_argument("--no-tuned-gpr", action="store_true",
+                        help="accuracy: skip GPR on the BL recipes' fine-tuned trunks (one extraction of the whole set per split)")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--from-partial", action="store_true",
