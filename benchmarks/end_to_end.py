@@ -273,6 +273,16 @@ def run_meta(args: argparse.Namespace, ds, predictions: dict[str, list[np.ndarra
             "per_image": args.per_image, "refs": args.refs}  # fmt: skip
 
 
+def _same_splits(rows: dict[str, list[dict]], minutes: dict[str, float]) -> tuple[dict, dict]:
+    """Add, for a method that finished more splits than the rest, its row on only the splits all finished."""
+    n = min(len(v) for v in rows.values() if v)
+    rows, minutes = dict(rows), dict(minutes)
+    for label in [k for k, v in rows.items() if len(v) > n]:
+        rows[f"{label} (first {n} splits)"] = rows[label][:n]
+        minutes[f"{label} (first {n} splits)"] = minutes[label] * n / len(rows[label])
+    return {k: v for k, v in rows.items() if v}, minutes
+
+
 def summarize(rows: dict[str, list[dict]], minutes: dict[str, float]) -> list[dict]:
     """Mean ± sd of SROCC/PLCC per method over the splits it finished."""
     table = []
@@ -317,8 +327,11 @@ def main() -> None:
         print(result["throughput"], flush=True)
     if args.from_partial:
         partial = json.loads((OUT / f"end_to_end_partial{_suffix(args)}.json").read_text())
-        result["accuracy"] = summarize(partial["rows"], partial["minutes"])
-        result["meta"]["accuracy"] = {"note": "partial: the run was stopped; 'splits' says how many of the 5 each method finished",
+        rows, minutes = _same_splits(partial["rows"], partial["minutes"])
+        result["accuracy"] = summarize(rows, minutes)
+        result["meta"]["accuracy"] = {"note": "partial: the run was stopped; 'splits' says how many of the 5 each method "
+                                      "finished; a '(first N splits)' row restricts a method that ran on more splits to the "
+                                      "splits all others finished (its minutes prorated)",
                                       **(partial.get("meta") or run_meta(args, dataset(args)))}  # fmt: skip
     elif not args.skip_accuracy:
         result["accuracy"], result["meta"]["accuracy"] = accuracy(args)
