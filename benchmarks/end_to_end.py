@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -73,13 +74,15 @@ ATTRIBUTE_PROXIES = {
 }
 
 
-def throughput(model: str, batch: int, rounds: int, photos: list[Path]) -> dict:
+def throughput(model: str, batch: int, rounds: int, fit_epochs: int, photos: list[Path]) -> dict:
     """Images/s of the engine (first epoch: pixel cache cold; a later fit: warm) and of the bare loop.
 
     One epoch is every photo once (distinct files, so the first epoch decodes each of them). Engine
     and floor alternate ``rounds`` times under the same load; the best of each is kept. Each round's
     cold epoch starts from an empty pixel cache; the warm one is a second one-epoch fit on the same
     cache, as the next epoch, split or fit finds it (worker start included: a fixed cost per fit).
+    Last, one whole ``fit_epochs``-epoch fit from an empty cache against as many floor steps: what a
+    user's fit sees, first epoch and all.
     """
     import tempfile
 
@@ -110,6 +113,16 @@ def throughput(model: str, batch: int, rounds: int, photos: list[Path]) -> dict:
         network.load_state_dict(state)
         runs["floor"].append(n / _bare(network, loss, batch, steps, geometry.size, precision))
         print(model, {k: round(v[-1], 2) for k, v in runs.items()}, flush=True)
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["DEEPFEAT_IQA_PIXEL_CACHE"] = cache
+        network.load_state_dict(state)
+        start = time.perf_counter()
+        fit_network(network, loss, TrainData(paths, targets), None, settings=replace(settings, epochs=fit_epochs),
+                    pipeline=Pipeline(geometry, transform), val_view=dfi.views.parse_views("center", geometry))  # fmt: skip
+        whole = fit_epochs * n / (time.perf_counter() - start)
+    network.load_state_dict(state)
+    whole_floor = fit_epochs * n / _bare(network, loss, batch, fit_epochs * steps, geometry.size, precision)
+    print(model, f"{fit_epochs}-epoch fit", round(whole, 2), "floor", round(whole_floor, 2), flush=True)
     os.environ.pop("DEEPFEAT_IQA_PIXEL_CACHE", None)
     best = {k: max(v) for k, v in runs.items()}
     return {"model": model, "weights": "random (speed does not depend on the values)", "batch": batch, "steps": steps,
@@ -117,15 +130,9 @@ def throughput(model: str, batch: int, rounds: int, photos: list[Path]) -> dict:
             "engine_cold_img_s": round(best["cold"], 2), "engine_warm_img_s": round(best["warm"], 2),
             "floor_img_s": round(best["floor"], 2), "ratio_cold": round(best["cold"] / best["floor"], 3),
             "ratio_warm": round(best["warm"] / best["floor"], 3),
-            "ratio_warm_per_round": [round(w / f, 3) for w, f in zip(runs["warm"], runs["floor"])]}  # fmt: skip
-
-
-def _cpu_seconds() -> float:
-    """CPU seconds of this process and its finished children: a load-independent measure of work done."""
-    import resource
-
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+            "ratio_warm_per_round": [round(w / f, 3) for w, f in zip(runs["warm"], runs["floor"])],
+            "fit_epochs": fit_epochs, "fit_img_s": round(whole, 2), "fit_floor_img_s": round(whole_floor, 2),
+            "ratio_fit": round(whole / whole_floor, 3)}  # fmt: skip
 
 
 def _bare(network, loss, batch: int, steps: int, size: tuple[int, int], precision: str) -> float:
@@ -317,6 +324,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch", type=int, default=8, help="throughput: batch size")
     parser.add_argument("--rounds", type=int, default=2, help="throughput: engine/floor alternations (best of each)")
+    parser.add_argument("--note", help="a sentence on how the run was made, written into the results (e.g. other jobs paused)")
+    parser.add_argument("--fit-epochs", type=int, default=5, help="throughput: epochs of the whole-fit measurement")
     parser.add_argument("--crop", type=int, default=160, help="accuracy: training and test crop side")
     parser.add_argument("--recipes", default="bl", help=f"accuracy: comma list of {', '.join(RECIPES)}")
     parser.add_argument("--tag", default="", help="suffix of the output names (end_to_end_accuracy_TAG.*), so runs do not overwrite each other")
@@ -333,9 +342,9 @@ def main() -> None:
         parser.error(f"no pristine photos under {PRISTINE}; set DEEPFEAT_IQA_SHARED to the folder holding data/pristine")
     load = os.getloadavg()[0]  # above ~2 on this 2-core machine, other jobs inflate times and skew ratios
     result = {"meta": {"machine": f"2-core machine ({platform.processor() or platform.machine()}), 1-min load average {load:.1f} at the start",
-                       "torch": torch.__version__, "threads": torch.get_num_threads()}}  # fmt: skip
+                       "torch": torch.__version__, "threads": torch.get_num_threads(), "note": args.note}}  # fmt: skip
     if not args.skip_throughput:
-        result["throughput"] = [throughput(m, args.batch, args.rounds, photos) for m in ("efficientnet_lite0", "resnet50")]
+        result["throughput"] = [throughput(m, args.batch, args.rounds, args.fit_epochs, photos) for m in ("efficientnet_lite0", "resnet50")]
         print(result["throughput"], flush=True)
     if args.from_partial:
         partial = json.loads((OUT / f"end_to_end_partial{_suffix(args)}.json").read_text())
@@ -353,18 +362,20 @@ def main() -> None:
     name += _suffix(args)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(result, indent=2))
-    lines = [f"# End-to-end image heads ({name})", "", f"Measured on the {result['meta']['machine']}; ratios are side by side in one run.", ""]
+    lines = [f"# End-to-end image heads ({name})", "", f"Measured on the {result['meta']['machine']}; ratios are side by side in one run."
+             + (f" {args.note}" if args.note else ""), ""]
     if "throughput" in result:
         lines += ["## Training throughput: engine vs bare loop on pre-made tensors (random weights)", "",
                   ("One epoch = every shared pristine photo once (Kodak24 768x512 + CBSD68 481x321 PNGs), random 224 "
                    "crops. Cold: the first epoch, every photo decoded (empty pixel cache); warm: a later one-epoch fit "
                    "reading the pixel cache, worker start included. Floor: forward+backward+step on one pre-made "
                    "batch, same network, precision and batch. Best of the rounds for each."), "",
-                  "| model | precision | batch | images | cold img/s | warm img/s | floor img/s | cold ratio | warm ratio | warm ratio per round |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| model | precision | batch | images | cold img/s | warm img/s | floor img/s | cold ratio | warm ratio | warm ratio per round | whole fit (epochs) img/s | its floor | whole-fit ratio |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['model']} | {r['precision']} | {r['batch']} | {r['images']} | {r['engine_cold_img_s']} | "
                   f"{r['engine_warm_img_s']} | {r['floor_img_s']} | {r['ratio_cold']} | {r['ratio_warm']} | "
-                  f"{r['ratio_warm_per_round']} |" for r in result["throughput"]]  # fmt: skip
+                  f"{r['ratio_warm_per_round']} | {r['fit_img_s']} ({r['fit_epochs']}) | {r['fit_floor_img_s']} | "
+                  f"{r['ratio_fit']} |" for r in result["throughput"]]  # fmt: skip
     if "accuracy" in result:
         meta = result["meta"]["accuracy"]
         lines += ["", "## Accuracy (EfficientNet-Lite0, ImageNet weights)", "", "```", json.dumps(meta, indent=1), "```", "",
