@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,8 @@ from PIL import Image
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # CLI errors are drawn by rich at the terminal width; a wide fixed width keeps file names unwrapped in assertions.
 os.environ["COLUMNS"] = "240"
+# Training's decoded-pixel cache goes to a throw-away folder, never the user's ~/.cache.
+os.environ.setdefault("DEEPFEAT_IQA_PIXEL_CACHE", tempfile.mkdtemp(prefix="dfi-test-pixels-"))
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -133,8 +133,9 @@ class QualityAwareFineTune(ImageHead):
         record["layer"] = f"end-to-end:quality-aware({label})"
         return record
 
-    def _dfi_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        config, arrays = super()._dfi_state()
+    def _own_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The base state plus the stage-1 record, for the head and for each ensemble member."""
+        config, arrays = super()._own_state()
         config["pretrain"] = {"variant": self._pretrained("pretrain_variant_"),
                               "references": self._pretrained("pretrain_references_", []),
                               "trunk_weights": self._pretrained("trunk_weights_")}  # fmt: skip

@@ -3,10 +3,13 @@
 Random crops are drawn from a generator seeded by ``(seed, epoch, image)``, where the image is named by
 a hash of its file's **bytes**: the same photo gets the same crops under any path, id, row order,
 batch, worker count or machine, and a resumed run draws exactly the crops of an uninterrupted one.
+The same hash keys the :class:`~deepfeat_iqa.training._pixels.PixelCache`, so a photo is decoded once
+for every epoch, split and fit.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from torch.utils.data import Dataset as TorchDataset
 from .._loader import default_num_workers
 from ..images import load_rgb
 from ..views import Geometry, View
+from ._pixels import PixelCache
 
 #: A crop (``H x W x 3`` uint8) -> the network's input (``C x H x W`` float32); must be picklable.
 InputTransform = Callable[[np.ndarray], np.ndarray]
@@ -39,7 +43,17 @@ class Normalize:
 
 
 def content_id(path: Path) -> str:
-    """A stable name for an image: 16 hex digits of the BLAKE2b hash of its file bytes."""
+    """A stable name for an image: 16 hex digits of the BLAKE2b hash of its file bytes.
+
+    Remembered per process by ``(path, size, mtime)``, so the many fits of one evaluation hash each
+    file once; a rewritten file has a new size or mtime and is hashed again.
+    """
+    stat = Path(path).stat()
+    return _content_id(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _content_id(path: str, size: int, mtime_ns: int) -> str:
     return hashlib.blake2b(Path(path).read_bytes(), digest_size=8).hexdigest()
 
 
@@ -53,23 +67,36 @@ def resize_short_side(image: np.ndarray, short_side: int | None, geometry: Geome
 
 
 class _Images(TorchDataset):
-    """Decoding shared by training and evaluation: file -> upright RGB (-> short side resized)."""
+    """Decoding shared by training and evaluation: file -> upright RGB (-> short side resized), cached."""
 
-    def __init__(self, paths: Sequence[Path], geometry: Geometry, transform: InputTransform, short_side: int | None):
+    def __init__(self, paths: Sequence[Path], geometry: Geometry, transform: InputTransform, short_side: int | None,
+                 pixels: PixelCache | None = None):  # fmt: skip
         self.paths = [Path(p) for p in paths]
-        self.geometry, self.transform, self.short_side = geometry, transform, short_side
-        self._ids: dict[int, str] = {}
+        self.geometry, self.transform, self.short_side, self.pixels = geometry, transform, short_side, pixels
+        # Hashed here, in the main process, so workers inherit the names instead of hashing again.
+        self.ids = [content_id(p) for p in self.paths] if pixels is not None else None
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def _image(self, row: int) -> np.ndarray:
+    def _decode(self, row: int) -> np.ndarray:
         return resize_short_side(load_rgb(self.paths[row]), self.short_side, self.geometry)
 
+    def _image(self, row: int) -> np.ndarray:
+        if self.pixels is None:
+            return self._decode(row)
+        return self.pixels.image(self._pixel_key(row), lambda: self._decode(row))
+
+    def _pixel_key(self, row: int) -> str:
+        size = "native" if self.short_side is None else f"short{self.short_side}-{self.geometry.interpolation}"
+        return f"{self._content_id(row)}-{size}"
+
     def _content_id(self, row: int) -> str:
-        if row not in self._ids:  # one hash per image per worker; the bytes are in the page cache anyway
-            self._ids[row] = content_id(self.paths[row])
-        return self._ids[row]
+        return self.ids[row] if self.ids is not None else content_id(self.paths[row])
+
+    def all_cached(self) -> bool:
+        """Whether every image is already in the pixel cache (so loading is only cropping)."""
+        return self.pixels is not None and all(self.pixels.holds(self._pixel_key(row)) for row in range(len(self)))
 
     def _stack(self, crops: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.stack([self.transform(c) for c in crops]))
@@ -79,8 +106,8 @@ class TrainCrops(_Images):
     """Item ``(row, epoch)`` -> ``(row, crops)``: ``count`` random crops of the image, fresh every epoch."""
 
     def __init__(self, paths: Sequence[Path], geometry: Geometry, transform: InputTransform, short_side: int | None,
-                 *, count: int, seed: int):
-        super().__init__(paths, geometry, transform, short_side)
+                 *, count: int, seed: int, pixels: PixelCache | None = None):
+        super().__init__(paths, geometry, transform, short_side, pixels)
         self.count, self.seed = int(count), int(seed)
 
     def __getitem__(self, item: tuple[int, int]) -> tuple[int, torch.Tensor]:
@@ -94,8 +121,9 @@ class TrainCrops(_Images):
 class ViewCrops(_Images):
     """Item ``row`` -> ``(row, crops)``: the test-time views of the image (``grid``, ``randomN``, ``center``...)."""
 
-    def __init__(self, paths: Sequence[Path], view: View, transform: InputTransform, short_side: int | None):
-        super().__init__(paths, view.geometry, transform, short_side)
+    def __init__(self, paths: Sequence[Path], view: View, transform: InputTransform, short_side: int | None,
+                 pixels: PixelCache | None = None):
+        super().__init__(paths, view.geometry, transform, short_side, pixels)
         self.view = view
 
     def __getitem__(self, row: int) -> tuple[int, torch.Tensor]:
@@ -141,8 +169,20 @@ def _init_worker(_: int) -> None:
     torch.set_num_threads(1)  # decoding is single-threaded; keep workers off the model's cores
 
 
-def workers(num_workers: int | None) -> int:
-    return default_num_workers() if num_workers is None else int(num_workers)
+def workers(num_workers: int | None, dataset: _Images, device: torch.device) -> int:
+    """Decoding workers for ``dataset``: the setting, or by default none on a CPU when every image is cached.
+
+    On a CPU the network's threads already use every core; a worker process is worth its share of
+    them only while there is decoding to overlap. Once the pixel cache holds every image, loading is
+    cropping (about 0.5 ms per image against tens of ms for the training step), done faster in-process
+    than shipped from a worker (measured: 0.88x the bare loop in-process vs 0.72x with one worker,
+    EfficientNet-Lite0 on 2 cores). On a GPU workers keep it fed either way.
+    """
+    if num_workers is not None:
+        return int(num_workers)
+    if device.type == "cpu" and dataset.all_cached():
+        return 0
+    return default_num_workers()
 
 
 def train_loader(dataset: TrainCrops, sampler: EpochBatches, num_workers: int) -> DataLoader:

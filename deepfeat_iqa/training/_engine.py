@@ -34,6 +34,7 @@ from ._data import (
     workers,
 )
 from ._device import autocast, memory_format, resolve_device, resolve_precision
+from ._pixels import open_pixel_cache
 from ._settings import TrainSettings
 
 logger = logging.getLogger(__name__)
@@ -165,14 +166,16 @@ def _fit(network: nn.Module, loss: Loss, train: TrainData, val: TrainData | None
     resumed_from = start - 1
     targets = {k: torch.as_tensor(v) for k, v in train.targets.items()}
     inputs = {k: torch.as_tensor(v) for k, v in train.inputs.items()}
-    n_workers = workers(settings.num_workers)
     sampler = EpochBatches(len(train), settings.batch_size, settings.seed)
     crops = TrainCrops(train.paths, pipeline.geometry, pipeline.transform, pipeline.short_side,
-                       count=settings.crops_per_image, seed=settings.seed)  # fmt: skip
-    loader = train_loader(crops, sampler, n_workers) if start <= settings.epochs and not finished else None
+                       count=settings.crops_per_image, seed=settings.seed, pixels=open_pixel_cache())  # fmt: skip
+    loader = None
     epochs = tqdm(range(start, settings.epochs + 1), desc="train", unit="epoch", initial=start - 1,
                   total=settings.epochs, disable=None if settings.progress else True)  # fmt: skip
-    for epoch in epochs if loader is not None else ():
+    for epoch in epochs if not finished else ():
+        n_workers = workers(settings.num_workers, crops, device)  # drops to none once the first epoch cached all
+        if loader is None or loader.num_workers != n_workers:
+            loader = train_loader(crops, sampler, n_workers)
         frozen = epoch <= settings.freeze_trunk_epochs
         _set_trunk_frozen(network, frozen)
         sampler.set_epoch(epoch)
@@ -301,8 +304,8 @@ def predict_network(network: nn.Module, data: TrainData, pipeline: Pipeline, vie
     precision = precision or resolve_precision(settings.precision, device)
     fmt = memory_format(precision)
     network.to(device=device, memory_format=fmt).eval()
-    crops = ViewCrops(data.paths, view, pipeline.transform, pipeline.short_side)
-    loader = view_loader(crops, settings.batch_size, workers(settings.num_workers))
+    crops = ViewCrops(data.paths, view, pipeline.transform, pipeline.short_side, open_pixel_cache())
+    loader = view_loader(crops, settings.batch_size, workers(settings.num_workers, crops, device))
     inputs = {k: torch.as_tensor(v) for k, v in data.inputs.items()}
     out: dict[str, np.ndarray] = {}
     with torch.inference_mode():

@@ -42,6 +42,13 @@ def test_multitask_variants_train_on_their_side_label(images, name):
         assert out["scenes"].shape == (len(ds), 3) and model.network_.head.log_sigma is not None
 
 
+def test_mt_e_fitted_without_exif_is_bl(images):
+    mte = make_head("spaq-mt-e", epochs=1, freeze_trunk_epochs=0, **FAST).fit(images)
+    bl = make_head("spaq-bl", epochs=1, freeze_trunk_epochs=0, **FAST).fit(images)
+    assert mte.network_.head.exif_offset is None
+    assert np.allclose(mte.predict(images), bl.predict(images))
+
+
 def test_a_multitask_variant_without_its_side_label_says_so(images):
     with pytest.raises(DataError, match="MT-A learns from 'attributes'"):
         make_head("spaq-mt-a", **FAST).fit(images)

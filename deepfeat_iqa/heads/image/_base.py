@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from ...backbones import fingerprint_state_dict, memory_state_dict
 from ...datasets import Dataset
 from ...errors import ConfigError, DataError
 from ...training import Pipeline, TrainData, TrainSettings, fit_network, predict_network
@@ -98,6 +99,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         ``groups`` (default ``X.group_ids``) keeps each content on one side of the validation split.
         """
         X = self._check_images(X)
+        self._check_start_weights()
         if int(self.ensemble) > 1:
             return self._fit_ensemble(X, y, groups=groups, attributes=attributes, exif=exif, scenes=scenes,
                                       distortion=distortion)  # fmt: skip
@@ -136,6 +138,17 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         self.history_, self.best_epoch_, self.best_val_srocc_ = outcome.history, outcome.best_epoch, outcome.best_srocc
         self.precision_, self.n_train_, self.n_val_ = outcome.precision, len(train), len(val) if val else 0
         return self
+
+    def _check_start_weights(self) -> None:
+        """A fingerprint where the starting weights should be: the head was loaded from a file that lacks them."""
+        weights = getattr(self, "weights", None)
+        if isinstance(weights, str) and weights.startswith("sha256:") and not Path(weights).exists():
+            raise ConfigError(
+                f"{type(self).__name__} started from in-memory weights {weights[:19]}..., which its model file does "
+                "not hold (written before model files kept them), so it cannot fit again from the same start. Pass "
+                "them again: head.set_params(weights=ft) with the dfi.finetune result, its ft.save() file, or the "
+                "nn.Module / state dict; or weights='imagenet' to start over."
+            )
 
     def _fit_ensemble(self, X: Dataset, y: Any, **labels: Any) -> ImageHead:
         """``ensemble`` members, each a full fit with ``random_state + i`` (its own init, crops and validation
@@ -210,10 +223,30 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
 
     # -- model files (persist.py's protocol) ---------------------------------------------------------
     def _dfi_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """JSON-able parameters and fitted scalars, and the network's tensors (no pickle)."""
+        """JSON-able parameters and fitted scalars, and the network's tensors (no pickle).
+
+        When the head started from in-memory weights (a ``dfi.finetune`` result, an ``nn.Module`` or a
+        state dict), their tensors are stored too (``start_weights.*``): the parameters name them only by
+        fingerprint, and a loaded head must be able to fit again from the same start (scikit-learn's
+        contract: ``fit`` depends on the parameters alone). It costs one more backbone in the file.
+        """
+        config, arrays = self._own_state()
+        weights = getattr(self, "weights", None)
+        start = memory_state_dict(weights) if weights is not None else None
+        if start is not None:
+            config["start_weights"] = {
+                "fingerprint": fingerprint_state_dict(start), **_weights_record(weights),
+                # persist.py writes 0-d tensors (batch-norm counters) as shape (1,); their names restore the shape.
+                "scalars": sorted(k for k, v in start.items() if v.ndim == 0),
+            }  # fmt: skip
+            arrays.update({f"start_weights.{k}": v.detach().cpu() for k, v in start.items()})
+        return config, arrays
+
+    def _own_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """:meth:`_dfi_state` without the starting weights (an ensemble stores those once, not per member)."""
         check_is_fitted(self, "network_")
         if getattr(self, "members_", None):
-            states = [member._dfi_state() for member in self.members_]
+            states = [member._own_state() for member in self.members_]
             params = {k: _jsonable(v) for k, v in self.get_params(deep=False).items()}
             config = {"class": type(self).__name__, "params": params, "members": [c for c, _ in states]}
             return config, {f"member{i}.{k}": v for i, (_, arrays) in enumerate(states) for k, v in arrays.items()}
@@ -243,6 +276,8 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         from .._mlp_tasks import ExifEncoder
 
         head = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in config["params"].items()})
+        if "start_weights" in config:
+            head.set_params(weights=_start_weights(config["start_weights"], arrays))
         if "members" in config:
             prefixes = [f"member{i}." for i in range(len(config["members"]))]
             head._adopt([
@@ -276,6 +311,34 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         return head
 
 
+def _weights_record(weights: Any) -> dict[str, Any]:
+    """How to give in-memory starting weights back their type: a ``dfi.finetune`` result keeps its backbone and info."""
+    from ...training._finetune import FineTunedWeights
+
+    if isinstance(weights, FineTunedWeights):
+        return {"kind": "finetuned", "backbone": weights.backbone, "info": _jsonable(weights.info)}
+    return {"kind": "state_dict"}
+
+
+def _start_weights(record: dict[str, Any], arrays: dict[str, Any]) -> Any:
+    """The starting weights a model file stored (see ``ImageHead._dfi_state``), checked against their fingerprint."""
+    import torch
+
+    from ...training._finetune import FineTunedWeights
+    from .._state import StateError
+
+    prefix = "start_weights."
+    tensors = {k[len(prefix):]: torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v
+               for k, v in arrays.items() if k.startswith(prefix)}  # fmt: skip
+    for name in record.get("scalars", ()):
+        tensors[name] = tensors[name].reshape(())
+    if fingerprint_state_dict(tensors) != record["fingerprint"]:
+        raise StateError(f"the stored starting weights do not match their fingerprint {record['fingerprint']}; the file is damaged.")
+    if record.get("kind") == "finetuned":
+        return FineTunedWeights(record["backbone"], tensors, record["fingerprint"], dict(record.get("info") or {}))
+    return tensors
+
+
 def _tuple(value: Any) -> tuple | None:
     return None if value is None else tuple(value)
 
@@ -288,8 +351,12 @@ def _jsonable(value: Any) -> Any:
     """Parameters as JSON values; in-memory weights are recorded by their fingerprint."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict) and not any(hasattr(v, "shape") for v in value.values()):
+        return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, Path):
         return str(value)
     from ...backbones import weights_fingerprint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -15,6 +16,8 @@ from ._base import ImageHead
 from ._spaq_net import SpaqLoss, SpaqNet
 from ._trunk import build_trunk
 
+logger = logging.getLogger(__name__)
+
 #: SPAQ variant -> the side label it learns from (BL: none).
 TASKS = {"bl": None, "mt-e": "exif", "mt-a": "attributes", "mt-s": "scenes"}
 
@@ -24,11 +27,13 @@ class SpaqHead(ImageHead):
 
     - ``task="bl"``: one regression output on the pooled trunk, L1 loss (seed 001 Eq. 1).
     - ``task="mt-e"``: generic score plus an offset from encoded EXIF, alpha-weighted L1 (Eq. 2-3);
-      without EXIF at predict time it gives the generic score (it reduces to BL).
+      without EXIF at predict time it gives the generic score, and fitted on a dataset without EXIF it
+      is BL (a warning says so): it reduces to BL.
     - ``task="mt-a"``: quality plus the attribute scores, beta-weighted L1 (Eq. 4).
     - ``task="mt-s"``: scene classification with cross-entropy, balanced against quality by learned
-      uncertainties (Eq. 5-8). The trunk is shared up to the pooled features (see docs/image-heads.md:
-      the paper splits the last ResNet stage; we do not).
+      uncertainties (Eq. 5-8). As in the paper, the trunk is shared up to its last stage, which is split
+      into a quality and a scene branch (two copies from the same weights; for any backbone, see
+      docs/image-heads.md).
 
     The task heads and losses are those of :class:`~deepfeat_iqa.heads.MultitaskMLP`. Training
     parameters are the engine's (:class:`~deepfeat_iqa.training.TrainSettings`) plus those of
@@ -75,6 +80,11 @@ class SpaqHead(ImageHead):
         wanted = TASKS[self.task]
         if wanted is None:
             return {}
+        if side.get(wanted) is None and wanted == "exif":
+            # Seed 001 §5.2: without EXIF the offset branch has nothing to read; MT-E is then BL (same network,
+            # same L1 loss, same random_state: the same fit).
+            logger.warning("SPAQ MT-E: dataset %r has no EXIF; it trains as BL (no offset branch).", X.name)
+            return {}
         if side.get(wanted) is None:
             raise DataError(
                 f"SPAQ {self.task.upper()} learns from {wanted!r}, but dataset {X.name!r} has none; "
@@ -86,7 +96,9 @@ class SpaqHead(ImageHead):
         weights = self.weights if pretrained else "random"
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.random_state))  # new layers start the same in every process
-            trunk, loaded, dims = build_trunk(self.backbone, weights, self.layers, int(self.random_state))
+            trunk, loaded, dims = build_trunk(
+                self.backbone, weights, self.layers, int(self.random_state), split=self.task == "mt-s"
+            )
             spec = NetSpec(
                 n_features=sum(dims), hidden=(), dropout=float(self.dropout),
                 n_attributes=len(tasks.attribute_names or ()),
@@ -110,5 +122,6 @@ class SpaqHead(ImageHead):
         return record
 
     def trunk_state_dict(self) -> dict[str, torch.Tensor]:
-        """The fine-tuned backbone's tensors, named as :func:`~deepfeat_iqa.backbones.build_backbone` names them."""
-        return {k: v.detach().clone() for k, v in self.network_.trunk.backbone.state_dict().items()}
+        """The fine-tuned backbone's tensors, named as :func:`~deepfeat_iqa.backbones.build_backbone` names them
+        (MT-S: the quality branch's path through the split last stage)."""
+        return {k: v.detach().clone() for k, v in self.network_.trunk.backbone_state_dict().items()}

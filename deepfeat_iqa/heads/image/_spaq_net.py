@@ -16,23 +16,32 @@ class SpaqNet(nn.Module):
 
     The task heads are :class:`~deepfeat_iqa.heads._mlp_net.MultitaskNet` with no hidden layer: BL's
     single regression output, MT-E's generic score plus an EXIF offset layer, MT-A's attribute outputs,
-    MT-S's scene logits with the two learned task uncertainties.
+    MT-S's scene logits with the two learned task uncertainties. With a split trunk (MT-S, ``trunk.tail``)
+    the quality outputs read the quality branch and the scene logits read the scene branch, each through
+    its own layer norms.
     """
 
     def __init__(self, trunk: Trunk, dims: Sequence[int], spec: NetSpec):
         super().__init__()
         self.trunk = trunk
-        # Pooled layers differ in scale by orders of magnitude; normalizing each keeps one from drowning the rest.
         self.norms = nn.ModuleList(nn.LayerNorm(d) for d in dims) if len(dims) > 1 else None
+        self.scene_norms = nn.ModuleList(nn.LayerNorm(d) for d in dims) if len(dims) > 1 and trunk.tail else None
         self.dropout = nn.Dropout(spec.dropout)
         self.head = MultitaskNet(spec)
 
     def forward(self, x: Tensor, exif: Tensor | None = None) -> dict[str, Tensor]:
-        pooled = self.trunk(x)
-        if self.norms is not None:
-            pooled = [norm(p.float()) for norm, p in zip(self.norms, pooled)]
-        features = torch.cat(pooled, dim=1)
-        return self.head(self.dropout(features), exif)
+        if not self.trunk.tail:
+            return self.head(self._features(self.trunk(x), self.norms), exif)
+        quality, scene = self.trunk.branches(x)
+        out = self.head(self._features(quality, self.norms), exif)
+        out["scenes"] = self.head.scenes(self._features(scene, self.scene_norms))
+        return out
+
+    def _features(self, pooled: list[Tensor], norms: nn.ModuleList | None) -> Tensor:
+        if norms is not None:
+            # Pooled layers differ in scale by orders of magnitude; normalizing each keeps one from drowning the rest.
+            pooled = [norm(p.float()) for norm, p in zip(norms, pooled)]
+        return self.dropout(torch.cat(pooled, dim=1))
 
 
 class SpaqLoss:
