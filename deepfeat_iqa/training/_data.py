@@ -25,7 +25,10 @@ from ..images import load_rgb
 from ..views import Geometry, View
 from ._pixels import PixelCache
 
-#: A crop (``H x W x 3`` uint8) -> the network's input (``C x H x W`` float32); must be picklable.
+#: A crop (``H x W x 3`` uint8) -> the network's input (``C x H x W`` float32); must be picklable. A
+#: transform may also have ``stack(crops) -> N x C x H x W`` for equal-sized crops, giving the same values
+#: in fewer, larger array operations; the loaders use it when present (the patch CNNs' ``GrayLCN`` has one:
+#: 2.1x faster for 32-px patches; ``Normalize`` has none, per-crop is faster there).
 InputTransform = Callable[[np.ndarray], np.ndarray]
 
 
@@ -99,6 +102,9 @@ class _Images(TorchDataset):
         return self.pixels is not None and all(self.pixels.holds(self._pixel_key(row)) for row in range(len(self)))
 
     def _stack(self, crops: list[np.ndarray]) -> torch.Tensor:
+        stack = getattr(self.transform, "stack", None)
+        if stack is not None and len({c.shape for c in crops}) == 1:
+            return torch.from_numpy(np.ascontiguousarray(stack(crops)))
         return torch.from_numpy(np.stack([self.transform(c) for c in crops]))
 
 

@@ -75,3 +75,20 @@ def test_gray_lcn_stack_equals_per_crop(window: int) -> None:
     np.testing.assert_allclose(stacked, np.stack([transform(c) for c in crops]), rtol=0, atol=1e-5)
     with pytest.raises(ConfigError, match="odd"):
         GrayLCN(4).stack(crops)
+
+
+def test_the_training_loader_normalizes_a_batch_of_patches_with_the_stacked_path(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from deepfeat_iqa.training._data import TrainCrops
+    from deepfeat_iqa.views import Geometry
+
+    path = tmp_path / "texture.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (80, 96, 3), dtype=np.uint8)).save(path)
+    calls = []
+    real = GrayLCN.stack
+    monkeypatch.setattr(GrayLCN, "stack", lambda self, crops: calls.append(len(crops)) or real(self, crops))
+    crops = TrainCrops([path], Geometry((32, 32)), GrayLCN(), None, count=16, seed=0)[(0, 1)][1]
+    per_crop = TrainCrops([path], Geometry((32, 32)), GrayLCN().__call__, None, count=16, seed=0)[(0, 1)][1]
+    assert calls == [16] and crops.shape == (16, 1, 32, 32)
+    assert np.array_equal(crops.numpy(), per_crop.numpy())  # a bound __call__ has no .stack: the per-crop path
