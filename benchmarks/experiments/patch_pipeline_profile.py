@@ -22,6 +22,7 @@ import io
 import json
 import os
 import pstats
+import sys
 import time
 from pathlib import Path
 
@@ -36,6 +37,9 @@ from deepfeat_iqa.training import Pipeline, TrainData, TrainSettings, fit_networ
 from deepfeat_iqa.training._data import TrainCrops, _collate, _Images, content_id
 from deepfeat_iqa.views import View, parse_views
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pretrain_ablation import _bare as bare  # noqa: E402  (the one floor loop of the patch-CNN benchmarks)
+
 OUT = Path(__file__).resolve().parents[1] / "results"
 
 
@@ -45,18 +49,6 @@ def per_call(fn, repeats: int) -> float:
     for _ in range(repeats):
         fn()
     return (time.perf_counter() - start) * 1000 / repeats
-
-
-def bare(network, loss, x, y, steps: int) -> float:
-    network.train()
-    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
-    start = time.perf_counter()
-    for _ in range(steps):
-        value = loss(network, network(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        optimizer.step()
-    return time.perf_counter() - start
 
 
 def main() -> None:
