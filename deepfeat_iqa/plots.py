@@ -86,6 +86,13 @@ def prediction_figures(y_true: np.ndarray, y_pred: np.ndarray, out_dir: str | Pa
 
 
 def _save(fig: Figure, path: Path) -> Path:
+    return save_figure(fig, path, dpi=_DPI)
+
+
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = _DPI) -> Path:
+    """Lay out ``fig`` and write it to ``path`` (parent folders created); the one place figures are written."""
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=_DPI)
+    fig.savefig(path, dpi=dpi)
     return path

@@ -83,10 +83,9 @@ class CrossStudy:
         ax.set_xlabel("tested on")
         ax.set_ylabel("trained on")
         fig.colorbar(image, ax=ax, label=metric.upper())
-        fig.tight_layout()
-        path = Path(path).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        from ..plots import save_figure
+
+        path = save_figure(fig, path, dpi=110)
         plt.close(fig)
         return path
 

@@ -157,10 +157,9 @@ class Study:
                 ax.text(j, i, f"{value:.3f}", ha="center", va="center", color="white" if value < np.nanmean(grid.to_numpy()) else "black", fontsize=8)
         fig.colorbar(image, ax=ax, label=metric.upper())
         ax.set_title(title or f"{metric.upper()} per layer and head")
-        fig.tight_layout()
-        path = Path(path).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        from ..plots import save_figure
+
+        path = save_figure(fig, path, dpi=110)
         plt.close(fig)
         return path
 
