@@ -60,7 +60,7 @@ import json, sys, time
 import numpy as np
 import deepfeat_iqa as dfi
 from deepfeat_iqa.datasets import Dataset, Scale
-from deepfeat_iqa.features import FeatureKey, LayerFeatures
+from deepfeat_iqa.features._sets import FeatureKey, LayerFeatures
 
 dims, repeats = json.loads(sys.argv[1]), int(sys.argv[2])
 rng = np.random.default_rng(0)

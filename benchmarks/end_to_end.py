@@ -34,7 +34,7 @@ import torch
 
 import deepfeat_iqa as dfi
 from deepfeat_iqa.heads import make_head
-from deepfeat_iqa.metrics import summary
+from deepfeat_iqa.evaluation.metrics import summary
 from deepfeat_iqa.training import (
     Pipeline,
     TrainData,
@@ -42,7 +42,7 @@ from deepfeat_iqa.training import (
     fit_network,
     resolve_precision,
 )
-from deepfeat_iqa.training._device import autocast, memory_format
+from deepfeat_iqa.runtime.precision import autocast, memory_format
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
@@ -86,7 +86,7 @@ def throughput(model: str, batch: int, rounds: int, fit_epochs: int, photos: lis
     """
     import tempfile
 
-    from deepfeat_iqa.heads._mlp_tasks import SideTasks
+    from deepfeat_iqa.training._side_tasks import SideTasks
 
     head = make_head("spaq-bl", backbone=model, weights="random")
     network, loss, geometry, transform = head.build_network(SideTasks(targets={}), pretrained=True)
@@ -177,7 +177,7 @@ def attribute_proxies(paths: list[Path]) -> pd.DataFrame:
     """One row of :data:`ATTRIBUTE_PROXIES` per image (objective statistics, not human ratings)."""
     from scipy.ndimage import convolve, laplace
 
-    from deepfeat_iqa.images import load_rgb
+    from deepfeat_iqa.inputs.images import load_rgb
 
     rows = []
     for path in paths:

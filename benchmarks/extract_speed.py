@@ -35,7 +35,7 @@ from PIL import Image
 
 import deepfeat_iqa as dfi
 from deepfeat_iqa.backbones import build_backbone, forward_layers, resolve_layers
-from deepfeat_iqa.extraction import DEFAULT_PRECISION
+from deepfeat_iqa.runtime.precision import DEFAULT_PRECISION
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED_003_NASNET_S_PER_IMAGE = 1.8

@@ -31,8 +31,8 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
 import deepfeat_iqa as dfi
 from deepfeat_iqa.heads import GPR, BlockStandardizer
-from deepfeat_iqa.metrics import srocc
-from deepfeat_iqa.splits import repeated
+from deepfeat_iqa.evaluation.metrics import srocc
+from deepfeat_iqa.datasets.splits import repeated
 
 ROOT = Path(__file__).resolve().parents[1]
 PRISTINE = next((p / "shared" / "data" / "pristine" for p in ROOT.parents if (p / "shared" / "data" / "pristine").is_dir()),

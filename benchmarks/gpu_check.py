@@ -100,7 +100,7 @@ def extraction(paths: list[Path], cpu_images: int, store: Path) -> dict:
 
 
 def training(steps: int, batch: int) -> dict:
-    from deepfeat_iqa._accel import autocast_dtype, resolve_precision
+    from deepfeat_iqa.runtime.precision import autocast_dtype, resolve_precision
     from deepfeat_iqa.backbones import build_backbone
 
     device = torch.device("cuda")

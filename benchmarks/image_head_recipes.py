@@ -32,7 +32,7 @@ import torch
 
 import deepfeat_iqa as dfi
 from deepfeat_iqa.heads import make_head
-from deepfeat_iqa.metrics import summary
+from deepfeat_iqa.evaluation.metrics import summary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from end_to_end import GPR_LAYERS, OUT, PRISTINE, summarize  # noqa: E402

@@ -27,8 +27,8 @@ import torch
 
 import deepfeat_iqa as dfi
 from deepfeat_iqa.heads import make_head
-from deepfeat_iqa.metrics import srocc
-from deepfeat_iqa.splits import repeated
+from deepfeat_iqa.evaluation.metrics import srocc
+from deepfeat_iqa.datasets.splits import repeated
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/data/pristine beside the checkout (a worktree may sit one level deeper).

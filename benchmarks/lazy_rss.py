@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from deepfeat_iqa.store import chunk_rows_for
+from deepfeat_iqa.store._zarr import chunk_rows_for
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ _CHILD = r"""
 import resource, sys, time
 import numpy as np, zarr
 sys.path.insert(0, sys.argv[4])
-from deepfeat_iqa._lazy import LazyRows, mean_over_views
+from deepfeat_iqa.features._lazy import LazyRows, mean_over_views
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 array = zarr.open_array(sys.argv[1], mode="r")
 rows = np.random.default_rng(0).choice(array.shape[0], int(sys.argv[2]), replace=False)

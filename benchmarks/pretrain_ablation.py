@@ -38,7 +38,7 @@ import torch
 
 import deepfeat_iqa as dfi
 from deepfeat_iqa.heads import make_head
-from deepfeat_iqa.heads._mlp_tasks import SideTasks
+from deepfeat_iqa.training._side_tasks import SideTasks
 from deepfeat_iqa.training import Pipeline, TrainData, TrainSettings, fit_network
 
 ROOT = Path(__file__).resolve().parents[1]

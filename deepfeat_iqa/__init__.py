@@ -9,12 +9,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from deepfeat_iqa import _moved
+
 __version__ = "0.1.0"
+
+_moved.install()  # 0.1 import paths keep working for one release, with a FutureWarning
 
 # public name -> (module, attribute); attribute None means the module itself
 _LAZY: dict[str, tuple[str, str | None]] = {
     # extraction
-    "extract": ("deepfeat_iqa.extraction", "extract"),
+    "extract": ("deepfeat_iqa.extraction._extract", "extract"),
     "list_backbones": ("deepfeat_iqa.backbones", "list_backbones"),
     "list_layers": ("deepfeat_iqa.backbones", "list_layers"),
     # heads: fit / evaluate
@@ -22,13 +26,13 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "QualityModel": ("deepfeat_iqa.api", "QualityModel"),
     "save_model": ("deepfeat_iqa.persist", "save"),
     "load_model": ("deepfeat_iqa.persist", "load"),
-    "evaluate": ("deepfeat_iqa.evaluation", "evaluate"),
-    "finetune": ("deepfeat_iqa.training._finetune", "finetune"),
-    "FineTunedWeights": ("deepfeat_iqa.training._finetune", "FineTunedWeights"),
-    "evaluate_cross": ("deepfeat_iqa.evaluation", "evaluate_cross"),
-    "compare": ("deepfeat_iqa.evaluation", "compare"),
-    "EvaluationResult": ("deepfeat_iqa.results", "EvaluationResult"),
-    "summary_table": ("deepfeat_iqa.results", "summary_table"),
+    "evaluate": ("deepfeat_iqa.evaluation._evaluate", "evaluate"),
+    "finetune": ("deepfeat_iqa.api", "finetune"),
+    "FineTunedWeights": ("deepfeat_iqa.backbones", "FineTunedWeights"),
+    "evaluate_cross": ("deepfeat_iqa.evaluation._evaluate", "evaluate_cross"),
+    "compare": ("deepfeat_iqa.evaluation._evaluate", "compare"),
+    "EvaluationResult": ("deepfeat_iqa.evaluation.results", "EvaluationResult"),
+    "summary_table": ("deepfeat_iqa.evaluation.results", "summary_table"),
     # studies
     "sweep": ("deepfeat_iqa.studies", "sweep"),
     "cross": ("deepfeat_iqa.studies", "cross"),
@@ -38,21 +42,21 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "cache_dir": ("deepfeat_iqa.paths", "cache_dir"),
     # records
     "Dataset": ("deepfeat_iqa.datasets", "Dataset"),
-    "FeatureSet": ("deepfeat_iqa.features", "FeatureSet"),
-    "LayerFeatures": ("deepfeat_iqa.features", "LayerFeatures"),
-    "FeatureKey": ("deepfeat_iqa.features", "FeatureKey"),
+    "FeatureSet": ("deepfeat_iqa.features._sets", "FeatureSet"),
+    "LayerFeatures": ("deepfeat_iqa.features._sets", "LayerFeatures"),
+    "FeatureKey": ("deepfeat_iqa.features._sets", "FeatureKey"),
     # subpackages
     "datasets": ("deepfeat_iqa.datasets", None),
-    "splits": ("deepfeat_iqa.splits", None),
-    "metrics": ("deepfeat_iqa.metrics", None),
+    "splits": ("deepfeat_iqa.datasets.splits", None),
+    "metrics": ("deepfeat_iqa.evaluation.metrics", None),
     "heads": ("deepfeat_iqa.heads", None),
     "training": ("deepfeat_iqa.training", None),
     "synth": ("deepfeat_iqa.synth", None),
     "patchcnn": ("deepfeat_iqa.patchcnn", None),
     "pretrain": ("deepfeat_iqa.pretrain", None),
     "backbones": ("deepfeat_iqa.backbones", None),
-    "views": ("deepfeat_iqa.views", None),
-    "store": ("deepfeat_iqa.store", None),
+    "views": ("deepfeat_iqa.inputs.views", None),
+    "store": ("deepfeat_iqa.store._zarr", None),
     "errors": ("deepfeat_iqa.errors", None),
     "studies": ("deepfeat_iqa.studies", None),
     "classical": ("deepfeat_iqa.classical", None),

@@ -1,4 +1,5 @@
-"""``fit`` a quality head (on extracted features, or end to end on images) and get back a :class:`QualityModel`."""
+"""``fit`` a quality head (on extracted features, or end to end on images) and get back a :class:`QualityModel`;
+``finetune`` a backbone for quality and get back its weights."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .datasets import Dataset
-from .errors import ConfigError, DataError
-from .features import ConcatKey, FeatureKey, FeatureSet, LayerFeatures
-from .heads import make_head
-from .heads._adapter import (  # noqa: F401 - re-exported: the adapter used to live here
+from deepfeat_iqa.backbones import DEFAULT_BACKBONE, FineTunedWeights, fingerprint_state_dict
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.features._sets import ConcatKey, FeatureKey, FeatureSet, LayerFeatures
+from deepfeat_iqa.heads import make_head
+from deepfeat_iqa.heads._adapter import (  # noqa: F401 - re-exported: the adapter used to live here
     SIDE_LABELS,
     HeadInputs,
     as_layer_features,
@@ -240,3 +242,28 @@ def fit(features: Inputs, head: HeadSpec = "gpr", *, layers: Sequence[str] | Non
     }
     logger.info("Fitted head %s on %d images of %s (%s)", name, len(inputs), inputs.dataset.name, info["input"].get("backbone"))
     return QualityModel(estimator=estimator, key=inputs.key, blocks=inputs.blocks, head=name, info=info)
+
+
+def finetune(dataset: Dataset, model: str = DEFAULT_BACKBONE, *, weights: Any = "imagenet", epochs: int = 10,
+             **options: Any) -> FineTunedWeights:
+    """Fine-tune ``model`` on ``dataset``'s quality scores with a regression output and return the backbone's weights.
+
+    The network is SPAQ's BL (``head="spaq-bl"``) trained by the engine; ``options`` are its parameters
+    (``lr``, ``trunk_lr``, ``freeze_trunk_epochs``, ``batch_size``, ``checkpoint_dir``, ...). The
+    regression layer is dropped; what remains is the backbone, to be read at any layer by
+    :func:`deepfeat_iqa.extract` (seed 003 Table 2: fine-tuned features, then GPR/SVR).
+
+    Examples
+    --------
+    >>> ft = dfi.finetune(ds, model="efficientnet_lite0", epochs=10)                        # doctest: +SKIP
+    >>> feats = dfi.extract(ds, model="efficientnet_lite0", weights=ft, layer="pool", crops="random10")  # doctest: +SKIP
+    """
+    head = make_head("spaq-bl", backbone=model, weights=weights, epochs=epochs, **options)
+    fit_estimator(head, dataset, labels(dataset), (), dataset)
+    tensors = head.trunk_state_dict()
+    info = {
+        "dataset": dataset.name, "n_train": head.n_train_, "n_val": head.n_val_, "epochs": epochs,
+        "best_epoch": head.best_epoch_, "best_val_srocc": head.best_val_srocc_, "base_weights": head.trunk_weights_,
+        "precision": head.precision_,
+    }  # fmt: skip
+    return FineTunedWeights(model, tensors, fingerprint_state_dict(tensors), info)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import synth
-from .errors import DeepfeatError
-from .extraction import extract
-from .paths import cache_dir as user_cache_dir
-from .results import markdown_table
-from .studies import sweep
+from deepfeat_iqa import synth
+from deepfeat_iqa.errors import DeepfeatError
+from deepfeat_iqa.extraction._extract import extract
+from deepfeat_iqa.paths import cache_dir as user_cache_dir
+from deepfeat_iqa.evaluation.results import markdown_table
+from deepfeat_iqa.studies import sweep
 
 logger = logging.getLogger(__name__)
 

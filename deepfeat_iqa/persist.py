@@ -3,7 +3,7 @@
 Format (``docs/trust.md``): one zip archive holding
 
 * ``manifest.json`` -- format name and version, the head's class (checked against the allow-list of
-  registered heads), its JSON state, the :class:`~deepfeat_iqa.features.FeatureKey`, blocks, head
+  registered heads), its JSON state, the :class:`~deepfeat_iqa.features._sets.FeatureKey`, blocks, head
   name, training record and library versions;
 * ``arrays.safetensors`` -- every array and tensor of the head's state (safetensors holds raw
   numbers and a JSON header, nothing executable);
@@ -27,9 +27,9 @@ from typing import Any
 import joblib
 import numpy as np
 
-from .api import QualityModel, library_versions
-from .errors import DataError, ModelFileError, ModelVersionError
-from .features import key_from_dict
+from deepfeat_iqa.api import QualityModel, library_versions
+from deepfeat_iqa.errors import DataError, ModelFileError, ModelVersionError
+from deepfeat_iqa.features._sets import key_from_dict
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +109,8 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
         "versions": library_versions(),
     }
     if hasattr(estimator, "_dfi_state"):
-        from .heads import registered_head_classes
-        from .heads._state import qualified_name
+        from deepfeat_iqa.heads import registered_head_classes
+        from deepfeat_iqa.heads._state import qualified_name
 
         class_name = qualified_name(type(estimator))
         if class_name not in registered_head_classes():
@@ -232,8 +232,8 @@ def _read_safe(path: Path, trusted: bool) -> QualityModel:
 
 
 def _head_from_state(path: Path, class_name: str, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
-    from .heads import registered_head_classes
-    from .heads._state import StateError
+    from deepfeat_iqa.heads import registered_head_classes
+    from deepfeat_iqa.heads._state import StateError
 
     allowed = registered_head_classes()
     if class_name not in allowed:

@@ -30,12 +30,12 @@ import numpy as np
 import torch
 
 from deepfeat_iqa.heads import make_head
-from deepfeat_iqa.heads._mlp_tasks import SideTasks
-from deepfeat_iqa.images import load_rgb
+from deepfeat_iqa.training._side_tasks import SideTasks
+from deepfeat_iqa.inputs.images import load_rgb
 from deepfeat_iqa.patchcnn import local_contrast_normalize, to_gray
 from deepfeat_iqa.training import Pipeline, TrainData, TrainSettings, fit_network
 from deepfeat_iqa.training._data import TrainCrops, _collate, _Images, content_id
-from deepfeat_iqa.views import View, parse_views
+from deepfeat_iqa.inputs.views import View, parse_views
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pretrain_ablation import _bare as bare  # noqa: E402  (the one floor loop of the patch-CNN benchmarks)

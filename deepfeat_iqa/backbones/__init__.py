@@ -1,11 +1,12 @@
 """Backbones: a registry of the seed-paper CNNs (and any timm model), their weights, and their layers."""
 
-from ._build import LoadedBackbone, build_backbone
-from ._config import BackboneConfig
-from ._layers import forward_layers, resolve_layers
-from ._listing import list_layers
-from ._registry import DEFAULT_BACKBONE, get_config, list_backbones, register_backbone
-from ._weights import (
+from deepfeat_iqa.backbones._build import LoadedBackbone, build_backbone
+from deepfeat_iqa.backbones._config import BackboneConfig
+from deepfeat_iqa.backbones._layers import forward_layers, resolve_layers
+from deepfeat_iqa.backbones._listing import list_layers
+from deepfeat_iqa.backbones._records import FineTunedWeights
+from deepfeat_iqa.backbones._registry import DEFAULT_BACKBONE, get_config, list_backbones, register_backbone
+from deepfeat_iqa.backbones._weights import (
     WeightsSource,
     fingerprint_state_dict,
     memory_state_dict,
@@ -15,11 +16,12 @@ from ._weights import (
 )
 
 # The registered backbones live in _zoo; importing it here, on purpose, fills the registry.
-from . import _zoo  # noqa: E402,F401  (imported for its registrations)
+from deepfeat_iqa.backbones import _zoo  # noqa: E402,F401  (imported for its registrations)
 
 __all__ = [
     "DEFAULT_BACKBONE",
     "BackboneConfig",
+    "FineTunedWeights",
     "LoadedBackbone",
     "WeightsSource",
     "build_backbone",

@@ -9,10 +9,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ._config import BackboneConfig
-from ._registry import get_config
-from ._skeleton import TORCHVISION_KWARGS, construct
-from ._weights import (
+from deepfeat_iqa.backbones._config import BackboneConfig
+from deepfeat_iqa.backbones._registry import get_config
+from deepfeat_iqa.backbones._skeleton import TORCHVISION_KWARGS, construct
+from deepfeat_iqa.backbones._weights import (
     WeightsSource,
     fingerprint_state_dict,
     load_state_dict_strict,

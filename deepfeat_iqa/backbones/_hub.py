@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..errors import WeightsError
-from ._config import BackboneConfig
+from deepfeat_iqa.errors import WeightsError
+from deepfeat_iqa.backbones._config import BackboneConfig
 
 HF_HOST = "huggingface.co"
 #: Seconds allowed for each of the DNS lookup and the TCP connect of the reachability probe.

@@ -9,11 +9,11 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from ..errors import ConfigError, unknown_name_error
-from ._build import LoadedBackbone
-from ._config import BackboneConfig
-from ._registry import get_config
-from ._skeleton import module_paths
+from deepfeat_iqa.errors import ConfigError, unknown_name_error
+from deepfeat_iqa.backbones._build import LoadedBackbone
+from deepfeat_iqa.backbones._config import BackboneConfig
+from deepfeat_iqa.backbones._registry import get_config
+from deepfeat_iqa.backbones._skeleton import module_paths
 
 LayerSpec = str | int
 Target = BackboneConfig | LoadedBackbone | nn.Module | str

@@ -8,9 +8,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ._build import LoadedBackbone, build_backbone
-from ._config import BackboneConfig
-from ._layers import first_tensor
+from deepfeat_iqa.backbones._build import LoadedBackbone, build_backbone
+from deepfeat_iqa.backbones._config import BackboneConfig
+from deepfeat_iqa.backbones._layers import first_tensor
 
 
 def list_layers(name: str | BackboneConfig | LoadedBackbone, *, weights: str = "random", full: bool = False) -> pd.DataFrame:

@@ -1,15 +1,14 @@
-"""The one backbone registry: a dict of config factories filled by a decorator, plus any timm model name."""
+"""The backbone registry (:class:`deepfeat_iqa.registry.Registry` of config factories), plus any timm model name."""
 
 from __future__ import annotations
 
 import difflib
-import warnings
 from collections.abc import Callable
 from functools import lru_cache
 
-from ..errors import unknown_name_error
-from ._config import BackboneConfig
-from ._skeleton import construct_timm_skeleton
+from deepfeat_iqa.registry import Registry
+from deepfeat_iqa.backbones._config import BackboneConfig
+from deepfeat_iqa.backbones._skeleton import construct_timm_skeleton
 
 ConfigFactory = Callable[[], BackboneConfig]
 
@@ -17,8 +16,8 @@ ConfigFactory = Callable[[], BackboneConfig]
 #: package (the ``lite-weights`` extra), so every default runs offline. ``model="resnet50"`` is one argument away.
 DEFAULT_BACKBONE = "efficientnet_lite0"
 
-# name -> factory, in registration order (the paper's order, then the EfficientNet-Lite family)
-_BACKBONES: dict[str, ConfigFactory] = {}
+#: name -> config factory, in registration order (the paper's order, then the EfficientNet-Lite family)
+BACKBONES: Registry[ConfigFactory] = Registry("backbone")
 
 
 def register_backbone(factory: ConfigFactory) -> ConfigFactory:
@@ -55,15 +54,9 @@ def register_backbone(factory: ConfigFactory) -> ConfigFactory:
     ...     )
     >>> dfi.list_layers("tiny_net")[["stage", "layer", "shape"]].values.tolist()
     [['conv1', 'conv1', (8, 31, 31)], ['conv2', 'conv2', (16, 15, 15)]]
-    >>> _ = _BACKBONES.pop("tiny_net")  # (only so this example leaves the registry as it was)
+    >>> BACKBONES.remove("tiny_net")  # (only so this example leaves the registry as it was)
     """
-    name = factory.__name__
-    if name in _BACKBONES:
-        warnings.warn(
-            f"Backbone {name!r} is registered twice; the later definition replaces the earlier.", stacklevel=2
-        )
-    _BACKBONES[name] = factory
-    return factory
+    return BACKBONES.register()(factory)
 
 
 def list_backbones() -> list[str]:
@@ -77,7 +70,7 @@ def list_backbones() -> list[str]:
     >>> list_backbones()[:3]
     ['alexnet', 'vgg16', 'googlenet']
     """
-    return list(_BACKBONES)
+    return BACKBONES.names()
 
 
 def get_config(name: str | BackboneConfig) -> BackboneConfig:
@@ -93,14 +86,14 @@ def get_config(name: str | BackboneConfig) -> BackboneConfig:
     """
     if isinstance(name, BackboneConfig):
         return name
-    if name in _BACKBONES:
-        return _BACKBONES[name]()
+    if name in BACKBONES:
+        return BACKBONES.get(name).target()
     import timm
 
     if timm.is_model(name):
         return _timm_config(name)
     close_timm = difflib.get_close_matches(str(name), timm.list_models(), n=3, cutoff=0.6)
-    raise unknown_name_error("backbone", name, dict.fromkeys([*_BACKBONES, *close_timm]))
+    raise BACKBONES.unknown(name, extra=close_timm)
 
 
 @lru_cache(maxsize=64)

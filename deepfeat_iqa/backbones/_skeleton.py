@@ -12,8 +12,8 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from ._config import BackboneConfig
+from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.backbones._config import BackboneConfig
 
 # Constructor arguments torchvision itself uses when it loads the IMAGENET1K_V1 weights, so the
 # network we build matches the pretrained one (GoogLeNet re-normalizes its input internally).

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import WeightsError
-from ._config import BackboneConfig
-from ._hub import hub_location, offline_reason
+from deepfeat_iqa.errors import WeightsError
+from deepfeat_iqa.backbones._config import BackboneConfig
+from deepfeat_iqa.backbones._hub import hub_location, offline_reason
 
 WEIGHT_FILE_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 #: A key only checkpoints in the EfficientNet-PyTorch layout have; they load positionally into timm.

@@ -8,8 +8,8 @@ maps onto a module (highest SROCC), so a bare ``extract(ds, model=name)`` reprod
 
 from __future__ import annotations
 
-from ._config import IMAGENET_MEAN, IMAGENET_STD, BackboneConfig
-from ._registry import register_backbone
+from deepfeat_iqa.backbones._config import IMAGENET_MEAN, IMAGENET_STD, BackboneConfig
+from deepfeat_iqa.backbones._registry import register_backbone
 
 
 def _timm(

@@ -5,8 +5,8 @@ same zarr store beside deep features (backbone ``"brisque"``/``"niqe"``, layer `
 keyed by a fingerprint of what made them, and fitted by the same heads in a sweep.
 """
 
-from ._extract import classical_outputs, extract_classical, list_classical
-from ._niqe import NIQEModel, load_model
-from ._nss import brisque_features
+from deepfeat_iqa.classical._extract import classical_outputs, extract_classical, list_classical
+from deepfeat_iqa.classical._niqe import NIQEModel, load_model
+from deepfeat_iqa.classical._nss import brisque_features
 
 __all__ = ["NIQEModel", "brisque_features", "classical_outputs", "extract_classical", "list_classical", "load_model"]

@@ -10,25 +10,25 @@ from importlib.metadata import version
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..datasets import Dataset
-from ..errors import unknown_name_error
-from ..features import FeatureKey, FeatureSet, LayerFeatures
-from ..images import load_rgb
-from ..store import ArraySpec, FeatureStore
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import unknown_name_error
+from deepfeat_iqa.features._sets import FeatureKey, FeatureSet, LayerFeatures
+from deepfeat_iqa.inputs.images import load_rgb
+from deepfeat_iqa.store._zarr import ArraySpec, FeatureStore
 
 #: Rows per store chunk (and per write), like extract's default batch.
 _CHUNK = 32
 
 
 def _brisque() -> tuple[str, str, Callable[[np.ndarray], np.ndarray]]:
-    from ._nss import KERNEL_SIGMA, KERNEL_SIZE, brisque_features
+    from deepfeat_iqa.classical._nss import KERNEL_SIGMA, KERNEL_SIZE, brisque_features
 
     recipe = f"piq=={version('piq')} BRISQUE NSS kernel={KERNEL_SIZE} sigma={KERNEL_SIGMA:.6f} scales=2"
     return recipe, "sha256:" + hashlib.sha256(recipe.encode()).hexdigest(), brisque_features
 
 
 def _niqe() -> tuple[str, str, Callable[[np.ndarray], np.ndarray]]:
-    from ._niqe import load_model
+    from deepfeat_iqa.classical._niqe import load_model
 
     model = load_model()
     return f"NIQE pristine model {model.provenance}", model.sha256, lambda rgb: np.asarray([model.score(rgb)])
@@ -62,7 +62,7 @@ def extract_classical(
     FeatureSet
         One layer (``"features"`` or ``"score"``) keyed ``FeatureKey(name, <recipe sha256>, layer, "none", "full", "fp32")``.
     """
-    from ..extraction import _open_store
+    from deepfeat_iqa.extraction._extract import _open_store
 
     output = classical_outputs(name)[0]
     recipe, sha, compute = _EXTRACTORS[name][1]()

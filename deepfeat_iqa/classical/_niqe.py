@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from ._nss import half, luminance, patch_statistics
+from deepfeat_iqa.errors import DataError
+from deepfeat_iqa.classical._nss import half, luminance, patch_statistics
 
 #: Patch side at full scale (the reference implementation's 96 px); the half scale uses half of it.
 PATCH = 96

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import IMAGE_SUFFIXES
-from ..images import load_rgb
-from ._niqe import MODEL_FILE, PATCH, SHARPNESS_FRACTION, fit_model
+from deepfeat_iqa.datasets import IMAGE_SUFFIXES
+from deepfeat_iqa.inputs.images import load_rgb
+from deepfeat_iqa.classical._niqe import MODEL_FILE, PATCH, SHARPNESS_FRACTION, fit_model
 
 
 def write_model(folder: Path, out: Path) -> dict:

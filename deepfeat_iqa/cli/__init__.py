@@ -2,29 +2,9 @@
 
 from __future__ import annotations
 
-import logging
+from deepfeat_iqa.cli._app import app
 
-import typer
+# Each command module adds its commands to ``app`` when imported; imported here, on purpose, in menu order.
+from deepfeat_iqa.cli import _demo, _extract, _heads, _studies, _synth  # noqa: E402,F401
 
-app = typer.Typer(
-    name="deepfeat-iqa",
-    help="No-reference image quality assessment from deep features.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-@app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each step does.")) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Progress of long steps: a bar on a terminal, otherwise one log line per stage (see deepfeat_iqa._progress).
-    logging.getLogger("deepfeat_iqa.progress").setLevel(logging.INFO)
-
-
-def _register_commands() -> None:
-    """Import each command module on purpose; each adds its commands to ``app``."""
-    from . import _demo, _extract, _heads, _studies, _synth  # noqa: F401
-
-
-_register_commands()
+__all__ = ["app"]

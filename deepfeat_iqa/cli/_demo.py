@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from . import app
-from ._errors import user_errors
-from ._options import BatchSize, Device, NumWorkers
+from deepfeat_iqa.cli._app import app
+from deepfeat_iqa.cli._errors import user_errors
+from deepfeat_iqa.cli._options import BatchSize, Device, NumWorkers
 
 
 @app.command()
@@ -36,7 +36,7 @@ def demo(
     num_workers: NumWorkers = None,
 ) -> None:
     """Distort bundled photos, extract real ImageNet features, fit SVR and GPR, print and write a report."""
-    from ..demo import run_demo
+    from deepfeat_iqa.demo import run_demo
 
     with user_errors():
         report = run_demo(

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import typer
 
-from ..errors import DeepfeatError
+from deepfeat_iqa.errors import DeepfeatError
 
 
 def cli_vocabulary(message: str, options: dict[str, str]) -> str:
@@ -30,7 +30,7 @@ def _command_options() -> dict[str, str]:
     """Parameter name -> long flag, over every command (each option is spelled the same on all of them)."""
     import typer.main
 
-    from . import app
+    from deepfeat_iqa.cli._app import app
 
     flags: dict[str, str] = {}
     for command in typer.main.get_command(app).commands.values():

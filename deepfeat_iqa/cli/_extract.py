@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from . import app
-from ._errors import user_errors
-from ._options import (
+from deepfeat_iqa.cli._app import app
+from deepfeat_iqa.cli._errors import user_errors
+from deepfeat_iqa.cli._options import (
     DEFAULT_BACKBONE, BatchSize, Crops, Device, Layers, Model, NumWorkers, OnError, Pooling, Precision, Seed, Store,
     Weights, extract_options, images_arg, layer_arg,
 )  # fmt: skip
@@ -35,8 +35,8 @@ def extract(
     ] = None,
 ) -> None:
     """Extract deep features of images into the feature store (re-runs read them back)."""
-    from ..extraction import extract as run_extract
-    from ..feature_files import save_features
+    from deepfeat_iqa.extraction._extract import extract as run_extract
+    from deepfeat_iqa.features.files import save_features
 
     images = images_arg(paths)
     if out is not None and out.suffix not in (".npz", ".csv"):
@@ -57,7 +57,7 @@ def extract(
 @app.command("list-backbones")
 def list_backbones_command() -> None:
     """List the registered backbones (any timm model name works too)."""
-    from ..backbones import list_backbones
+    from deepfeat_iqa.backbones import list_backbones
 
     for name in list_backbones():
         typer.echo(name)
@@ -69,7 +69,7 @@ def list_layers_command(
     full: Annotated[bool, typer.Option("--full", help="Every module, not only the stages and paper layers.")] = False,
 ) -> None:
     """List a backbone's stages (stage name and module path side by side, paper names, output shapes)."""
-    from ..backbones import list_layers
+    from deepfeat_iqa.backbones import list_layers
 
     with user_errors():
         table = list_layers(model, full=full)

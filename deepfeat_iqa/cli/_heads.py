@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from . import app
-from ._errors import user_errors
-from ._options import (
+from deepfeat_iqa.cli._app import app
+from deepfeat_iqa.cli._errors import user_errors
+from deepfeat_iqa.cli._options import (
     DEFAULT_BACKBONE, BatchSize, Crops, Device, Layers, Model, NumWorkers, OnError, Pooling, Precision, Seed, Store,
     Weights, extract_options, images_arg, layer_arg,
 )  # fmt: skip
@@ -42,7 +42,7 @@ HeadOptions = Annotated[
 def _dataset(images: Path | None, labels: Path | None, image_col: str, score_col: str, group_col: str | None,
              dataset: str | None, root: Path | None) -> Any:
     """The labeled database from ``--dataset/--root`` or ``--images/--labels`` (exactly one of them)."""
-    from .. import datasets
+    from deepfeat_iqa import datasets
 
     if (dataset is None) == (images is None):
         raise typer.BadParameter("Give either --dataset NAME --root DIR, or --images DIR --labels CSV.")
@@ -73,8 +73,8 @@ def _image_head_options(head: str, options: dict[str, Any], model: str, weights:
     """For an image head (it trains on the photos, no extraction), its options with --model/--weights/--seed
     as backbone/weights/random_state unless given with -o; ``None`` for a feature head. A head without a
     backbone (the patch CNNs train from scratch) takes only the ones it has."""
-    from ..heads import make_head
-    from ..heads._adapter import consumes
+    from deepfeat_iqa.heads import make_head
+    from deepfeat_iqa.heads._adapter import consumes
 
     estimator = make_head(head, **options)
     if consumes(estimator) != "images":
@@ -87,8 +87,8 @@ def _image_head_options(head: str, options: dict[str, Any], model: str, weights:
 def _features(ds: Any, features: Path | None, layer: list[str] | None, model: str, weights: str, seed: int,
               options: dict[str, Any]) -> tuple[Any, list[Any] | None]:
     """The features to fit or evaluate on (read from ``--features`` or extracted), and the layers to concatenate."""
-    from ..extraction import extract
-    from ..feature_files import load_features
+    from deepfeat_iqa.extraction._extract import extract
+    from deepfeat_iqa.features.files import load_features
 
     layers = [layer_arg(x) for x in layer] if layer else None
     if features is not None:  # the file's layers: those named with --layer, else all of them
@@ -128,9 +128,9 @@ def fit_command(
 
     An image head (``--head spaq-bl`` ...) trains on the photos themselves, with --model as its backbone.
     """
-    from ..api import fit
-    from ..feature_files import feature_file_source
-    from ..persist import save
+    from deepfeat_iqa.api import fit
+    from deepfeat_iqa.features.files import feature_file_source
+    from deepfeat_iqa.persist import save
 
     with user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
@@ -184,7 +184,7 @@ def evaluate_command(
     ] = None,
 ) -> None:
     """Evaluate a head over content-separated splits; print the summary and optionally write a report."""
-    from ..evaluation import evaluate
+    from deepfeat_iqa.evaluation._evaluate import evaluate
 
     with user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
@@ -227,7 +227,7 @@ def score_command(
     """Score photos with a fitted model, extracting their features exactly as the model's were."""
     import pandas as pd
 
-    from ..persist import load
+    from deepfeat_iqa.persist import load
 
     ds = images_arg(paths)
     with user_errors():
@@ -250,8 +250,8 @@ def score_command(
 
 def _extract_like(fitted: Any, ds: Any, source: str, seed: int, options: dict[str, Any]) -> Any:
     """Features of ``ds`` made exactly as the model's were: per layer, with that layer's own pooling."""
-    from ..extraction import extract
-    from ..features import FeatureSet
+    from deepfeat_iqa.extraction._extract import extract
+    from deepfeat_iqa.features._sets import FeatureSet
 
     parts = list(fitted.key) if isinstance(fitted.key.layer, tuple) else [fitted.key]
     by_pooling: dict[str, list[str]] = {}

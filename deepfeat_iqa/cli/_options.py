@@ -57,8 +57,8 @@ def extract_options(
 
 def images_arg(paths: list[Path], option: str = "PATHS") -> Any:
     """One Dataset of the given photos: a single folder keeps ids relative to it (as everywhere else)."""
-    from ..datasets import IMAGE_SUFFIXES, Dataset
-    from ..errors import DataError
+    from deepfeat_iqa.datasets import IMAGE_SUFFIXES, Dataset
+    from deepfeat_iqa.errors import DataError
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -76,7 +76,7 @@ def images_arg(paths: list[Path], option: str = "PATHS") -> Any:
             files.append(path)
     if not files:
         raise typer.BadParameter(f"No photos ({', '.join(IMAGE_SUFFIXES)}) found in {[str(p) for p in paths]}.", param_hint=option)
-    from ..extraction import as_dataset
+    from deepfeat_iqa.extraction._extract import as_dataset
 
     try:
         return as_dataset(files)

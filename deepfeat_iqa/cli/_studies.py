@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import app
+from deepfeat_iqa.cli._app import app
 
 RootOption = Annotated[list[str], typer.Option("--root", help="NAME=DIR: where dataset NAME of the file lives; repeat per dataset.")]
 SmokeOption = Annotated[bool, typer.Option("--smoke", help="Offline check: synthetic sets from pristine photos, random weights except EfficientNet-Lite.")]
@@ -24,8 +24,8 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 
 def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path | None, models: str | None, out: Path,
          results: Path | None, store: str, n_jobs: int, extend: bool, dry_run: bool, quiet: bool) -> None:  # fmt: skip
-    from ..errors import DeepfeatError
-    from ..studies._experiments import (
+    from deepfeat_iqa.errors import DeepfeatError
+    from deepfeat_iqa.studies._experiments import (
         load_datasets,
         load_experiment,
         parse_roots,
@@ -44,7 +44,7 @@ def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path 
             for key, value in settings.items():
                 typer.echo(f"  {key} = {value!r}")
             return
-        from ..store import default_store_url
+        from deepfeat_iqa.store._zarr import default_store_url
 
         cache = Path(default_store_url()).parent / "smoke"
         datasets = load_datasets(experiment, parse_roots(roots or []), smoke=smoke, cache=cache, references=references, progress=not quiet)

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from . import app
-from ._errors import user_errors
-from ._options import Seed
+from deepfeat_iqa.cli._app import app
+from deepfeat_iqa.cli._errors import user_errors
+from deepfeat_iqa.cli._options import Seed
 
 
 @app.command("synth")
@@ -30,8 +30,8 @@ def synth_command(
 
     Fit or evaluate on the result with `--dataset synth --root FOLDER`.
     """
-    from .. import synth
-    from ..paths import cache_dir
+    from deepfeat_iqa import synth
+    from deepfeat_iqa.paths import cache_dir
 
     folder = out if out is not None else cache_dir() / "synth" / f"{kind}-seed{seed}"
     with user_errors():

@@ -1,20 +1,19 @@
 """Image-quality databases as one record type (:class:`Dataset`) and their loaders."""
 
-from ._dataset import IMAGE_SUFFIXES, SIDE_TABLES, Dataset, Record, Scale
-from ._registry import list_datasets, load, register_dataset
+from deepfeat_iqa.datasets._dataset import IMAGE_SUFFIXES, SIDE_TABLES, Dataset, Record, Scale
+from deepfeat_iqa.datasets._registry import list_datasets, load, register_dataset
 
 # Each loader module registers itself on import; they are imported here, explicitly, on purpose.
-from ._csiq import load_csiq
-from ._folder import load_folder
-from ._kadid import load_kadid10k
-from ._koniq import load_koniq10k
-from ._live import load_live
-from ._livec import load_livec
-from ._scpqd import load_scpqd2020
-from ._spaq import load_spaq
-from ._synth import load_synth
-from ._tid import load_tid2008, load_tid2013
-from ._checks import UnlistedImagesWarning
+from deepfeat_iqa.datasets._csiq import load_csiq
+from deepfeat_iqa.datasets._folder import load_folder
+from deepfeat_iqa.datasets._kadid import load_kadid10k
+from deepfeat_iqa.datasets._koniq import load_koniq10k
+from deepfeat_iqa.datasets._live import load_live
+from deepfeat_iqa.datasets._livec import load_livec
+from deepfeat_iqa.datasets._scpqd import load_scpqd2020
+from deepfeat_iqa.datasets._spaq import load_spaq
+from deepfeat_iqa.datasets._tid import load_tid2008, load_tid2013
+from deepfeat_iqa.datasets._checks import UnlistedImagesWarning
 
 __all__ = [
     "Dataset",
@@ -35,6 +34,12 @@ __all__ = [
     "load_koniq10k",
     "load_spaq",
     "load_scpqd2020",
-    "load_synth",
     "UnlistedImagesWarning",
 ]
+
+
+
+def __getattr__(name: str):  # names that moved in 0.2 (deepfeat_iqa._moved)
+    from deepfeat_iqa._moved import moved_name
+
+    return moved_name(__name__, name)

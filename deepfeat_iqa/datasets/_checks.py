@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
-from ._dataset import IMAGE_SUFFIXES
+from deepfeat_iqa.errors import DataError
+from deepfeat_iqa.datasets._dataset import IMAGE_SUFFIXES
 
 #: How many offending names or rows an error message shows before "...".
 SHOWN = 3

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._checks import (
+from deepfeat_iqa.datasets._checks import (
     Source,
     check_duplicates,
     check_root,
@@ -18,8 +18,8 @@ from ._checks import (
     require_columns,
     warn_unlisted,
 )
-from ._dataset import Dataset, Scale
-from ._registry import register_dataset
+from deepfeat_iqa.datasets._dataset import Dataset, Scale
+from deepfeat_iqa.datasets._registry import register_dataset
 
 #: ``dst_type`` as the spreadsheet writes it -> (folder under dst_imgs/, token in the file name).
 TYPES = {

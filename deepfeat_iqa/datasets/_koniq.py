@@ -7,8 +7,8 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
-from ._checks import (
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.datasets._checks import (
     Source,
     check_duplicates,
     check_root,
@@ -20,8 +20,8 @@ from ._checks import (
     require_columns,
     warn_unlisted,
 )
-from ._dataset import Dataset, Scale
-from ._registry import register_dataset
+from deepfeat_iqa.datasets._dataset import Dataset, Scale
+from deepfeat_iqa.datasets._registry import register_dataset
 
 SCORES_CSV = "koniq10k_scores_and_distributions.csv"
 SETS_CSV = "koniq10k_distributions_sets.csv"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.io import loadmat
 
-from ._checks import (
+from deepfeat_iqa.datasets._checks import (
     Source,
     check_root,
     find_file,
@@ -18,8 +18,8 @@ from ._checks import (
     parse_scores,
     warn_unlisted,
 )
-from ._dataset import Dataset, Scale
-from ._registry import register_dataset
+from deepfeat_iqa.datasets._dataset import Dataset, Scale
+from deepfeat_iqa.datasets._registry import register_dataset
 
 #: Distortion folders in the order the 982 DMOS entries follow, with how many images each holds.
 FOLDERS = (("jp2k", 227), ("jpeg", 233), ("wn", 174), ("gblur", 174), ("fastfading", 174))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from scipy.io import loadmat
 
-from ._checks import (
+from deepfeat_iqa.datasets._checks import (
     Source,
     check_duplicates,
     check_root,
@@ -17,8 +17,8 @@ from ._checks import (
     parse_scores,
     warn_unlisted,
 )
-from ._dataset import Dataset, Scale
-from ._registry import register_dataset
+from deepfeat_iqa.datasets._dataset import Dataset, Scale
+from deepfeat_iqa.datasets._registry import register_dataset
 
 #: How many leading entries are the training images t1-t7 that the usual protocol leaves out.
 N_TRAINING = 7

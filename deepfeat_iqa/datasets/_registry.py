@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import inspect
-import re
-import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import ConfigError, unknown_name_error
-from ._dataset import Dataset
+from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.datasets._dataset import Dataset
+from deepfeat_iqa.registry import Registry
 
 Loader = TypeVar("Loader", bound=Callable[..., Dataset])
 
-#: canonical name -> loader function ``f(root, **options) -> Dataset``
-_LOADERS: dict[str, Callable[..., Dataset]] = {}
-#: normalized alias (and normalized canonical name) -> canonical name
-_ALIASES: dict[str, str] = {}
-
-
-def _normalize(name: str) -> str:
-    """Lower-case and drop separators, so ``KonIQ-10k``, ``koniq_10k`` and ``koniq10k`` agree."""
-    return re.sub(r"[\s_\-.]", "", str(name).lower())
+#: canonical name -> loader ``f(root, **options) -> Dataset``; aliases and spellings resolve case- and separator-insensitively.
+#: ``synth`` is lazy: its reader lives with the writer in :mod:`deepfeat_iqa.synth`, which builds on this package.
+DATASETS: Registry[Callable[..., Dataset]] = Registry("database")
+DATASETS.add("synth", "deepfeat_iqa.synth._build:load_synth", aliases=("synthetic", "pseudo-mos"))
 
 
 def register_dataset(name: str, aliases: Iterable[str] = ()) -> Callable[[Loader], Loader]:
@@ -31,29 +25,17 @@ def register_dataset(name: str, aliases: Iterable[str] = ()) -> Callable[[Loader
     A name registered twice warns and the later loader wins, as timm's model registry does, so a
     plugin can override a built-in loader on purpose but never silently.
     """
-
-    def decorate(loader: Loader) -> Loader:
-        if name in _LOADERS:
-            warnings.warn(f"Dataset loader {name!r} registered twice; the later one wins.", stacklevel=2)
-        _LOADERS[name] = loader
-        for alias in (name, *aliases):
-            _ALIASES[_normalize(alias)] = name
-        return loader
-
-    return decorate
+    return DATASETS.register(name, aliases=aliases)
 
 
 def list_datasets() -> list[str]:
     """Canonical names of every registered database loader, sorted."""
-    return sorted(_LOADERS)
+    return sorted(DATASETS.names())
 
 
 def resolve_name(name: str) -> str:
     """The canonical name for ``name`` or an alias of it; unknown names suggest the closest ones."""
-    canonical = _ALIASES.get(_normalize(name))
-    if canonical is None:
-        raise unknown_name_error("database", name, list_datasets())
-    return canonical
+    return DATASETS.canonical(name)
 
 
 def load(name: str, root: str | Path, **options: Any) -> Dataset:
@@ -81,7 +63,7 @@ def load(name: str, root: str | Path, **options: Any) -> Dataset:
     True
     """
     canonical = resolve_name(name)
-    loader = _LOADERS[canonical]
+    loader = DATASETS.get(canonical).target
     accepted = [p for p in inspect.signature(loader).parameters if p != "root"]
     unknown = sorted(set(options) - set(accepted))
     if unknown:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
-from ._checks import (
+from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.datasets._checks import (
     Source,
     check_duplicates,
     check_root,
@@ -20,8 +20,8 @@ from ._checks import (
     require_columns,
     warn_unlisted,
 )
-from ._dataset import Dataset, Scale
-from ._registry import register_dataset
+from deepfeat_iqa.datasets._dataset import Dataset, Scale
+from deepfeat_iqa.datasets._registry import register_dataset
 
 ASPECTS = ("texture", "color", "noise", "exposure")
 LABEL_FILES = ("scpqd2020.csv", "scpqd2020.xlsx", "labels.csv", "labels.xlsx")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._checks import (
+from deepfeat_iqa.datasets._checks import (
     Source,
     check_duplicates,
     check_root,
@@ -20,8 +20,8 @@ from ._checks import (
     require_columns,
     warn_unlisted,
 )
-from ._dataset import Dataset, Scale
-from ._registry import register_dataset
+from deepfeat_iqa.datasets._dataset import Dataset, Scale
+from deepfeat_iqa.datasets._registry import register_dataset
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._checks import Source, check_duplicates, check_root, find_file, locate_images, parse_scores, warn_unlisted
-from ._dataset import Dataset, Scale
-from ._registry import register_dataset
+from deepfeat_iqa.datasets._checks import Source, check_duplicates, check_root, find_file, locate_images, parse_scores, warn_unlisted
+from deepfeat_iqa.datasets._dataset import Dataset, Scale
+from deepfeat_iqa.datasets._registry import register_dataset
 
 #: Distortion types in TID's numbering (TID2008 uses the first 17, TID2013 all 24).
 TYPES = (

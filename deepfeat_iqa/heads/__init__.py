@@ -15,32 +15,43 @@ to use: ``"svr"`` = ``"linear-svr"`` (:class:`LinearSVRHead`), ``"rbf-svr"`` (:c
 from __future__ import annotations
 
 import difflib
+import importlib
 import warnings
 from typing import Any
 
 from sklearn.base import BaseEstimator, clone
-from sklearn.decomposition import PCA
 
-from ..errors import ConfigError, unknown_name_error
-from ._gpr import GPR
-from ._mlp import MultitaskMLP
-from ._mlp_net import MultitaskNet, NetSpec
-from ._mlp_tasks import DistortionEncoder, ExifEncoder, Standardizer
-from ._preprocess import BlockStandardizer
-from ._state import (
-    StateMixin,
-    qualified_name,
-    register_dataclass_types,
-    register_module_type,
-    register_state_type,
-)
-from ._svr import LinearSVRHead, RBFSVRHead
-from .image import ImageHead, SpaqHead
+from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.heads._state import StateMixin, qualified_name, register_module_type, register_state_type
+from deepfeat_iqa.registry import Registry
 
-# Image heads that live beside their own preprocessing (they build on heads.image, so they come after it;
-# imported from their modules, not their packages, so any import order works).
-from ..patchcnn._heads import CNNIQA, DCNNS  # noqa: E402
-from ..pretrain._finetune import QualityAwareFineTune  # noqa: E402
+#: name -> head class (a lazy ``"module:Class"`` until first use) and the constructor presets the name implies.
+#: Lazy entries keep ``import deepfeat_iqa.heads`` from importing the image heads (torch models, the engine).
+HEADS: Registry[type[BaseEstimator]] = Registry("head")
+HEADS.add("svr", "deepfeat_iqa.heads._svr:LinearSVRHead")
+HEADS.add("linear-svr", "deepfeat_iqa.heads._svr:LinearSVRHead")
+HEADS.add("rbf-svr", "deepfeat_iqa.heads._svr:RBFSVRHead")
+HEADS.add("gpr", "deepfeat_iqa.heads._gpr:GPR")
+HEADS.add("mlp", "deepfeat_iqa.heads._mlp:MultitaskMLP")
+for _task in ("bl", "mt-e", "mt-a", "mt-s"):
+    HEADS.add(f"spaq-{_task}", "deepfeat_iqa.heads.image._spaq:SpaqHead", task=_task)
+HEADS.add("dcnns", "deepfeat_iqa.heads.image._patchcnn:DCNNS")
+HEADS.add("cnniqa", "deepfeat_iqa.heads.image._patchcnn:CNNIQA")
+HEADS.add("quality-aware", "deepfeat_iqa.heads.image._quality_aware:QualityAwareFineTune")
+
+#: Public names of this package, imported on first use (PEP 562) like the package root's.
+_LAZY = {
+    "GPR": "deepfeat_iqa.heads._gpr",
+    "LinearSVRHead": "deepfeat_iqa.heads._svr",
+    "RBFSVRHead": "deepfeat_iqa.heads._svr",
+    "MultitaskMLP": "deepfeat_iqa.heads._mlp",
+    "BlockStandardizer": "deepfeat_iqa.heads._preprocess",
+    "ImageHead": "deepfeat_iqa.heads.image",
+    "SpaqHead": "deepfeat_iqa.heads.image",
+    "DCNNS": "deepfeat_iqa.heads.image",
+    "CNNIQA": "deepfeat_iqa.heads.image",
+    "QualityAwareFineTune": "deepfeat_iqa.heads.image",
+}
 
 __all__ = [
     "GPR",
@@ -50,6 +61,7 @@ __all__ = [
     "LinearSVRHead",
     "MultitaskMLP",
     "RBFSVRHead",
+    "HEADS",
     "list_heads",
     "StateMixin",
     "make_head",
@@ -59,50 +71,31 @@ __all__ = [
     "registered_head_classes",
 ]
 
-#: name -> (estimator class, constructor presets). Filled only by the explicit ``register_head`` calls below.
-_HEADS: dict[str, tuple[type[BaseEstimator], dict[str, Any]]] = {}
-
 
 def register_head(*names: str, **preset: Any) -> Any:
     """Class decorator that registers a head under one or more names, warning on a duplicate name.
 
     ``preset`` holds constructor parameters the name implies (``register_head("spaq-mt-e",
     task="mt-e")(SpaqHead)``), so one class can serve several named variants; options the caller
-    passes to :func:`make_head` override them.
-
-    A duplicate replaces the earlier entry (so a user can override a built-in on purpose) but
-    warns, because doing it by accident would silently change what ``make_head`` returns.
-    Names are case-insensitive and ``_`` equals ``-``. Registration happens only through the
-    explicit calls at the bottom of this module, so importing a head module never changes the
-    registry as a side effect.
+    passes to :func:`make_head` override them. Names are case-insensitive and ``_`` equals ``-``
+    (:mod:`deepfeat_iqa.registry`).
     """
 
     def decorator(cls: type[BaseEstimator]) -> type[BaseEstimator]:
         for name in names:
-            key = _normalize(name)
-            if key in _HEADS and _HEADS[key] != (cls, preset):
-                warnings.warn(
-                    f"Head name {key!r} was registered for {_HEADS[key][0].__name__}; now {cls.__name__}.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            _HEADS[key] = (cls, dict(preset))
+            HEADS.add(name.strip().lower(), cls, **preset)
         return cls
 
     return decorator
 
 
-def _normalize(name: str) -> str:
-    return name.strip().lower().replace("_", "-")
-
-
 def list_heads(consumes: str | None = None) -> list[str]:
     """Sorted names ``make_head`` accepts; ``consumes="features"`` or ``"images"`` lists one kind only."""
     if consumes is None:
-        return sorted(_HEADS)
+        return sorted(HEADS.names())
     if consumes not in ("features", "images"):
         raise ConfigError(f"consumes={consumes!r} must be 'features', 'images' or None.")
-    return sorted(name for name, (cls, _) in _HEADS.items() if getattr(cls, "_dfi_consumes", "features") == consumes)
+    return sorted(entry.name for entry in HEADS.entries() if getattr(entry.target, "_dfi_consumes", "features") == consumes)
 
 
 def make_head(spec: str | BaseEstimator, **options: Any) -> BaseEstimator:
@@ -131,11 +124,8 @@ def make_head(spec: str | BaseEstimator, **options: Any) -> BaseEstimator:
         For an unknown name, or an option the head does not have (the message lists the valid ones).
     """
     if isinstance(spec, str):
-        key = _normalize(spec)
-        if key not in _HEADS:
-            raise unknown_name_error("head", spec, _HEADS)
-        cls, preset = _HEADS[key]
-        estimator = cls(**preset)
+        entry = HEADS.get(spec)
+        estimator = entry.target(**entry.preset)
     elif all(hasattr(spec, name) for name in ("fit", "predict", "get_params")):
         estimator = clone(spec)
     else:
@@ -154,43 +144,44 @@ def make_head(spec: str | BaseEstimator, **options: Any) -> BaseEstimator:
     return estimator.set_params(**options)
 
 
-register_head("svr", "linear-svr")(LinearSVRHead)
-register_head("rbf-svr")(RBFSVRHead)
-register_head("gpr")(GPR)
-register_head("mlp")(MultitaskMLP)
-register_head("spaq-bl", task="bl")(SpaqHead)
-register_head("spaq-mt-e", task="mt-e")(SpaqHead)
-register_head("spaq-mt-a", task="mt-a")(SpaqHead)
-register_head("spaq-mt-s", task="mt-s")(SpaqHead)
-register_head("dcnns")(DCNNS)
-register_head("cnniqa")(CNNIQA)
-register_head("quality-aware")(QualityAwareFineTune)
-
 #: Names of the 0.1 release that shadowed scikit-learn's classes -> the class they now are (removed in 0.3).
-_DEPRECATED_NAMES = {"LinearSVR": LinearSVRHead, "SVR": RBFSVRHead}
+_DEPRECATED_NAMES = {"LinearSVR": "LinearSVRHead", "SVR": "RBFSVRHead"}
 
 
 def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     if name in _DEPRECATED_NAMES:
         new = _DEPRECATED_NAMES[name]
+        registry_name = next(e.name for e in reversed(list(HEADS.entries())) if e.target.__name__ == new)
         warnings.warn(
-            f"deepfeat_iqa.heads.{name} is now {new.__name__} (it shadowed sklearn.svm.{name}, which has other "
-            f"parameters); the old name goes in 0.3. Or use the registry: make_head({_registry_name(new)!r}).",
+            f"deepfeat_iqa.heads.{name} is now {new} (it shadowed sklearn.svm.{name}, which has other "
+            f"parameters); the old name goes in 0.3. Or use the registry: make_head({registry_name!r}).",
             DeprecationWarning,
             stacklevel=2,
         )
-        return new
+        return __getattr__(new)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _registry_name(cls: type[BaseEstimator]) -> str:
-    return next(name for name, registered in reversed(list(_HEADS.items())) if registered[0] is cls)
-
 def registered_head_classes() -> dict[str, type[BaseEstimator]]:
     """Qualified class name -> class of every registered head: the allow-list of safe model files."""
-    return {qualified_name(cls): cls for cls, _ in _HEADS.values()}
+    return {qualified_name(entry.target): entry.target for entry in HEADS.entries()}
 
 
-register_state_type(PCA)
-register_dataclass_types(NetSpec, Standardizer, ExifEncoder, DistortionEncoder)
-register_module_type(MultitaskNet)
+def _register_persisted_types() -> None:
+    """Types a saved head may hold besides heads: the model-file allow-list (deepfeat_iqa.persist)."""
+    from sklearn.decomposition import PCA
+
+    from deepfeat_iqa.heads._mlp_net import MultitaskNet, NetSpec
+    from deepfeat_iqa.heads._state import register_dataclass_types
+    from deepfeat_iqa.training._side_tasks import DistortionEncoder, ExifEncoder, Standardizer
+
+    register_state_type(PCA)
+    register_dataclass_types(NetSpec, Standardizer, ExifEncoder, DistortionEncoder)
+    register_module_type(MultitaskNet)
+
+
+_register_persisted_types()

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from ..datasets import Dataset
-from ..errors import ConfigError, DataError
-from ..features import FeatureKey, FeatureSet, LayerFeatures
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.features._sets import FeatureKey, FeatureSet, LayerFeatures
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def head_inputs(estimator: Any, data: Any, layers: Sequence[str] | None = None) 
     if isinstance(data, (LayerFeatures, FeatureSet)):
         data = data.dataset
     if not isinstance(data, Dataset):
-        from ..extraction import as_dataset
+        from deepfeat_iqa.extraction._extract import as_dataset
 
         data = as_dataset(data)
     return HeadInputs(data, data, None, ())
@@ -176,11 +176,11 @@ def fit_estimator(
 
 
 def head_threads_for(estimator: Any, n_rows: int) -> AbstractContextManager[None]:
-    """The thread rule of :mod:`deepfeat_iqa.threads` for feature heads (one thread on small problems);
+    """The thread rule of :mod:`deepfeat_iqa.runtime.threads` for feature heads (one thread on small problems);
     image heads keep the libraries' defaults, since each of their convolutions is long enough to use every core."""
     if consumes(estimator) == "images":
         return nullcontext()
-    from ..threads import for_rows
+    from deepfeat_iqa.runtime.threads import for_rows
 
     return for_rows(n_rows)
 

@@ -22,7 +22,7 @@ import math
 import torch
 from linear_operator.utils.cholesky import psd_safe_cholesky
 
-from ._gp_math import matern52_, scaled_distances
+from deepfeat_iqa.heads._gp_math import matern52_, scaled_distances
 
 #: Training rows per accumulation step: bounds the M x chunk kernel block (128 MB at M=4000, float64).
 CHUNK_ROWS = 4096

@@ -26,14 +26,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._device import resolve_device
-from ..errors import ConfigError, DeepfeatError
-from ._gp_math import MaternMarginal, MaternPosterior
-from . import _groups
-from ._gp_sparse import InducingPosterior
-from ._preprocess import BlockStandardizer
-from ._state import StateMixin
-from ._tuning import default_study_name, run_search
+from deepfeat_iqa.runtime.device import resolve_device
+from deepfeat_iqa.errors import ConfigError, DeepfeatError
+from deepfeat_iqa.heads._gp_math import MaternMarginal, MaternPosterior
+from deepfeat_iqa.heads import _groups
+from deepfeat_iqa.heads._gp_sparse import InducingPosterior
+from deepfeat_iqa.heads._preprocess import BlockStandardizer
+from deepfeat_iqa.heads._state import StateMixin
+from deepfeat_iqa.heads._tuning import default_study_name, run_search
 
 logger = logging.getLogger(__name__)
 

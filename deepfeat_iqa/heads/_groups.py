@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, KFold
 
-from ..errors import DataError
+from deepfeat_iqa.errors import DataError
 
 logger = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._device import resolve_device
-from ..errors import ConfigError
-from ._mlp_net import LossWeights, NetSpec
-from ._mlp_train import TrainConfig, train_network
-from ._mlp_tasks import Standardizer, as_table, encode_side_labels
-from . import _groups
-from ._preprocess import BlockStandardizer
-from ._state import StateMixin
+from deepfeat_iqa.runtime.device import resolve_device
+from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.heads._mlp_net import LossWeights, NetSpec
+from deepfeat_iqa.heads._mlp_train import TrainConfig, train_network
+from deepfeat_iqa.training._side_tasks import Standardizer, as_table, encode_side_labels
+from deepfeat_iqa.heads import _groups
+from deepfeat_iqa.heads._preprocess import BlockStandardizer
+from deepfeat_iqa.heads._state import StateMixin
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._mlp_net import LossWeights, MultitaskNet, NetSpec, multitask_loss
+from deepfeat_iqa.heads._mlp_net import LossWeights, MultitaskNet, NetSpec, multitask_loss
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..errors import ConfigError
-from ._state import StateMixin, register_state_type
+from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.heads._state import StateMixin, register_state_type
 
 
 @register_state_type

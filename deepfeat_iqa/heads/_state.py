@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import DataError
+from deepfeat_iqa.errors import DataError
 
 #: Qualified class name -> class, for the objects a stored state may rebuild.
 _STATE_TYPES: dict[str, type] = {}

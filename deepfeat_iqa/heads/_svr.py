@@ -15,9 +15,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _groups
-from ._preprocess import BlockStandardizer
-from ._state import StateMixin
+from deepfeat_iqa.heads import _groups
+from deepfeat_iqa.heads._preprocess import BlockStandardizer
+from deepfeat_iqa.heads._state import StateMixin
 
 logger = logging.getLogger(__name__)
 

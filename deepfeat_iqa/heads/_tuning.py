@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import optuna
 
-from .._progress import Progress
-from ..errors import ConfigError
+from deepfeat_iqa.runtime.progress import Progress
+from deepfeat_iqa.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def _optimize_on_workers(
     trials the others finished (the sampler conditions on them) and the completed-trial cap stops
     every loop once the study holds ``n_trials``.
     """
-    from .._cluster import connect
+    from deepfeat_iqa.runtime.cluster import connect
 
     with connect(client) as live:
         workers = sorted(live.scheduler_info()["workers"])

@@ -1,4 +1,5 @@
-"""Patch CNNs trained end to end on grayscale LCN patches: DCNNS (seed 000) and CNNIQA (Kang et al. 2014).
+"""What the patch CNNs (DCNNS, seed 000; CNNIQA, Kang et al. 2014) see and are scored on: grayscale LCN patches,
+scene clusters, per-aspect targets. Their heads are in :mod:`deepfeat_iqa.heads.image`.
 
 >>> from deepfeat_iqa.patchcnn import local_contrast_normalize
 >>> import numpy as np
@@ -6,12 +7,9 @@
 0.0
 """
 
-# The heads package registers this package's head; importing it first settles the import order.
-from .. import heads as _heads  # noqa: F401
-from ._aspects import ASPECTS, aspect_targets, within_scene_srocc
-from ._heads import CNNIQA, DCNNS
-from ._nets import CNNIQANet, DCNNSNet, PatchLoss
-from ._preprocess import (
+from deepfeat_iqa.patchcnn._aspects import ASPECTS, aspect_targets
+from deepfeat_iqa.patchcnn._nets import CNNIQANet, DCNNSNet, PatchLoss
+from deepfeat_iqa.patchcnn._preprocess import (
     LUMA_WEIGHTS,
     GrayLCN,
     check_patch_sizes,
@@ -19,7 +17,7 @@ from ._preprocess import (
     patch_grid,
     to_gray,
 )
-from ._scenes import (
+from deepfeat_iqa.patchcnn._scenes import (
     DESCRIPTOR_COLUMNS,
     DESCRIPTOR_DIM,
     EDGE_FILTERS,
@@ -32,8 +30,6 @@ from ._scenes import (
 
 __all__ = [
     "ASPECTS",
-    "CNNIQA",
-    "DCNNS",
     "DESCRIPTOR_COLUMNS",
     "DESCRIPTOR_DIM",
     "EDGE_FILTERS",
@@ -52,5 +48,10 @@ __all__ = [
     "scene_descriptors",
     "to_gray",
     "with_scene_clusters",
-    "within_scene_srocc",
 ]
+
+
+def __getattr__(name: str):  # names that moved in 0.2 (deepfeat_iqa._moved)
+    from deepfeat_iqa._moved import moved_name
+
+    return moved_name(__name__, name)

@@ -1,14 +1,13 @@
-"""SCPQD2020's per-aspect protocol (seed 000): rank targets per aspect, SROCC within each scene."""
+"""SCPQD2020's per-aspect targets (seed 000): within-scene ranks per aspect (scored by
+:func:`deepfeat_iqa.evaluation.within_scene_srocc`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ..datasets import Dataset
-from ..errors import ConfigError, DataError
-from ..metrics import per_group_srocc
-from ..results import EvaluationResult
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError, DataError
 
 #: SCPQD2020's four aspects (seed 000 trains one model per aspect).
 ASPECTS = ("texture", "color", "noise", "exposure")
@@ -31,21 +30,3 @@ def aspect_targets(dataset: Dataset, aspect: str, head: str) -> np.ndarray:
     if missing.size:
         raise DataError(f"{head}: {missing.size} images of {dataset.name!r} have no {aspect!r} rank (first: {dataset.ids[missing[0]]!r}).")
     return values
-
-
-def within_scene_srocc(result: EvaluationResult, dataset: Dataset, min_size: int = 3) -> pd.Series:
-    """Seed 000's score: per split, the SROCC of predictions against the ranks inside each scene, averaged.
-
-    ``dataset`` is the one evaluated (its groups are the scenes). Ranks compare photos only within a
-    scene, so this is the number to quote for SCPQD2020; the global SROCC of ``result`` mixes scenes.
-    """
-    scene = pd.Series(np.asarray(dataset.group_ids), index=pd.Index(dataset.ids, name="id"))
-    predictions = result.predictions
-    unknown = sorted(set(predictions["id"]) - set(scene.index))
-    if unknown:
-        raise DataError(f"{len(unknown)} predicted ids are not in dataset {dataset.name!r} (first: {unknown[:3]}); pass the dataset that was evaluated.")
-    values = {
-        split: per_group_srocc(rows["y_true"], rows["y_pred"], scene.loc[rows["id"]].to_numpy(), min_size=min_size)
-        for split, rows in predictions.groupby("split")
-    }
-    return pd.Series(values, name="within_scene_srocc")

@@ -13,9 +13,9 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import uniform_filter
 
-from ..datasets import Dataset
-from ..errors import ConfigError, DataError
-from ..views import _tiles
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.inputs.views import _tiles
 
 #: ITU-R BT.601 luma weights, the ones Pillow's ``convert("L")`` and MATLAB's ``rgb2gray`` use.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -85,7 +85,7 @@ def _lcn(values: np.ndarray, size: tuple[int, ...], c: float) -> np.ndarray:
 def patch_grid(image: np.ndarray, size: int, stride: int) -> np.ndarray:
     """Patches of ``size x size`` from the top-left corner stepping by ``stride`` while they fit.
 
-    The same tiling as the ``patches`` view (:mod:`deepfeat_iqa.views`): DCNNS cuts 64 x 64 patches at
+    The same tiling as the ``patches`` view (:mod:`deepfeat_iqa.inputs.views`): DCNNS cuts 64 x 64 patches at
     stride 160, CNNIQA 32 x 32 at stride 32 (non-overlapping). Returns ``n x size x size``.
     """
     if size < 1 or stride < 1:

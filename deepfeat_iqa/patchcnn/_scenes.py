@@ -17,10 +17,10 @@ import pandas as pd
 from scipy.ndimage import correlate
 from sklearn.cluster import KMeans
 
-from ..datasets import Dataset
-from ..errors import ConfigError, DataError
-from ..images import load_rgb
-from ._preprocess import to_gray
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.inputs.images import load_rgb
+from deepfeat_iqa.patchcnn._preprocess import to_gray
 
 #: Sub-blocks per side (seed 000: "horizontally and vertically divided by 8").
 BLOCKS_PER_SIDE = 8

@@ -1,26 +1,27 @@
-"""Seed 002's quality-aware two-stage training: :func:`pretrain` on a ``dfi.synth`` set, then fine-tune.
+"""Seed 002's quality-aware stage 1: :func:`pretrain` a backbone on a ``dfi.synth`` set. Stage 2, the fine-tuning
+head, is :class:`deepfeat_iqa.heads.image.QualityAwareFineTune` (``make_head("quality-aware")``).
 
 >>> from deepfeat_iqa.pretrain import VARIANTS
 >>> VARIANTS
 ('cls', 'reg', 'multi')
 """
 
-# The heads package registers this package's head; importing it first settles the import order.
-from .. import heads as _heads  # noqa: F401
-from ._finetune import QualityAwareFineTune, stage1_record, start_label
-from ._nets import VARIANTS, FineTuneNet, PretrainLoss, QualityAwareNet
-from ._stage1 import PretrainedWeights, check_disjoint, pretrain, stage1_labels
+from deepfeat_iqa.pretrain._nets import VARIANTS, FineTuneNet, PretrainLoss, QualityAwareNet
+from deepfeat_iqa.pretrain._stage1 import PretrainedWeights, check_disjoint, pretrain, stage1_labels
 
 __all__ = [
     "VARIANTS",
     "FineTuneNet",
     "PretrainLoss",
     "PretrainedWeights",
-    "QualityAwareFineTune",
     "QualityAwareNet",
     "check_disjoint",
     "pretrain",
     "stage1_labels",
-    "stage1_record",
-    "start_label",
 ]
+
+
+def __getattr__(name: str):  # names that moved in 0.2 (deepfeat_iqa._moved)
+    from deepfeat_iqa._moved import moved_name
+
+    return moved_name(__name__, name)

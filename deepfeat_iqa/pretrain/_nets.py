@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError
-from ..heads.image._trunk import Trunk
+from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.backbones._trunk import Trunk
 
 #: Pretraining variants of seed 002's ablation (Fig. 3): classification only, regression only, both.
 VARIANTS = ("cls", "reg", "multi")

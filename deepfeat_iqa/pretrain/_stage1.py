@@ -11,14 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..backbones import fingerprint_state_dict
-from ..datasets import Dataset
-from ..errors import ConfigError, DataError
-from ..heads._mlp_tasks import DistortionEncoder
-from ..heads.image._trunk import build_trunk
-from ..training import Normalize, Pipeline, TrainData, TrainSettings, fit_network
-from ..views import Geometry, parse_views
-from ._nets import PretrainLoss, QualityAwareNet, check_variant
+from deepfeat_iqa.backbones import fingerprint_state_dict
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.training._side_tasks import DistortionEncoder
+from deepfeat_iqa.backbones._trunk import build_trunk
+from deepfeat_iqa.training import Normalize, Pipeline, TrainData, TrainSettings, fit_network
+from deepfeat_iqa.inputs.views import Geometry, parse_views
+from deepfeat_iqa.pretrain._nets import PretrainLoss, QualityAwareNet, check_variant
 
 #: Marks a safetensors file as stage-1 weights of ours (the metadata key that holds the record).
 METADATA_KEY = "deepfeat_iqa.pretrain"

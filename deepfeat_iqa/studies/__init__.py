@@ -4,14 +4,14 @@ The last stage of the flow images -> views -> backbones -> store -> heads -> eva
 everything here is built from ``extract`` and ``evaluate`` and stores its cells in a SQLite results store.
 """
 
-from ._cells import Cell, Protocol
-from ._cross import CrossStudy, cross
-from ._ensemble import ensemble
-from ._results_store import ResultsStore
-from ._significance import SignificanceMatrix, significance
-from ._study import Study
-from ._sweep import open_study, sweep
-from ._truncation import truncated_layers
+from deepfeat_iqa.studies._cells import Cell, Protocol
+from deepfeat_iqa.studies._cross import CrossStudy, cross
+from deepfeat_iqa.studies._ensemble import ensemble
+from deepfeat_iqa.studies._results_store import ResultsStore
+from deepfeat_iqa.studies._significance import SignificanceMatrix, significance
+from deepfeat_iqa.studies._study import Study
+from deepfeat_iqa.studies._sweep import open_study, sweep
+from deepfeat_iqa.studies._truncation import truncated_layers
 
 __all__ = [
     "Cell",

@@ -52,7 +52,7 @@ class Cell:
     truncate:
         For truncation ablations: how many trailing modules were removed (``None`` otherwise).
     pooling, views, precision:
-        As in :class:`~deepfeat_iqa.features.FeatureKey`.
+        As in :class:`~deepfeat_iqa.features._sets.FeatureKey`.
     head, head_options:
         Head label and its constructor options (or an estimator's parameters).
     protocol:

@@ -1,7 +1,7 @@
 """``cross``: train on each database (or a named union of them), test on every other, on z-scored MOS.
 
 Seed 003 (Eq. 4, Tables 5-7) and seed 002 (Table 3) judge generalization this way. Scores are z-scored
-per database (DMOS flipped so higher is better, :func:`deepfeat_iqa.splits.zscore`); a union is the
+per database (DMOS flipped so higher is better, :func:`deepfeat_iqa.datasets.splits.zscore`); a union is the
 concatenation of its members' z-scored sets, the paper's "category" training sets.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..api import Features, as_layer_features
-from ..datasets import Dataset, Scale
-from ..errors import ConfigError, DataError
-from ..features import LayerFeatures
-from ..results import METRICS, EvaluationResult, _finite
+from deepfeat_iqa.api import Features, as_layer_features
+from deepfeat_iqa.datasets import Dataset, Scale
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.features._sets import LayerFeatures
+from deepfeat_iqa.evaluation.results import METRICS, EvaluationResult, _finite
 
 
 @dataclass
@@ -83,7 +83,7 @@ class CrossStudy:
         ax.set_xlabel("tested on")
         ax.set_ylabel("trained on")
         fig.colorbar(image, ax=ax, label=metric.upper())
-        from ..plots import save_figure
+        from deepfeat_iqa.evaluation.plots import save_figure
 
         path = save_figure(fig, path, dpi=110)
         plt.close(fig)
@@ -107,7 +107,7 @@ def check_zscorable(name: str, ds: Dataset) -> None:
 
 def union_features(name: str, members: dict[str, LayerFeatures]) -> LayerFeatures:
     """The members' features stacked, each member's scores z-scored on its own (a seed-003 "category")."""
-    from ..splits import zscore
+    from deepfeat_iqa.datasets.splits import zscore
 
     parts = list(members.items())
     key = parts[0][1].key
@@ -172,7 +172,7 @@ def cross(
     ConfigError
         For a union, train or test name that is not a given dataset.
     """
-    from ..evaluation import evaluate_cross
+    from deepfeat_iqa.evaluation._evaluate import evaluate_cross
 
     if len(datasets) < 2:
         raise ConfigError(f"Cross-dataset evaluation needs at least two databases; got {list(datasets)}.")
@@ -180,7 +180,7 @@ def cross(
     for union, members in unions.items():
         unknown = [m for m in members if m not in datasets]
         if unknown or len(members) < 1:
-            from ..errors import unknown_name_error
+            from deepfeat_iqa.errors import unknown_name_error
 
             raise unknown_name_error(f"dataset in union {union!r}", unknown[0] if unknown else "", datasets)
         if union in datasets:
@@ -189,12 +189,12 @@ def cross(
     tests = list(test) if test is not None else list(datasets)
     for name in trains:
         if name not in datasets and name not in unions:
-            from ..errors import unknown_name_error
+            from deepfeat_iqa.errors import unknown_name_error
 
             raise unknown_name_error("training set", name, [*datasets, *unions])
     for name in tests:
         if name not in datasets:
-            from ..errors import unknown_name_error
+            from deepfeat_iqa.errors import unknown_name_error
 
             raise unknown_name_error("test dataset", name, datasets)
     for name, item in datasets.items():
@@ -217,7 +217,7 @@ def cross(
 
 
 def _layers(layer: str | Sequence[str] | None, item: Any) -> list[str] | None:
-    from ..features import FeatureSet
+    from deepfeat_iqa.features._sets import FeatureSet
 
     if isinstance(item, FeatureSet) and len(item) > 1:
         return [layer] if isinstance(layer, str) else list(layer) if layer is not None else list(item)
@@ -229,7 +229,7 @@ def _features(item: Dataset | Features, *, model: str, layer: Any, pooling: str,
     """One LayerFeatures per database: extracted (via the store) from a Dataset, or the features given."""
     if not isinstance(item, Dataset):
         return as_layer_features(item, _layers(layer, item))
-    from ..extraction import extract
+    from deepfeat_iqa.extraction._extract import extract
 
     names = [layer] if layer is None or isinstance(layer, str) else list(layer)
     feats = extract(item, model=model, layer=names if names != [None] else None, pooling=pooling, crops=crops,

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, DataError
-from ..results import EvaluationResult
-from ._significance import check_same_splits, labelled
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.evaluation.results import EvaluationResult
+from deepfeat_iqa.studies._significance import check_same_splits, labelled
 
 
 def ensemble(results: Sequence[EvaluationResult] | Mapping[str, EvaluationResult], *, name: str = "ensemble") -> EvaluationResult:
@@ -33,7 +33,7 @@ def ensemble(results: Sequence[EvaluationResult] | Mapping[str, EvaluationResult
     DataError
         When the members were evaluated on different splits, or a member predicts a constant in a split.
     """
-    from ..metrics import summary
+    from deepfeat_iqa.evaluation.metrics import summary
 
     members = labelled(results)
     if len(members) < 2:

@@ -18,8 +18,8 @@ from typing import Any
 
 import tomllib
 
-from ..datasets import Dataset
-from ..errors import ConfigError, DataError, unknown_name_error
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError, DataError, unknown_name_error
 
 #: Keys each section accepts (anything else is a typo, refused with the closest key).
 _SECTIONS: dict[str, tuple[str, ...]] = {
@@ -129,8 +129,8 @@ def validate(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, 
     DataError
         A dataset root that is missing (outside smoke mode), naming the dataset and the folder.
     """
-    from ..datasets import list_datasets
-    from ..datasets._registry import resolve_name
+    from deepfeat_iqa.datasets import list_datasets
+    from deepfeat_iqa.datasets._registry import resolve_name
 
     for name, loader in experiment.datasets.items():
         try:
@@ -157,7 +157,7 @@ def validate(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, 
 
 
 def _validate_sweep(settings: dict[str, Any]) -> None:
-    from ._plan import (
+    from deepfeat_iqa.studies._plan import (
         as_list,
         check_backbone,
         check_protocol,
@@ -177,8 +177,8 @@ def _validate_sweep(settings: dict[str, Any]) -> None:
 
 
 def _validate_cross(settings: dict[str, Any], datasets: Mapping[str, str]) -> None:
-    from ..backbones import resolve_layers
-    from ._plan import check_backbone, head_choices
+    from deepfeat_iqa.backbones import resolve_layers
+    from deepfeat_iqa.studies._plan import check_backbone, head_choices
 
     model = settings.get("model", "efficientnet_lite0")
     check_backbone(model)
@@ -201,11 +201,11 @@ def _validate_cross(settings: dict[str, Any], datasets: Mapping[str, str]) -> No
 def load_datasets(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, cache: Path, references: Path | None, seed: int = 0,
                   progress: bool = True) -> dict[str, Dataset]:  # fmt: skip
     """The real databases (loaded from their roots) or, in smoke mode, one small synthetic set per database name."""
-    from .. import datasets as dsets
+    from deepfeat_iqa import datasets as dsets
 
     if not smoke:
         return {name: dsets.load(loader, roots[name]) for name, loader in experiment.datasets.items()}
-    from .. import synth
+    from deepfeat_iqa import synth
 
     configured = experiment.smoke.get("references")
     folder = references if references is not None else (experiment.path.parent / configured if configured else None)
@@ -233,7 +233,7 @@ def shared_pristine() -> Path | None:
 def _smoke_references(folder: Path | None, cache: Path) -> list[Path]:
     """Pristine photos for smoke sets: the given folder, else ``$DEEPFEAT_IQA_PRISTINE``, else a
     ``shared/data/pristine`` folder beside the checkout (the project's shared photos), else the bundled photos."""
-    from ..datasets import IMAGE_SUFFIXES
+    from deepfeat_iqa.datasets import IMAGE_SUFFIXES
 
     candidate = folder if folder is not None else shared_pristine()
     if candidate is not None and candidate.is_dir():
@@ -243,7 +243,7 @@ def _smoke_references(folder: Path | None, cache: Path) -> list[Path]:
             return paths[::step][:SMOKE_REFERENCES]
     if folder is not None:
         raise DataError(f"--references {str(folder)!r} holds no images.")
-    from .. import synth
+    from deepfeat_iqa import synth
 
     return list(synth.reference_photos(cache / "references"))
 
@@ -285,9 +285,9 @@ def run_experiment(
             "",
         ]
     if experiment.kind == "sweep":
-        from ._significance import significance
-        from ._study import RANDOM_NOTE
-        from ._sweep import sweep
+        from deepfeat_iqa.studies._significance import significance
+        from deepfeat_iqa.studies._study import RANDOM_NOTE
+        from deepfeat_iqa.studies._sweep import sweep
 
         study = sweep(datasets, **settings, store=store, results=results, n_jobs=n_jobs, extend=extend, progress=progress)
         body = ["## All cells", "", study.to_markdown()]
@@ -311,7 +311,7 @@ def run_experiment(
                     matrix.to_json(stem.with_name(f"{stem.name}-significance-{name}.json"))
                     paths.append(stem.with_name(f"{stem.name}-significance-{name}.json"))
     else:
-        from ._cross import cross
+        from deepfeat_iqa.studies._cross import cross
 
         options = dict(settings)
         head = options.pop("head", "gpr")

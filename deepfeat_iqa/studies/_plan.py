@@ -15,9 +15,9 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 
-from ..datasets import Dataset
-from ..errors import ConfigError, unknown_name_error
-from ._cells import IMAGE_LAYER, NOT_APPLICABLE, Cell, Protocol
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError, unknown_name_error
+from deepfeat_iqa.studies._cells import IMAGE_LAYER, NOT_APPLICABLE, Cell, Protocol
 
 LayerAxis = str | Sequence[str | int] | Mapping[str, str | Sequence[str | int]]
 HeadAxis = str | BaseEstimator | tuple[str, Mapping[str, Any]]
@@ -44,8 +44,8 @@ class HeadChoice:
     @property
     def consumes(self) -> str:
         """``"images"`` for end-to-end heads (one cell per dataset and backbone), else ``"features"``."""
-        from ..heads import make_head
-        from ..heads._adapter import consumes
+        from deepfeat_iqa.heads import make_head
+        from deepfeat_iqa.heads._adapter import consumes
 
         return consumes(make_head(self.spec, **dict(self.options)))
 
@@ -88,7 +88,7 @@ def as_datasets(datasets: Dataset | Mapping[str, Dataset] | Sequence[Dataset]) -
 
 def head_choices(heads: HeadAxis | Sequence[HeadAxis]) -> list[HeadChoice]:
     """Validate the head axis: registry names (with options), or unfitted estimators."""
-    from ..heads import list_heads, make_head
+    from deepfeat_iqa.heads import list_heads, make_head
 
     choices = []
     for head in as_list(heads):
@@ -128,8 +128,8 @@ def check_protocol(protocol: str) -> None:
 
 def check_backbone(model: str) -> None:
     """Registered backbones, any timm model and the classical extractors are known."""
-    from ..backbones import get_config
-    from ..classical import list_classical
+    from deepfeat_iqa.backbones import get_config
+    from deepfeat_iqa.classical import list_classical
 
     if model in list_classical():
         return
@@ -151,11 +151,11 @@ class LayerChoice:
 
 def layer_choices(model: str, layers: LayerAxis, truncate: Sequence[int] | None) -> list[LayerChoice]:
     """Resolve a backbone's layer axis: ``"stages"``, ``"default"``, a list of names, plus truncations."""
-    from ..classical import classical_outputs, list_classical
+    from deepfeat_iqa.classical import classical_outputs, list_classical
 
     if model in list_classical():
         return [LayerChoice(path=output, label=output) for output in classical_outputs(model)]
-    from ..backbones import get_config, resolve_layers
+    from deepfeat_iqa.backbones import get_config, resolve_layers
 
     config = get_config(model)
     wanted = layers.get(model, "stages") if isinstance(layers, Mapping) else layers
@@ -176,7 +176,7 @@ def layer_choices(model: str, layers: LayerAxis, truncate: Sequence[int] | None)
         choices.setdefault(path, LayerChoice(path=path, label=label, paper=paper_of.get(path, "")))
     result = list(choices.values())
     if truncate:
-        from ._truncation import truncated_layers
+        from deepfeat_iqa.studies._truncation import truncated_layers
 
         for k, path in truncated_layers(model, truncate).items():
             result.append(LayerChoice(path=path, label=f"cut-{k}", paper=paper_of.get(path, ""), truncate=int(k)))
@@ -187,7 +187,7 @@ def layer_choices(model: str, layers: LayerAxis, truncate: Sequence[int] | None)
 
 def weights_for(model: str, weights: str | Mapping[str, str]) -> str:
     """The weights requested for ``model`` (a mapping may give a ``"default"``); ``"none"`` for classical extractors."""
-    from ..classical import list_classical
+    from deepfeat_iqa.classical import list_classical
 
     if model in list_classical():
         return "none"
@@ -210,8 +210,8 @@ def plan_cells(
     protocol: Protocol,
 ) -> tuple[list[Cell], list[dict[str, Any]]]:
     """Every cell in sweep order (dataset, backbone, pooling, views, layer, head) and its display record."""
-    from ..classical import list_classical
-    from ..pooling import parse_pooling
+    from deepfeat_iqa.classical import list_classical
+    from deepfeat_iqa.extraction.pooling import parse_pooling
 
     for spec in poolings:
         parse_pooling(spec)

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import StoreError
-from ..results import EvaluationResult, _finite, _jsonable
-from ._cells import Cell
+from deepfeat_iqa.errors import StoreError
+from deepfeat_iqa.evaluation.results import EvaluationResult, _finite, _jsonable
+from deepfeat_iqa.studies._cells import Cell
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS definitions (

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, DataError
-from ..results import EvaluationResult, _finite
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.evaluation.results import EvaluationResult, _finite
 
 #: Parts of a result's record that decide its splits; named when two results' splits differ.
 _SPLIT_FIELDS = ("dataset", "protocol", "n_splits", "test_size", "by", "seed", "n_images")
@@ -22,7 +22,7 @@ def labelled(results: Sequence[EvaluationResult] | Mapping[str, EvaluationResult
     if isinstance(results, Mapping):
         found = dict(results)
     else:
-        from ..evaluation import _label
+        from deepfeat_iqa.evaluation._evaluate import _label
 
         found = {}
         for result in results:
@@ -120,7 +120,7 @@ def significance(
     DataError
         When the results were not computed on the same splits, naming the pair and the difference.
     """
-    from ..evaluation import compare
+    from deepfeat_iqa.evaluation._evaluate import compare
 
     found = labelled(results)
     if len(found) < 2:

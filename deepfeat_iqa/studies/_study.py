@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
-from ..metrics import aggregate
-from ..results import METRICS, EvaluationResult, _finite, _jsonable
-from ._results_store import ResultsStore
+from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.evaluation.metrics import aggregate
+from deepfeat_iqa.evaluation.results import METRICS, EvaluationResult, _finite, _jsonable
+from deepfeat_iqa.studies._results_store import ResultsStore
 
 #: Columns that name a cell, in table order.
 CELL_COLUMNS = ("dataset", "backbone", "weights", "layer", "paper_layer", "truncate", "pooling", "views", "head")
@@ -157,7 +157,7 @@ class Study:
                 ax.text(j, i, f"{value:.3f}", ha="center", va="center", color="white" if value < np.nanmean(grid.to_numpy()) else "black", fontsize=8)
         fig.colorbar(image, ax=ax, label=metric.upper())
         ax.set_title(title or f"{metric.upper()} per layer and head")
-        from ..plots import save_figure
+        from deepfeat_iqa.evaluation.plots import save_figure
 
         path = save_figure(fig, path, dpi=110)
         plt.close(fig)

@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from .._progress import Progress
-from ..datasets import Dataset
-from ..errors import ConfigError
-from ..features import FeatureSet, LayerFeatures
-from ._cells import Cell, Protocol
-from ._plan import (
+from deepfeat_iqa.runtime.progress import Progress
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.features._sets import FeatureSet, LayerFeatures
+from deepfeat_iqa.studies._cells import Cell, Protocol
+from deepfeat_iqa.studies._plan import (
     HeadAxis,
     HeadChoice,
     LayerAxis,
@@ -39,8 +39,8 @@ from ._plan import (
     head_choices,
     plan_cells,
 )
-from ._results_store import ResultsStore
-from ._study import Study
+from deepfeat_iqa.studies._results_store import ResultsStore
+from deepfeat_iqa.studies._study import Study
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +123,8 @@ def sweep(
     >>> study = dfi.sweep(ds, models=["efficientnet_lite0"], layers="stages", heads=["svr", "gpr"], n=10)  # doctest: +SKIP
     >>> study.best(k=3)  # doctest: +SKIP
     """
-    from .._accel import resolve_precision
-    from .._device import resolve_device
+    from deepfeat_iqa.runtime.precision import resolve_precision
+    from deepfeat_iqa.runtime.device import resolve_device
 
     found = as_datasets(datasets)
     model_list = [str(m) for m in as_list(models)]
@@ -231,12 +231,12 @@ class _Runner:
 
     def _features(self, cell: Cell, dataset: Dataset, layers: list[str]) -> FeatureSet:
         """All layers of the group from one extraction, read into memory (workers get plain arrays)."""
-        from ..classical import extract_classical, list_classical
+        from deepfeat_iqa.classical import extract_classical, list_classical
 
         if cell.backbone in list_classical():
             found = extract_classical(dataset, cell.backbone, store=self.options["store"], progress=self.options["progress"])
         else:
-            from ..extraction import extract
+            from deepfeat_iqa.extraction._extract import extract
 
             found = extract(
                 dataset, model=cell.backbone, layer=layers, pooling=cell.pooling, crops=cell.views, weights=cell.weights,
@@ -254,7 +254,7 @@ def _evaluate_cell(
     ``inputs`` is the cell's cached layer for a feature head, or the Dataset for an image head (then
     ``trunk`` carries its backbone and weights); ``evaluate`` draws the same splits for both from the seed.
     """
-    from ..evaluation import evaluate
+    from deepfeat_iqa.evaluation._evaluate import evaluate
 
     start = time.perf_counter()
     try:
@@ -268,7 +268,7 @@ def _evaluate_cell(
         else:
             # built here, not through evaluate's **head_options: an image head's own progress=/layers= are
             # evaluate's keywords too, and would be taken as those
-            from ..heads import make_head
+            from deepfeat_iqa.heads import make_head
 
             estimator = make_head(head.spec, **{**dict(head.options), **dict(trunk)})
             result = evaluate(inputs, head=estimator, protocol=protocol.protocol, progress=False, **settings)

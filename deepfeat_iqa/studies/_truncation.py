@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from ..errors import ConfigError
+from deepfeat_iqa.errors import ConfigError
 
 
 @lru_cache(maxsize=16)
 def leaf_order(model: str) -> tuple[str, ...]:
     """Leaf module paths of ``model`` in execution order (one forward pass of a random-weight build)."""
-    from ..backbones import get_config, list_layers
-    from ..backbones._skeleton import module_paths
+    from deepfeat_iqa.backbones import get_config, list_layers
+    from deepfeat_iqa.backbones._skeleton import module_paths
 
     paths = module_paths(get_config(model))
     parents = {path.rsplit(".", 1)[0] for path in paths if "." in path}

@@ -8,7 +8,7 @@ its authentic-like mixtures (7 types, 26 multi-hot labels), scores every image a
 reference with six full-reference metrics, and averages them into a 0-100 pseudo-MOS.
 """
 
-from ._authentic import (
+from deepfeat_iqa.synth._authentic import (
     AUTHENTIC_DISTORTIONS,
     AUTHENTIC_LABELS,
     MAX_MIXTURE,
@@ -18,10 +18,10 @@ from ._authentic import (
     sample_mixture,
     vignetting,
 )
-from ._build import DEFAULT_MAX_SIDE, DEFAULT_PER_IMAGE, build
-from ._pseudo_mos import FR_METRICS, fr_metrics, ms_ssim_scales, pseudo_mos
-from ._references import SHIPPED_PHOTOS, reference_photos
-from ._synthetic import (
+from deepfeat_iqa.synth._build import DEFAULT_MAX_SIDE, DEFAULT_PER_IMAGE, build, load_synth
+from deepfeat_iqa.synth._pseudo_mos import FR_METRICS, fr_metrics, ms_ssim_scales, pseudo_mos
+from deepfeat_iqa.synth._references import SHIPPED_PHOTOS, reference_photos
+from deepfeat_iqa.synth._synthetic import (
     SYNTHETIC_CLASSES,
     SYNTHETIC_DISTORTIONS,
     Distortion,
@@ -49,6 +49,7 @@ __all__ = [
     "apply_mixture",
     "brightness",
     "build",
+    "load_synth",
     "color_quantization",
     "contrast_change",
     "fr_metrics",
@@ -71,7 +72,7 @@ def __getattr__(name: str) -> object:
     if name == "load":
         import warnings
 
-        from ._build import load
+        from deepfeat_iqa.synth._build import load
 
         warnings.warn(
             'dfi.synth.load(dir) is now dfi.datasets.load("synth", root=dir): a built set is read like any database '

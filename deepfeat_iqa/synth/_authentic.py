@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.draw import line_aa
 
-from ._synthetic import (
+from deepfeat_iqa.synth._synthetic import (
     Distortion,
     _registry,
     _to_uint8,

@@ -15,12 +15,13 @@ import pandas as pd
 from joblib import Parallel, delayed
 from PIL import Image, features
 
-from .._progress import progress as with_progress
-from ..datasets import IMAGE_SUFFIXES, Dataset, Scale
-from ..errors import ConfigError, DataError
-from ._authentic import AUTHENTIC_DISTORTIONS, AUTHENTIC_LABELS, apply_mixture, multi_hot, sample_mixture
-from ._pseudo_mos import FR_METRICS, fr_metrics, pseudo_mos
-from ._synthetic import SYNTHETIC_CLASSES, SYNTHETIC_DISTORTIONS
+from deepfeat_iqa.runtime.progress import progress as with_progress
+from deepfeat_iqa.datasets import IMAGE_SUFFIXES, Dataset, Scale
+from deepfeat_iqa.datasets._checks import Source, check_root, find_file, locate_images, warn_unlisted
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.synth._authentic import AUTHENTIC_DISTORTIONS, AUTHENTIC_LABELS, apply_mixture, multi_hot, sample_mixture
+from deepfeat_iqa.synth._pseudo_mos import FR_METRICS, fr_metrics, pseudo_mos
+from deepfeat_iqa.synth._synthetic import SYNTHETIC_CLASSES, SYNTHETIC_DISTORTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,31 @@ def load(out_dir: str | Path) -> Dataset:
             f"No {LABELS_CSV} under {str(out_dir)!r}; create the set with dfi.synth.build(references, out_dir)."
         )
     return _dataset(_read_rows(labels), out_dir)
+
+
+def load_synth(root: str | Path) -> Dataset:
+    """Read back the ``labels.csv`` of a set :func:`deepfeat_iqa.synth.build` wrote under ``root``.
+
+    Layout (what ``build`` writes)::
+
+        root/
+          labels.csv   id, path, reference, pseudo_mos, type/level/class (or the 26 authentic labels)
+          images/      <reference>/<id>.png
+
+    Scores are the pseudo-MOS, groups the reference photo, and the distortion labels the
+    ``distortion`` table. The images are checked like every loader's (all missing ones named in one
+    error, strays warned about) but not opened. The synth package is imported only here, so loading a
+    published database never imports the full-reference metrics.
+    """
+    root = check_root("synth", root, f"{LABELS_CSV} and images/ written by dfi.synth.build")
+    path = find_file("synth", root, [LABELS_CSV], "Create the set with dfi.synth.build(references, out_dir) or `deepfeat-iqa synth`.")
+    dataset = load(root)
+    folder = root / "images"
+    names = [Path(p).relative_to(folder).as_posix() for p in dataset.paths]
+    src = Source("synth", path)
+    locate_images(src, folder, names, [i + 2 for i in range(len(names))])
+    warn_unlisted(src, folder, dataset.paths, recursive=True)
+    return dataset
 
 
 # -- planning -----------------------------------------------------------------------------------

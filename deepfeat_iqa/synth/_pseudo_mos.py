@@ -17,8 +17,8 @@ import piq
 import torch
 from scipy.stats import norm
 
-from ..errors import ConfigError, DataError
-from ._synthetic import as_rgb_uint8
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.synth._synthetic import as_rgb_uint8
 
 #: MS-SSIM's default five scale weights (Wang et al. 2003, as in piq).
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)

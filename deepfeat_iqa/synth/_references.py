@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import DataError
+from deepfeat_iqa.errors import DataError
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from PIL import Image, ImageEnhance, features
 from skimage.filters import gaussian
 from skimage.util import random_noise
 
-from ..errors import ConfigError, DataError, unknown_name_error
+from deepfeat_iqa.errors import ConfigError, DataError, unknown_name_error
 
 #: An operation ``(image, parameter, rng) -> image`` that a :class:`Distortion` binds to levels.
 Operation = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]

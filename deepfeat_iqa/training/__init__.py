@@ -6,9 +6,8 @@ DataLoader whose workers decode images and draw fresh random crops each epoch, s
 ``(seed, epoch, image content)``.
 """
 
-from ._data import InputTransform, Normalize, content_id, resize_short_side
-from ._device import bf16_supported, resolve_device, resolve_precision
-from ._engine import (
+from deepfeat_iqa.training._data import InputTransform, Normalize, content_id, resize_short_side
+from deepfeat_iqa.training._engine import (
     Loss,
     Pipeline,
     TrainData,
@@ -17,11 +16,10 @@ from ._engine import (
     predict_network,
     validation_srocc,
 )
-from ._settings import OPTIMIZERS, PRECISIONS, SCHEDULES, TARGET_LEVELS, TrainSettings
+from deepfeat_iqa.training._settings import OPTIMIZERS, SCHEDULES, TARGET_LEVELS, TrainSettings
 
 __all__ = [
     "OPTIMIZERS",
-    "PRECISIONS",
     "SCHEDULES",
     "TARGET_LEVELS",
     "InputTransform",
@@ -31,12 +29,15 @@ __all__ = [
     "TrainData",
     "TrainOutcome",
     "TrainSettings",
-    "bf16_supported",
     "content_id",
     "fit_network",
     "predict_network",
     "resize_short_side",
-    "resolve_device",
-    "resolve_precision",
     "validation_srocc",
 ]
+
+
+def __getattr__(name: str):  # names that moved in 0.2 (deepfeat_iqa._moved)
+    from deepfeat_iqa._moved import moved_name
+
+    return moved_name(__name__, name)

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..errors import TrainingError
+from deepfeat_iqa.errors import TrainingError
 
 FILENAME = "checkpoint.pt"
 

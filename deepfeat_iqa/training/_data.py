@@ -20,10 +20,10 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data import Dataset as TorchDataset
 
-from .._loader import default_num_workers
-from ..images import load_rgb
-from ..views import Geometry, View
-from ._pixels import PixelCache
+from deepfeat_iqa.extraction._loader import default_num_workers
+from deepfeat_iqa.inputs.images import load_rgb
+from deepfeat_iqa.inputs.views import Geometry, View
+from deepfeat_iqa.training._pixels import PixelCache
 
 #: A crop (``H x W x 3`` uint8) -> the network's input (``C x H x W`` float32); must be picklable. A
 #: transform may also have ``stack(crops) -> N x C x H x W`` for equal-sized crops, giving the same values

@@ -21,10 +21,10 @@ from scipy.stats import spearmanr
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ..errors import DataError, TrainingError
-from ..views import Geometry, View
-from . import _checkpoint
-from ._data import (
+from deepfeat_iqa.errors import DataError, TrainingError
+from deepfeat_iqa.inputs.views import Geometry, View
+from deepfeat_iqa.training import _checkpoint
+from deepfeat_iqa.training._data import (
     EpochBatches,
     InputTransform,
     TrainCrops,
@@ -33,9 +33,10 @@ from ._data import (
     view_loader,
     workers,
 )
-from ._device import autocast, memory_format, resolve_device, resolve_precision
-from ._pixels import open_pixel_cache
-from ._settings import TrainSettings
+from deepfeat_iqa.runtime.device import resolve_device
+from deepfeat_iqa.runtime.precision import autocast, memory_format, resolve_precision
+from deepfeat_iqa.training._pixels import open_pixel_cache
+from deepfeat_iqa.training._settings import TrainSettings
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def fit_network(
 def _fit(network: nn.Module, loss: Loss, train: TrainData, val: TrainData | None, settings: TrainSettings,
          pipeline: Pipeline, val_view: View, checkpoint_dir: Path | None, record: dict[str, Any] | None,
          device: torch.device) -> TrainOutcome:
-    precision = resolve_precision(settings.precision, device)
+    precision = resolve_precision(settings.precision, device, purpose="training")
     fmt = memory_format(precision)
     network.to(device=device, memory_format=fmt)
     optimizer = _optimizer(network, settings)
@@ -301,7 +302,7 @@ def predict_network(network: nn.Module, data: TrainData, pipeline: Pipeline, vie
                     device: torch.device | None = None, precision: str | None = None) -> dict[str, np.ndarray]:
     """Every output of ``network`` per image, averaged over the image's test-time ``view`` crops (float64)."""
     device = device or resolve_device(settings.device)
-    precision = precision or resolve_precision(settings.precision, device)
+    precision = precision or resolve_precision(settings.precision, device, purpose="training")
     fmt = memory_format(precision)
     network.to(device=device, memory_format=fmt).eval()
     crops = ViewCrops(data.paths, view, pipeline.transform, pipeline.short_side, open_pixel_cache())

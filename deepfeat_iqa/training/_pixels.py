@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..paths import cache_dir
+from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.paths import cache_dir
 
 logger = logging.getLogger(__name__)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from ..errors import ConfigError
+from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.runtime.precision import PRECISION_CHOICES
 
 OPTIMIZERS = ("adamw", "adam")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
-PRECISIONS = ("auto", "fp32", "bf16")
+#: Training precisions: fp16 is left out (it needs a gradient scaler the engine does not have).
+TRAIN_PRECISIONS = tuple(p for p in PRECISION_CHOICES if p != "fp16")
 TARGET_LEVELS = ("image", "patch")
 
 
@@ -93,7 +95,7 @@ class TrainSettings:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("precision", PRECISIONS),
+        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("precision", TRAIN_PRECISIONS),
                               ("target_level", TARGET_LEVELS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is not one of {', '.join(map(repr, allowed))}.")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deepfeat_iqa.datasets import Dataset, Scale
-from deepfeat_iqa.features import FeatureKey, FeatureSet, LayerFeatures
+from deepfeat_iqa.features._sets import FeatureKey, FeatureSet, LayerFeatures
 
 KEY = FeatureKey(backbone="resnet50", weights="sha256:0123abcd", layer="layer3", pooling="avg", views="center", precision="fp32")
 

@@ -15,10 +15,10 @@ from sklearn.neighbors import KNeighborsRegressor
 
 from deepfeat_iqa.datasets import Scale
 from deepfeat_iqa.errors import ConfigError, DataError, FeatureKeyError
-from deepfeat_iqa.evaluation import compare, evaluate, evaluate_cross
-from deepfeat_iqa.features import LayerFeatures
-from deepfeat_iqa.results import EvaluationResult
-from deepfeat_iqa.splits import Split
+from deepfeat_iqa.evaluation._evaluate import compare, evaluate, evaluate_cross
+from deepfeat_iqa.features._sets import LayerFeatures
+from deepfeat_iqa.evaluation.results import EvaluationResult
+from deepfeat_iqa.datasets.splits import Split
 
 
 def test_repeated_is_deterministic_and_content_separated(feats: LayerFeatures) -> None:
@@ -137,7 +137,7 @@ def test_cross_dataset_uses_z_scores(make_feats) -> None:
 
 
 def test_summaries_read_as_tables_with_splits_and_test_size(make_feats) -> None:
-    from deepfeat_iqa.results import markdown_table, summary_table
+    from deepfeat_iqa.evaluation.results import markdown_table, summary_table
 
     a, b = make_feats(seed=0, name="a"), make_feats(seed=1, name="b")
     repeated = evaluate(a, head=Ridge(), n=3, test_size=0.25, progress=False)

@@ -14,7 +14,7 @@ from sklearn.linear_model import Ridge
 
 from deepfeat_iqa.api import QualityModel, fit
 from deepfeat_iqa.errors import ConfigError, DataError, FeatureKeyError
-from deepfeat_iqa.features import FeatureSet, LayerFeatures
+from deepfeat_iqa.features._sets import FeatureSet, LayerFeatures
 
 
 def test_fit_predict_learns_the_signal(feats: LayerFeatures, make_feats) -> None:

@@ -17,7 +17,7 @@ from sklearn.linear_model import Ridge
 
 from deepfeat_iqa.api import fit
 from deepfeat_iqa.errors import DataError, ModelFileError, ModelVersionError
-from deepfeat_iqa.features import LayerFeatures
+from deepfeat_iqa.features._sets import LayerFeatures
 from deepfeat_iqa.persist import FORMAT, load, save
 
 HEADS = {
@@ -203,7 +203,7 @@ class _OwnStateHead(RegressorMixin, BaseEstimator):
 
 
 def test_any_registered_head_with_the_state_pair_round_trips(feats: LayerFeatures, tmp_path: Path) -> None:
-    from deepfeat_iqa.heads import _HEADS, register_head
+    from deepfeat_iqa.heads import HEADS, register_head
 
     model = fit(feats, head=_OwnStateHead())
     with pytest.raises(DataError, match="not registered"):
@@ -213,6 +213,6 @@ def test_any_registered_head_with_the_state_pair_round_trips(feats: LayerFeature
         loaded = load(save(model, tmp_path / "own.dfi"))
         np.testing.assert_array_equal(loaded.predict(feats), model.predict(feats))
     finally:
-        _HEADS.pop("test-own-state")
+        HEADS.remove("test-own-state")
     with pytest.raises(ModelVersionError, match="not a registered head"):
         load(tmp_path / "own.dfi")

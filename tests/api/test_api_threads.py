@@ -8,7 +8,7 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from threadpoolctl import threadpool_info
 
-from deepfeat_iqa import threads
+from deepfeat_iqa.runtime import threads
 from deepfeat_iqa.api import fit, fit_estimator
 from deepfeat_iqa.errors import ConfigError
 

@@ -9,9 +9,9 @@ from sklearn.linear_model import Ridge
 
 from deepfeat_iqa.api import fit
 from deepfeat_iqa.errors import ConfigError
-from deepfeat_iqa.evaluation import evaluate
-from deepfeat_iqa.features import LayerFeatures
-from deepfeat_iqa.splits import Split
+from deepfeat_iqa.evaluation._evaluate import evaluate
+from deepfeat_iqa.features._sets import LayerFeatures
+from deepfeat_iqa.datasets.splits import Split
 
 
 @pytest.mark.parametrize(("given", "named"), [({"n": 5}, "n=5"), ({"seed": 1}, "seed=1"), ({"by": None}, "by=None")])

@@ -82,7 +82,8 @@ def test_duplicate_registration_warns():
             register_backbone(backbone_for_duplicate_test)
         assert any("registered twice" in str(w.message) for w in caught)
     finally:
-        _registry._BACKBONES.pop("backbone_for_duplicate_test", None)
+        if "backbone_for_duplicate_test" in _registry.BACKBONES:
+            _registry.BACKBONES.remove("backbone_for_duplicate_test")
 
 
 # Feature counts stated in seed 003's Table 1 (column "Features"), with the input size the paper's MATLAB /

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 import deepfeat_iqa as dfi
@@ -25,11 +27,10 @@ def test_aliases_resolve(alias: str, canonical: str) -> None:
 
 
 def test_registering_a_name_twice_warns_and_the_later_wins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_registry, "_LOADERS", dict(_registry._LOADERS))
-    monkeypatch.setattr(_registry, "_ALIASES", dict(_registry._ALIASES))
+    monkeypatch.setattr(_registry, "DATASETS", copy.deepcopy(_registry.DATASETS))
     with pytest.warns(UserWarning, match="'spaq' registered twice"):
         replacement = register_dataset("spaq")(lambda root: root)
-    assert _registry._LOADERS["spaq"] is replacement
+    assert _registry.DATASETS.get("spaq").target is replacement
 
 
 def test_package_exports_the_loaders() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from deepfeat_iqa import metrics
+from deepfeat_iqa.evaluation import metrics
 from deepfeat_iqa.errors import ConfigError, DataError
 
 
@@ -64,7 +64,7 @@ def test_a_decreasing_relation_is_not_mapped_into_a_high_plcc(caplog):
     # Predictions that fall as the scores rise: an unconstrained logistic flips them and reports PLCC ~ +1.
     x = np.linspace(0, 1, 60)
     y = 100 - 90 / (1 + np.exp(-10 * (x - 0.4)))
-    with caplog.at_level(logging.WARNING, logger="deepfeat_iqa.metrics"):
+    with caplog.at_level(logging.WARNING, logger="deepfeat_iqa.evaluation.metrics"):
         mapping = metrics.logistic_fit(x, y)
         result, kind = metrics.summary_and_mapping(y, x)
     assert mapping.kind == kind == "raw" and np.array_equal(mapping(x), x)
@@ -92,7 +92,7 @@ def test_the_fitted_logistic_is_increasing():
 
 def test_degenerate_predictions_do_not_crash(caplog):
     y = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    with caplog.at_level(logging.WARNING, logger="deepfeat_iqa.metrics"):
+    with caplog.at_level(logging.WARNING, logger="deepfeat_iqa.evaluation.metrics"):
         result = metrics.summary(y, np.full(5, 3.0))
     assert np.isnan(result["srocc"]) and np.isnan(result["plcc"])
     assert result["rmse"] == pytest.approx(np.std(y))  # maps to the mean score
@@ -107,7 +107,7 @@ def test_logistic_fit_falls_back_to_raw(monkeypatch, caplog):
 
     monkeypatch.setattr(metrics.optimize, "curve_fit", fail)
     x = np.arange(10.0)
-    with caplog.at_level(logging.WARNING, logger="deepfeat_iqa.metrics"):
+    with caplog.at_level(logging.WARNING, logger="deepfeat_iqa.evaluation.metrics"):
         mapping = metrics.logistic_fit(x, 2 * x + 1)
     assert mapping.kind == "raw"
     assert np.array_equal(mapping(x), x)

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from deepfeat_iqa import splits
+from deepfeat_iqa.datasets import splits
 from deepfeat_iqa.datasets._dataset import Dataset, Scale
 from deepfeat_iqa.errors import ConfigError, DataError
 

@@ -101,8 +101,8 @@ def test_skip_without_store_leaves_the_image_out(photo_dir: Path, caplog: pytest
 
 
 def test_dfi_extract_is_the_function_whatever_was_imported_first(photo_dir: Path) -> None:
-    import deepfeat_iqa.evaluation  # noqa: F401 - submodules named unlike the public functions never shadow them
-    import deepfeat_iqa.extraction as module
+    import deepfeat_iqa.evaluation._evaluate  # noqa: F401 - submodules named unlike the public functions never shadow them
+    import deepfeat_iqa.extraction._extract as module
 
     assert dfi.extract is module.extract and callable(dfi.evaluate)
     assert len(dfi.extract(sorted(photo_dir.iterdir())[:1], layer="layer1", store=None, **FAST).only()) == 1

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import deepfeat_iqa as dfi
-from deepfeat_iqa._block import extract_block
-from deepfeat_iqa._lazy import LazyRows
-from deepfeat_iqa.store import MIN_CHUNK_ROWS, ArraySpec, FeatureStore, chunk_rows_for
+from deepfeat_iqa.extraction._block import extract_block
+from deepfeat_iqa.features._lazy import LazyRows
+from deepfeat_iqa.store._zarr import MIN_CHUNK_ROWS, ArraySpec, FeatureStore, chunk_rows_for
 
 FAST = {"model": "resnet18", "weights": "random", "num_workers": 0, "progress": False, "layer": "layer2"}
 
@@ -63,7 +63,7 @@ def test_create_refuses_a_leftover_made_for_other_data(tmp_path: Path) -> None:
 
 
 def test_a_block_fills_only_its_rows_and_refuses_misaligned_ranges(photo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from deepfeat_iqa import extraction
+    from deepfeat_iqa.extraction import _extract as extraction
 
     plans = []
     monkeypatch.setattr(extraction, "extract_block", lambda plan, *a, **k: plans.append(plan))  # plan only, compute nothing

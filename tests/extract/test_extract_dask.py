@@ -65,7 +65,7 @@ def _done_rows(store: Path) -> int:
 def test_two_workers_write_one_store_equal_to_one_process(client, tmp_path: Path) -> None:
     # A package function runs on the workers by reference; a lambda of this module would be pickled by
     # value with this process's counter, and count the wrong process.
-    from deepfeat_iqa._block import backbone_builds
+    from deepfeat_iqa.extraction._block import backbone_builds
 
     images = _images(tmp_path / "images", 24)  # 3 blocks of 8 rows: some worker runs two of them
     feats = dfi.extract(images, store=tmp_path / "f.zarr", client=client, **SETTINGS)
@@ -104,7 +104,7 @@ def test_memory_store_cannot_be_shared_with_workers(client, photo_dir: Path) -> 
 def test_unreachable_scheduler_fails_fast(photo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    import deepfeat_iqa._cluster as driver
+    import deepfeat_iqa.runtime.cluster as driver
 
     monkeypatch.setattr(driver, "CONNECT_TIMEOUT_S", 1)
     with socket.socket() as sock:  # a port nothing listens on
@@ -173,7 +173,7 @@ def test_killed_worker_leaves_only_its_block_and_a_rerun_does_exactly_the_missin
     killer.join()
     assert killed.is_set()
     missing = 64 - _done_rows(store)
-    with caplog.at_level(logging.INFO, logger="deepfeat_iqa.extraction"):
+    with caplog.at_level(logging.INFO, logger="deepfeat_iqa.extraction._extract"):
         feats = dfi.extract(images, store=store, client=client, **SETTINGS)
     if missing:
         assert f"Extracting {missing} of 64" in caplog.text

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image, ImageFile
 
 from deepfeat_iqa.errors import DataError
-from deepfeat_iqa.images import load_rgb
-from deepfeat_iqa.views import Geometry, parse_views
+from deepfeat_iqa.inputs.images import load_rgb
+from deepfeat_iqa.inputs.views import Geometry, parse_views
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -11,8 +11,8 @@ import pytest
 import zarr
 
 import deepfeat_iqa as dfi
-from deepfeat_iqa._lazy import LazyRows, mean_over_views
-from deepfeat_iqa.features import LayerFeatures
+from deepfeat_iqa.features._lazy import LazyRows, mean_over_views
+from deepfeat_iqa.features._sets import LayerFeatures
 
 FAST = {"model": "resnet18", "weights": "random", "num_workers": 0, "progress": False, "layer": "layer2", "batch_size": 2}
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 import deepfeat_iqa as dfi
 from deepfeat_iqa.errors import DataError, StoreError
-from deepfeat_iqa.store import FeatureStore
+from deepfeat_iqa.store._zarr import FeatureStore
 
 FAST = {"model": "resnet18", "weights": "random", "num_workers": 0, "progress": False, "batch_size": 2}
 
@@ -31,7 +31,7 @@ def _feature_group(store: Path) -> zarr.Group:
 def test_rerun_reads_the_store_and_plain_zarr_reads_it_too(photo_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     store = tmp_path / "features.zarr"
     first = dfi.extract(photo_dir, layer="layer4", store=store, **FAST)["layer4"]
-    with caplog.at_level(logging.INFO, logger="deepfeat_iqa.extraction"):
+    with caplog.at_level(logging.INFO, logger="deepfeat_iqa.extraction._extract"):
         again = dfi.extract(photo_dir, layer="layer4", store=store, **FAST)["layer4"]
     assert "Extracting" not in caplog.text
     np.testing.assert_array_equal(first.per_view, again.per_view)
@@ -62,7 +62,7 @@ def test_xarray_opens_a_feature_array(photo_dir: Path, tmp_path: Path) -> None:
 def test_fsspec_memory_store(photo_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     url = f"memory://features-{uuid.uuid4().hex}.zarr"
     first = dfi.extract(photo_dir, layer="layer2", store=url, **FAST)["layer2"]
-    with caplog.at_level(logging.INFO, logger="deepfeat_iqa.extraction"):
+    with caplog.at_level(logging.INFO, logger="deepfeat_iqa.extraction._extract"):
         again = dfi.extract(photo_dir, layer="layer2", store=FeatureStore(url), **FAST)["layer2"]
     assert "Extracting" not in caplog.text
     np.testing.assert_array_equal(first.per_view, again.per_view)

@@ -15,7 +15,7 @@ from deepfeat_iqa.cli import _heads  # noqa: F401 - registers score on app
 from deepfeat_iqa.cli import app
 from deepfeat_iqa.datasets import load_folder
 from deepfeat_iqa.errors import DataError
-from deepfeat_iqa.images import MIN_IMAGE_SIDE
+from deepfeat_iqa.inputs.images import MIN_IMAGE_SIDE
 
 FAST = {"model": "resnet18", "weights": "random", "layer": "layer1", "num_workers": 0, "progress": False, "store": None}
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from deepfeat_iqa.errors import ConfigError
-from deepfeat_iqa.pooling import flatten_size_message, parse_pooling
-from deepfeat_iqa.views import Geometry, parse_views
+from deepfeat_iqa.extraction.pooling import flatten_size_message, parse_pooling
+from deepfeat_iqa.inputs.views import Geometry, parse_views
 
 GEOMETRY = Geometry((224, 224), crop_pct=0.875, interpolation="bicubic")
 

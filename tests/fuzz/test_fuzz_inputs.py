@@ -25,8 +25,8 @@ from PIL import Image
 import deepfeat_iqa as dfi
 from deepfeat_iqa.datasets import Dataset, load_folder
 from deepfeat_iqa.errors import ConfigError, DataError
-from deepfeat_iqa.images import load_rgb
-from deepfeat_iqa.splits import kfold, repeated
+from deepfeat_iqa.inputs.images import load_rgb
+from deepfeat_iqa.datasets.splits import kfold, repeated
 
 #: Examples per property: the environment variable wins, else each property's small default.
 _FUZZ = int(os.environ.get("DEEPFEAT_IQA_FUZZ_EXAMPLES", "0"))

@@ -8,8 +8,8 @@ import pytest
 import deepfeat_iqa.heads._groups as groups_module
 from deepfeat_iqa.api import fit
 from deepfeat_iqa.datasets import Dataset, Scale
-from deepfeat_iqa.evaluation import evaluate
-from deepfeat_iqa.features import FeatureKey, LayerFeatures
+from deepfeat_iqa.evaluation._evaluate import evaluate
+from deepfeat_iqa.features._sets import FeatureKey, LayerFeatures
 from deepfeat_iqa.heads import make_head
 
 KEY = FeatureKey("resnet50", "sha256:00", "layer3", "avg", "center", "fp32")

@@ -11,7 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from deepfeat_iqa.errors import ConfigError, DataError
 from deepfeat_iqa.heads._mlp import MultitaskMLP
-from deepfeat_iqa.heads._mlp_tasks import ExifEncoder
+from deepfeat_iqa.training._side_tasks import ExifEncoder
 
 torch.set_num_threads(1)
 

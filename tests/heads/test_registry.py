@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -73,7 +74,7 @@ def test_a_non_head_spec_is_refused():
 
 
 def test_duplicate_registration_warns(monkeypatch):
-    monkeypatch.setattr(heads, "_HEADS", dict(heads._HEADS))
+    monkeypatch.setattr(heads, "HEADS", copy.deepcopy(heads.HEADS))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         register_head("ridge")(Ridge)  # a new name is silent

@@ -20,7 +20,7 @@ from deepfeat_iqa.errors import DataError, TrainingError
 from deepfeat_iqa.heads import make_head
 from deepfeat_iqa.training import Normalize
 from deepfeat_iqa.training._data import TrainCrops
-from deepfeat_iqa.views import Geometry
+from deepfeat_iqa.inputs.views import Geometry
 
 from .conftest import FAST, make_images
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from deepfeat_iqa import images as image_io
+from deepfeat_iqa.inputs import images as image_io
 from deepfeat_iqa.errors import ConfigError
 from deepfeat_iqa.heads import make_head
 from deepfeat_iqa.training import Normalize, content_id
 from deepfeat_iqa.training._data import TrainCrops, ViewCrops, workers
 from deepfeat_iqa.training._pixels import PixelCache, open_pixel_cache
-from deepfeat_iqa.views import Geometry, parse_views
+from deepfeat_iqa.inputs.views import Geometry, parse_views
 
 from .conftest import FAST
 

@@ -8,9 +8,9 @@ from PIL import Image, ImageFilter
 
 from deepfeat_iqa.datasets import Dataset, Scale
 from deepfeat_iqa.heads import make_head
-from deepfeat_iqa.heads._mlp_tasks import SideTasks
+from deepfeat_iqa.training._side_tasks import SideTasks
 from deepfeat_iqa.training import Pipeline, TrainData, fit_network, validation_srocc
-from deepfeat_iqa.training._device import resolve_device
+from deepfeat_iqa.runtime.device import resolve_device
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "cat", "hubble_deep_field", "immunohistochemistry")
 

@@ -12,7 +12,7 @@ import torch
 import deepfeat_iqa as dfi
 from deepfeat_iqa.backbones import build_backbone
 from deepfeat_iqa.errors import ConfigError
-from deepfeat_iqa.training._finetune import FineTunedWeights
+from deepfeat_iqa.backbones import FineTunedWeights
 
 from .conftest import FAST, TINY
 

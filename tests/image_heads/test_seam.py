@@ -7,7 +7,7 @@ import pytest
 
 import deepfeat_iqa as dfi
 from deepfeat_iqa.errors import ConfigError
-from deepfeat_iqa.features import FeatureKey, LayerFeatures
+from deepfeat_iqa.features._sets import FeatureKey, LayerFeatures
 from deepfeat_iqa.heads import list_heads, make_head
 from deepfeat_iqa.heads._adapter import consumes
 

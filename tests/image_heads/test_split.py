@@ -13,7 +13,7 @@ import deepfeat_iqa as dfi
 from deepfeat_iqa.backbones import build_backbone
 from deepfeat_iqa.errors import ConfigError
 from deepfeat_iqa.heads import make_head
-from deepfeat_iqa.heads.image._trunk import build_trunk
+from deepfeat_iqa.backbones._trunk import build_trunk
 
 from .conftest import FAST, TINY
 

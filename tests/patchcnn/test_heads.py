@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 import deepfeat_iqa as dfi
+from deepfeat_iqa.evaluation import within_scene_srocc
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DataError
 from deepfeat_iqa.patchcnn import CNNIQA, DCNNS, with_scene_clusters
@@ -46,7 +47,7 @@ def test_same_seed_same_model(blur_set) -> None:
 
 @pytest.mark.slow
 def test_dcnns_learns_the_blur_ranking(blur_set) -> None:
-    from deepfeat_iqa.metrics import srocc
+    from deepfeat_iqa.evaluation.metrics import srocc
 
     head = DCNNS(crop=32, test_views="grid", epochs=10, batch_size=4, crops_per_image=8, val_fraction=0, num_workers=0,
                  progress=False).fit(blur_set)  # 32 px patches keep it fast
@@ -123,10 +124,10 @@ def test_scpqd_fixture_per_aspect(tmp_path) -> None:
     options = {**FAST, "batch_size": 2, "aspect": "noise", "upscale_small": True, "val_fraction": 0}
     del options["progress"]
     result = dfi.evaluate(ds, head="cnniqa", n=2, test_size=0.5, seed=0, progress=False, **options)
-    within = dfi.patchcnn.within_scene_srocc(result, ds)
+    within = within_scene_srocc(result, ds)
     assert len(within) == 2 and within.between(-1, 1).all()
     with pytest.raises(DataError, match="not in dataset"):
-        dfi.patchcnn.within_scene_srocc(result, ds.subset([0, 1]))
+        within_scene_srocc(result, ds.subset([0, 1]))
 
 
 def test_unfitted_and_bad_input() -> None:

@@ -81,7 +81,7 @@ def test_the_training_loader_normalizes_a_batch_of_patches_with_the_stacked_path
     from PIL import Image
 
     from deepfeat_iqa.training._data import TrainCrops
-    from deepfeat_iqa.views import Geometry
+    from deepfeat_iqa.inputs.views import Geometry
 
     path = tmp_path / "texture.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (80, 96, 3), dtype=np.uint8)).save(path)

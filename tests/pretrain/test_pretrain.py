@@ -10,7 +10,7 @@ import torch
 
 import deepfeat_iqa as dfi
 from deepfeat_iqa.errors import ConfigError, DataError
-from deepfeat_iqa.heads.image import build_trunk
+from deepfeat_iqa.backbones._trunk import build_trunk
 from deepfeat_iqa.pretrain import (
     FineTuneNet,
     PretrainedWeights,
@@ -146,7 +146,7 @@ def test_stage1_backbone_must_match(pretrain_set, target_set) -> None:
 def test_reports_name_the_start_weights(pretrain_set, target_set, tmp_path) -> None:
     """Paired tests and feature keys tell a stage-1 start from ImageNet/random (they once read the same)."""
     from deepfeat_iqa.backbones import fingerprint_state_dict
-    from deepfeat_iqa.heads._mlp_tasks import SideTasks
+    from deepfeat_iqa.training._side_tasks import SideTasks
 
     weights = pretrain(pretrain_set, "multi", **FAST)
     assert "tensor(" not in repr(weights) and weights.fingerprint[:19] in repr(weights)

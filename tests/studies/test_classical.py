@@ -11,7 +11,7 @@ from PIL import Image
 
 from deepfeat_iqa.classical import extract_classical, load_model
 from deepfeat_iqa.classical.fit_niqe import write_model
-from deepfeat_iqa.store import FeatureStore
+from deepfeat_iqa.store._zarr import FeatureStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import make_dataset  # noqa: E402

@@ -14,7 +14,7 @@ from sklearn.neighbors import KNeighborsRegressor
 import deepfeat_iqa as dfi
 from deepfeat_iqa.datasets import Dataset, Scale
 from deepfeat_iqa.errors import ConfigError, DataError
-from deepfeat_iqa.features import FeatureKey, LayerFeatures
+from deepfeat_iqa.features._sets import FeatureKey, LayerFeatures
 
 KEY = FeatureKey("efficientnet_lite0", "sha256:00ff", "blocks.4", "avg", "center", "fp32")
 

@@ -48,8 +48,8 @@ def test_feature_and_image_head_cells_share_splits_and_are_cached(tiny, tmp_path
     def no_work(*args, **kwargs):
         raise AssertionError("a finished sweep must not extract or train again")
 
-    monkeypatch.setattr("deepfeat_iqa.extraction.extract", no_work)
-    monkeypatch.setattr("deepfeat_iqa.evaluation.evaluate", no_work)
+    monkeypatch.setattr("deepfeat_iqa.extraction._extract.extract", no_work)
+    monkeypatch.setattr("deepfeat_iqa.evaluation._evaluate.evaluate", no_work)
     again = _sweep(tiny, tmp_path, heads)
     pd.testing.assert_frame_equal(again.table(), table)
 

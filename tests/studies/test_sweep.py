@@ -53,7 +53,7 @@ def test_sweep_table_best_reports_and_cached_rerun(tiny, tmp_path: Path, monkeyp
     def no_extraction(*args, **kwargs):
         raise AssertionError("a finished sweep must not extract again")
 
-    monkeypatch.setattr("deepfeat_iqa.extraction.extract", no_extraction)
+    monkeypatch.setattr("deepfeat_iqa.extraction._extract.extract", no_extraction)
     again = _sweep(tiny, tmp_path, heads=[Ridge(), "svr"])
     pd.testing.assert_frame_equal(again.table(), table)
     pd.testing.assert_frame_equal(open_study(tmp_path / "study.db").table(), table)

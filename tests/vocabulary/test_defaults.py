@@ -8,7 +8,7 @@ import typer
 
 from deepfeat_iqa.backbones import DEFAULT_BACKBONE, get_config
 from deepfeat_iqa.cli import _extract, _heads
-from deepfeat_iqa.extraction import extract
+from deepfeat_iqa.extraction._extract import extract
 
 
 def _cli_default(command, name: str):  # noqa: ANN001

@@ -10,7 +10,7 @@ import pytest
 
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import FeatureKeyError
-from deepfeat_iqa.features import ConcatKey, FeatureKey, FeatureSet, LayerFeatures, key_from_dict
+from deepfeat_iqa.features._sets import ConcatKey, FeatureKey, FeatureSet, LayerFeatures, key_from_dict
 
 KEY = FeatureKey("efficientnet_lite0", "sha256:00ff", "blocks.4", "avg+std", "center", "fp32")
 

@@ -7,7 +7,7 @@ import pytest
 import sklearn.svm
 
 from deepfeat_iqa import heads
-from deepfeat_iqa._device import resolve_device
+from deepfeat_iqa.runtime.device import resolve_device
 from deepfeat_iqa.errors import ConfigError
 from deepfeat_iqa.heads import GPR, LinearSVRHead, MultitaskMLP, RBFSVRHead, make_head
 

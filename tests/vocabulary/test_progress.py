@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 import deepfeat_iqa as dfi
-from deepfeat_iqa import _block, _progress
+from deepfeat_iqa.extraction import _block
+from deepfeat_iqa.runtime import progress as _progress
 from deepfeat_iqa.errors import Interrupted
 
 FAST = {"model": "resnet18", "weights": "random", "num_workers": 0, "batch_size": 2, "layer": "layer1"}

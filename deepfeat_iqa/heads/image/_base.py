@@ -21,12 +21,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ...backbones import fingerprint_state_dict, memory_state_dict
-from ...datasets import Dataset
-from ...errors import ConfigError, DataError
-from ...training import Pipeline, TrainData, TrainSettings, fit_network, predict_network
-from ...views import Geometry, View, parse_views
-from .._mlp_tasks import SideTasks, Standardizer, encode_side_labels
+from deepfeat_iqa.backbones import fingerprint_state_dict, memory_state_dict
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.training import Pipeline, TrainData, TrainSettings, fit_network, predict_network
+from deepfeat_iqa.inputs.views import Geometry, View, parse_views
+from deepfeat_iqa.training._side_tasks import SideTasks, Standardizer, encode_side_labels
 
 logger = logging.getLogger(__name__)
 
@@ -174,8 +174,8 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         self.best_val_srocc_ = [m.best_val_srocc_ for m in members]
 
     def _validation_rows(self, X: Dataset, groups: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Training and validation rows, the validation part carved by content group (deepfeat_iqa.splits)."""
-        from ... import splits
+        """Training and validation rows, the validation part carved by content group (deepfeat_iqa.datasets.splits)."""
+        from deepfeat_iqa.datasets import splits
 
         rows = np.arange(len(X))
         if not self.val_fraction:
@@ -207,7 +207,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         X = self._check_images(X)
         inputs = {}
         if exif is not None and self.tasks_.exif_encoder is not None:
-            from .._mlp_tasks import as_table
+            from deepfeat_iqa.training._side_tasks import as_table
 
             inputs["exif"] = self.tasks_.exif_encoder.transform(as_table(exif, "exif", len(X), "exif"))
         data = TrainData(list(X.paths), {}, inputs)
@@ -273,7 +273,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
     def _dfi_from_state(cls, config: dict[str, Any], arrays: dict[str, Any]) -> ImageHead:
         import torch
 
-        from .._mlp_tasks import ExifEncoder
+        from deepfeat_iqa.training._side_tasks import ExifEncoder
 
         head = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in config["params"].items()})
         if "start_weights" in config:
@@ -313,7 +313,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
 
 def _weights_record(weights: Any) -> dict[str, Any]:
     """How to give in-memory starting weights back their type: a ``dfi.finetune`` result keeps its backbone and info."""
-    from ...training._finetune import FineTunedWeights
+    from deepfeat_iqa.backbones import FineTunedWeights
 
     if isinstance(weights, FineTunedWeights):
         return {"kind": "finetuned", "backbone": weights.backbone, "info": _jsonable(weights.info)}
@@ -324,8 +324,8 @@ def _start_weights(record: dict[str, Any], arrays: dict[str, Any]) -> Any:
     """The starting weights a model file stored (see ``ImageHead._dfi_state``), checked against their fingerprint."""
     import torch
 
-    from ...training._finetune import FineTunedWeights
-    from .._state import StateError
+    from deepfeat_iqa.backbones import FineTunedWeights
+    from deepfeat_iqa.heads._state import StateError
 
     prefix = "start_weights."
     tensors = {k[len(prefix):]: torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v
@@ -359,6 +359,6 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, Path):
         return str(value)
-    from ...backbones import weights_fingerprint
+    from deepfeat_iqa.backbones import weights_fingerprint
 
     return weights_fingerprint(value)

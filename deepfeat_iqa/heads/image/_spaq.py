@@ -7,14 +7,14 @@ from typing import Any
 
 import torch
 
-from ...errors import ConfigError, DataError
-from ...training import Normalize
-from ...views import Geometry
-from .._mlp_net import LossWeights, NetSpec
-from .._mlp_tasks import SideTasks
-from ._base import ImageHead
-from ._spaq_net import SpaqLoss, SpaqNet
-from ._trunk import build_trunk
+from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.training import Normalize
+from deepfeat_iqa.inputs.views import Geometry
+from deepfeat_iqa.heads._mlp_net import LossWeights, NetSpec
+from deepfeat_iqa.training._side_tasks import SideTasks
+from deepfeat_iqa.heads.image._base import ImageHead
+from deepfeat_iqa.heads.image._spaq_net import SpaqLoss, SpaqNet
+from deepfeat_iqa.backbones._trunk import build_trunk
 
 logger = logging.getLogger(__name__)
 

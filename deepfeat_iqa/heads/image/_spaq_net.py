@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .._mlp_net import LossWeights, MultitaskNet, NetSpec, multitask_loss
-from ._trunk import Trunk
+from deepfeat_iqa.heads._mlp_net import LossWeights, MultitaskNet, NetSpec, multitask_loss
+from deepfeat_iqa.backbones._trunk import Trunk
 
 
 class SpaqNet(nn.Module):

@@ -1,0 +1,254 @@
+"""``extract``: images -> views -> backbone layers -> pooled features, cached in the zarr store."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import zarr
+
+from deepfeat_iqa.runtime.device import resolve_batch_size
+from deepfeat_iqa.runtime.precision import resolve_precision
+from deepfeat_iqa.extraction._block import extract_block, load_backbone, make_view
+from deepfeat_iqa.extraction._collect import collect
+from deepfeat_iqa.runtime.device import resolve_device
+from deepfeat_iqa.extraction._forward import prepare_model
+from deepfeat_iqa.extraction._loader import default_num_workers
+from deepfeat_iqa.extraction._plan import (
+    ExtractionPlan,
+    block_rows_for,
+    make_targets,
+    open_arrays,
+    pending_rows,
+    probe_dims,
+)
+from deepfeat_iqa.runtime.progress import Progress
+from deepfeat_iqa.backbones import DEFAULT_BACKBONE, memory_state_dict, resolve_layers, weights_fingerprint
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError, DataError, Interrupted
+from deepfeat_iqa.features._sets import FeatureSet
+from deepfeat_iqa.extraction.pooling import parse_pooling
+from deepfeat_iqa.store._zarr import FeatureStore, default_store_url
+
+log = logging.getLogger(__name__)
+
+#: ``store=`` default: the user cache (``$DEEPFEAT_IQA_CACHE`` or ``~/.cache/deepfeat-iqa``).
+DEFAULT_STORE = "cache"
+
+_DTYPES = ("auto", "float16", "float32")
+_ON_ERROR = ("raise", "skip")
+
+
+def as_dataset(images: Dataset | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> Dataset:
+    """Accept a Dataset, a folder, one image path or a list of paths (duplicates are an error)."""
+    if isinstance(images, Dataset):
+        return images
+    if isinstance(images, (str, os.PathLike)):
+        path = Path(images).expanduser()
+        if path.is_dir():
+            return Dataset.from_folder(path)
+        if not path.is_file():
+            raise DataError(f"{str(path)!r} is neither an image file nor a folder of images.")
+        return Dataset.from_paths([path])
+    paths = [Path(p).expanduser() for p in images]
+    if not paths:
+        raise DataError("No images given; pass a non-empty list of paths, a folder or a Dataset.")
+    seen: dict[Path, Path] = {}
+    dupes = []
+    for path in paths:
+        resolved = path.resolve()
+        if resolved in seen:
+            dupes.append(f"{str(path)!r} (same file as {str(seen[resolved])!r})")
+        seen.setdefault(resolved, path)
+    if dupes:
+        raise DataError(f"{len(dupes)} duplicate image paths: {', '.join(dupes[:5])}. Pass each image once.")
+    return Dataset.from_paths(paths)
+
+
+def extract(
+    images: Dataset | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    model: str = DEFAULT_BACKBONE,
+    layer: str | int | Sequence[str | int] | None = None,
+    *,
+    pooling: str = "avg",
+    crops: str = "center",
+    weights: Any = "imagenet",
+    store: str | os.PathLike[str] | FeatureStore | None = DEFAULT_STORE,
+    batch_size: int | None = None,
+    num_workers: int | None = None,
+    device: str | torch.device | None = None,
+    precision: str = "auto",
+    dtype: str = "auto",
+    seed: int = 0,
+    on_error: str = "raise",
+    progress: bool = True,
+    client: Any = None,
+) -> FeatureSet:
+    """Extract pooled deep features of ``images`` at one or more layers, reading what the store already has.
+
+    Parameters
+    ----------
+    images:
+        A :class:`~deepfeat_iqa.datasets.Dataset`, a folder (searched recursively), or a list of paths.
+    model:
+        Backbone name; the default ``"efficientnet_lite0"`` has offline ImageNet weights (the ``lite-weights``
+        extra). ``"resnet50"`` or any registered or timm name also works; see ``list_backbones()``.
+    layer:
+        Layer name, index or module path, or a list of them, all taken from one forward pass;
+        ``None`` is the backbone's default layer. See ``list_layers(model)``.
+    pooling:
+        ``"avg"``, ``"max"``, ``"avg+std"``, ``"gridKxK"`` or ``"flatten"`` (see :mod:`deepfeat_iqa.extraction.pooling`).
+    crops:
+        View protocol: ``"center"``, ``"resize"``, ``"randomN"``, ``"randomN@seedS"``, ``"grid"``, ``"patches"``,
+        ``"full"`` (see :mod:`deepfeat_iqa.inputs.views`).
+    weights:
+        ``"imagenet"``, ``"random"`` (seeded by ``seed``), a weights file, or in-memory weights: what
+        :func:`deepfeat_iqa.finetune` returns, an ``nn.Module`` or a state dict; the store keys features
+        by the fingerprint of the tensors actually loaded, so fine-tuned features never mix with others.
+    store:
+        Feature store: a directory or fsspec URL, a :class:`~deepfeat_iqa.store._zarr.FeatureStore`, the default
+        ``"cache"`` (``$DEEPFEAT_IQA_CACHE/features.zarr`` or ``~/.cache/deepfeat-iqa/features.zarr``), or
+        ``None`` to compute in memory without caching.
+    batch_size:
+        Images per loader batch and crops per forward pass; ``None`` is 32 on the CPU and 128 on CUDA.
+        Store chunks are sized for the data, not by this.
+    num_workers:
+        Decoding processes; ``None`` uses all cores but one (0 when everything fits in one batch).
+    device:
+        ``"cpu"``, ``"cuda"``, ...; ``None`` (or ``"auto"``) picks CUDA when available.
+    precision:
+        ``"auto"`` (bf16 on the CPU and on GPUs that have it, else fp16), ``"fp32"``, ``"bf16"`` or
+        ``"fp16"`` (CUDA only); autocast + channels_last. The resolved value is part of the feature key.
+    dtype:
+        Storage dtype: ``"auto"`` (float16 above 4096 dims, else float32), ``"float16"`` or ``"float32"``.
+    seed:
+        Seed of random crops (unless the crop spec names one) and of ``weights="random"``.
+    on_error:
+        ``"raise"`` stops at the first unreadable image; ``"skip"`` records it in the store and leaves it out.
+    progress:
+        Show progress: a bar (images/s) on a terminal, else a log line per stage (``deepfeat_iqa.progress``).
+        Ctrl-C raises :class:`~deepfeat_iqa.errors.Interrupted` saying how many rows are saved; a rerun resumes.
+    client:
+        ``None`` extracts in this process. A ``dask.distributed.Client``, a scheduler address
+        (``"tcp://host:8786"``) or ``"local"`` (a LocalCluster of one single-threaded worker process per
+        core, closed afterwards) sends one task per row block; the workers write to ``store``, which
+        must be a path or URL they can all open (a shared directory, ``s3://...``). See docs/scale.md.
+
+    Returns
+    -------
+    FeatureSet
+        One :class:`~deepfeat_iqa.features._sets.LayerFeatures` per requested layer, keyed by the name as written.
+
+    Examples
+    --------
+    >>> feats = extract("photos/", model="resnet18", layer=["layer3", "layer4"], weights="random")  # doctest: +SKIP
+    >>> feats["layer4"].X.shape  # doctest: +SKIP
+    (5, 512)
+    """
+    _check_choice("dtype", dtype, _DTYPES)
+    _check_choice("on_error", on_error, _ON_ERROR)
+    if client is not None:
+        if store is None:
+            raise ConfigError("client= sends blocks to Dask workers, which write to the store: pass a store= every worker can open.")
+        from deepfeat_iqa.runtime.cluster import check_reachable
+
+        check_reachable(client)
+    dataset = as_dataset(images)
+    pool = parse_pooling(pooling)
+    dev = resolve_device(device)
+    precision = resolve_precision(precision, dev)  # concrete before it enters any key
+    batch_size = resolve_batch_size(batch_size, dev)
+    if client is not None and memory_state_dict(weights) is not None:
+        raise ConfigError(
+            "In-memory weights cannot travel to Dask workers; save them first (FineTunedWeights.save(path), or "
+            "torch.save(module.state_dict(), path)) and pass weights=path."
+        )
+    # In-memory weights are cached under their fingerprint, which the plan carries to extract_block.
+    loaded = load_backbone(model, weights, int(seed), dev)
+    config = loaded.config
+    names = _layer_names(layer)
+    paths = resolve_layers(loaded, None if names == [None] else names)
+    view = make_view(crops, int(seed), loaded)
+    if view.name == "full" and pool.name == "flatten":
+        raise ConfigError("pooling='flatten' needs crops of one size; crops='full' keeps each image's size. Use 'avg' or 'gridKxK'.")
+
+    # 1. plan: index the files, create every array (one writer), find the rows still to do
+    backend = _open_store(store)
+    key, _ = backend.sync_index(dataset)
+    targets = make_targets(dataset, model, loaded, names, paths, pool.spec, view, precision, key)
+
+    def widths() -> dict[str, int]:
+        return probe_dims(prepare_model(loaded.model, precision), tuple(config.input_size), paths, pool, precision, dev)
+
+    arrays = open_arrays(backend, key, targets, len(dataset), dtype, widths)
+    plan = ExtractionPlan(
+        store_url=backend.url, ids=tuple(dataset.ids), paths=tuple(str(p) for p in dataset.paths), model=model,
+        weights=weights_fingerprint(weights), seed=int(seed), device=None if device is None else str(device), crops=crops, pooling=pool.spec,
+        precision=precision, batch_size=int(batch_size), on_error=on_error, targets=tuple(targets),
+        block_rows=block_rows_for(arrays, len(dataset)),
+    )  # fmt: skip
+    pending = pending_rows(arrays, len(dataset), on_error)
+
+    # 2. blocks: here, or one Dask task per block
+    if pending.size:
+        log.info("Extracting %d of %d images (%s, %s, %s, %s).", pending.size, len(dataset), model, view.spec, pool.spec, precision)
+        with Progress(int(pending.size), f"extract {model} {view.spec}", "img", enabled=progress) as bar:
+            try:
+                if client is not None:
+                    from deepfeat_iqa.extraction._dask import run_blocks
+
+                    run_blocks(plan, plan.blocks(pending), client, bar.update)
+                else:
+                    workers = default_num_workers() if num_workers is None else int(num_workers)
+                    if num_workers is None and pending.size <= int(batch_size):
+                        workers = 0  # one batch: starting a worker costs more than it overlaps
+                    extract_block(plan, 0, len(dataset), store=backend, num_workers=workers, on_batch=bar.update)
+            except KeyboardInterrupt:
+                raise Interrupted(_interrupted(bar.done, int(pending.size), len(dataset), None if store is None else backend)) from None
+        if store is not None:
+            for target in targets:
+                backend.consolidate(key, target.spec)
+    # 3. collect: a lazy FeatureSet over the store
+    return collect(plan, dataset, backend, config.stages)
+
+
+def _interrupted(done: int, pending: int, n_images: int, backend: FeatureStore | None) -> str:
+    """What Ctrl-C left behind: rows saved so far, and how to go on."""
+    if backend is None:
+        return (
+            f"extraction stopped after {done} of {pending} images; nothing was kept (no feature store). "
+            "Extract into a store (the default) to make a rerun resume."
+        )
+    stored = n_images - pending + done
+    return (
+        f"extraction stopped: {stored} of {n_images} images are saved in {backend.url} ({done} in this run); "
+        f"run the same extraction again to resume with the {n_images - stored} left."
+    )
+
+
+def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(repr(a) for a in allowed)}.")
+
+
+def _layer_names(layer: str | int | Sequence[str | int] | None) -> list[Any]:
+    """The requested layers in order, duplicates dropped; ``[None]`` for the default layer."""
+    if layer is None or isinstance(layer, (str, int)):
+        return [layer]
+    names = list(dict.fromkeys(layer))
+    if not names:
+        raise ConfigError("layer=[] names no layer; pass None for the backbone's default layer.")
+    return names
+
+
+def _open_store(store: str | os.PathLike[str] | FeatureStore | None) -> FeatureStore:
+    """The store to write to; ``None`` is a private in-memory zarr store that goes when the result does."""
+    if isinstance(store, FeatureStore):
+        return store
+    if store is None:
+        return FeatureStore(zarr.storage.MemoryStore())
+    return FeatureStore(default_store_url() if str(store) == DEFAULT_STORE else store)

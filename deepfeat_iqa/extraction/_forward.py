@@ -1,0 +1,72 @@
+"""Run crops of one loader batch through the backbone: shape-grouped micro-batches, hooks, pooling.
+
+Several layers come out of one forward pass; crops of different sizes (the ``full`` protocol) are run
+one shape at a time; bf16/fp16 run under autocast with ``channels_last`` tensors; on CUDA inputs
+go from pinned memory without blocking (see :mod:`deepfeat_iqa.runtime`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from deepfeat_iqa.runtime.device import to_device
+from deepfeat_iqa.runtime.precision import autocast, memory_format
+from deepfeat_iqa.backbones import forward_layers
+from deepfeat_iqa.extraction.pooling import Pooling
+
+#: Layers are captured with hooks on the (shared, cached) model, so one thread runs a forward at a time;
+#: decoding in other threads, and torch's own intra-op threads, still overlap.
+_FORWARD_LOCK = threading.Lock()
+
+
+def prepare_model(model: torch.nn.Module, precision: str) -> torch.nn.Module:
+    """Put the model in eval mode with the memory format its precision runs fastest in."""
+    return model.eval().to(memory_format=memory_format(precision))
+
+
+def pooled_features(
+    model: torch.nn.Module,
+    crops: Sequence[torch.Tensor],
+    module_paths: Sequence[str],
+    pooling: Pooling,
+    *,
+    precision: str,
+    device: torch.device,
+    micro_batch: int,
+) -> dict[str, torch.Tensor]:
+    """Pool every requested layer for all ``crops`` (each ``(V_i, 3, H, W)``), in crop order.
+
+    Returns ``{module_path: (sum V_i, D) float32 CPU tensor}``.
+    """
+    flat = [view for image_crops in crops for view in image_crops]
+    out: dict[str, list[torch.Tensor | None]] = {path: [None] * len(flat) for path in module_paths}
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for index, view in enumerate(flat):
+        by_shape.setdefault(tuple(view.shape), []).append(index)
+    fmt = memory_format(precision)
+    for indices in by_shape.values():
+        for start in range(0, len(indices), micro_batch):
+            part = indices[start : start + micro_batch]
+            # NumPy stacks the crops; torch.stack's parallel copy stalls badly on oversubscribed CPUs.
+            x = torch.from_numpy(np.stack([flat[i].numpy() for i in part]))
+            x = to_device(x, device).contiguous(memory_format=fmt)
+            with torch.inference_mode(), _FORWARD_LOCK:
+                with autocast(precision, device):
+                    activations = forward_layers(model, x, list(module_paths))
+                for path in module_paths:
+                    pooled = pooling(activations[path]).cpu()
+                    for offset, i in enumerate(part):
+                        out[path][i] = pooled[offset]
+    return {path: torch.stack(rows) for path, rows in out.items()}  # type: ignore[arg-type]
+
+
+def per_image(pooled: torch.Tensor, counts: Sequence[int], reduce: bool) -> np.ndarray:
+    """Split ``(sum V_i, D)`` into ``(n_images, n_views, D)``, averaging crops where ``reduce`` is set."""
+    parts = torch.split(pooled, list(counts))
+    if reduce:
+        return torch.stack([p.mean(dim=0, keepdim=True) for p in parts]).numpy()
+    return torch.stack(list(parts)).numpy()

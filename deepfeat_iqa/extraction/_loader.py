@@ -1,0 +1,105 @@
+"""The DataLoader side of extraction: decode, crop and normalize images in worker processes.
+
+Batches are cut on a fixed grid inside each block (one batch never spans two blocks), so each batch is
+written by the block's one writer, and a resumed run, or a Dask worker, sees exactly the batches an
+uninterrupted single-process run would.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import Dataset as TorchDataset
+
+from deepfeat_iqa.errors import DataError
+from deepfeat_iqa.inputs.images import MIN_IMAGE_SIDE, content_digest, load_rgb
+from deepfeat_iqa.inputs.views import View
+
+
+@dataclass
+class Item:
+    """One decoded image: its crops as a normalized float tensor ``(V, 3, H, W)``, or the decode error."""
+
+    row: int
+    crops: torch.Tensor | None
+    error: str | None = None
+
+
+class ViewDataset(TorchDataset):
+    """Rows of a dataset turned into normalized crops; decode errors are returned, not raised.
+
+    Returning the error lets the main process apply ``on_error`` with the file's name, whichever
+    worker hit it.
+    """
+
+    def __init__(self, ids: Sequence[str], paths: Sequence[Path], view: View, mean: Sequence[float], std: Sequence[float]):
+        self.ids, self.paths, self.view = ids, paths, view
+        self.mean = np.asarray(mean, dtype=np.float32) * 255.0
+        self.scale = 1.0 / (np.asarray(std, dtype=np.float32) * 255.0)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, row: int) -> Item:
+        try:
+            image = load_rgb(self.paths[row], min_side=MIN_IMAGE_SIDE)
+            # Random crops are seeded by the file's bytes, not its id or path: the same photo gets the same
+            # crops (and features) whichever loader, folder spelling or CLI reached it.
+            identity = content_digest(self.paths[row]) if self.view.seeded_by_content else ""
+            crops = self.view.crops(image, identity)
+        except DataError as error:
+            return Item(row, None, str(error))
+        height, width = crops[0].shape[:2]
+        batch = np.empty((len(crops), 3, height, width), dtype=np.float32)
+        for index, crop in enumerate(crops):
+            batch[index] = ((crop.astype(np.float32) - self.mean) * self.scale).transpose(2, 0, 1)
+        return Item(row, torch.from_numpy(batch))
+
+
+class GridBatches(Sampler[list[int]]):
+    """Pending rows grouped by grid cell: ``batch_size`` rows per cell, cells restarting at every block."""
+
+    def __init__(self, rows: np.ndarray, block_rows: int, batch_size: int):
+        rows = np.sort(np.asarray(rows, dtype=np.int64))
+        cell = (rows // block_rows) * block_rows + ((rows % block_rows) // batch_size) * batch_size
+        self.batches: list[list[int]] = [[int(r) for r in rows[cell == c]] for c in np.unique(cell)]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def _collate(items: list[Item]) -> list[Item]:
+    return items
+
+
+def _init_worker(_: int) -> None:
+    # Decoding is single-threaded anyway; keep workers from competing with the model for cores.
+    torch.set_num_threads(1)
+
+
+def default_num_workers() -> int:
+    """Worker processes when ``num_workers=None``: all cores but one for the model, at most 8."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(8, cores - 1))
+
+
+def make_loader(dataset: ViewDataset, rows: np.ndarray, block_rows: int, batch_size: int, num_workers: int) -> DataLoader:
+    """A DataLoader yielding lists of :class:`Item`, one list per grid batch (see :class:`GridBatches`)."""
+    return DataLoader(
+        dataset,
+        batch_sampler=GridBatches(rows, block_rows, batch_size),
+        num_workers=num_workers,
+        collate_fn=_collate,
+        worker_init_fn=_init_worker if num_workers else None,
+        prefetch_factor=2 if num_workers else None,
+        persistent_workers=False,
+    )

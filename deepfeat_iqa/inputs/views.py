@@ -1,0 +1,229 @@
+"""Crop protocols ("views"): which pixels of an image the backbone sees, parsed from a spec string.
+
+Each protocol is a small frozen object that turns one ``H x W x 3`` ``uint8`` image into a list of crops
+at the backbone's input size. Its :attr:`~View.spec` is the canonical string recorded in the feature key.
+
+=============  ==========================================================================================
+spec           crops
+=============  ==========================================================================================
+``center``     timm's evaluation transform: resize so the shorter side is ``input / crop_pct``, center crop.
+``resize``     the whole image squashed to the input size (aspect ratio not kept).
+``randomN``    ``N`` crops at the input size, uniformly placed, from the image at native resolution
+               (seed 003 uses ``random10``). ``randomN@seedS`` fixes the seed; without ``@seed`` the
+               ``seed`` argument is used and written into the spec, so the key always names it.
+``grid``       crops at the input size with a stride of half the input size, covering the image row by
+               row (SPAQ's test protocol: 224 crops at stride 112 for a 224 network; a 299 network uses
+               299 crops at stride 149). Crops start at 0 and step by the stride while they fit, as SPAQ
+               does, so a strip narrower than the stride at the right/bottom edge may be left out.
+``patches``    64x64 patches at stride 160 (DCNNS), each **upsampled to the input size** with the
+               backbone's interpolation, so every backbone (ViTs with a fixed input size included)
+               accepts them and layer shapes match the other protocols.
+``full``       the whole image at native size, for fully convolutional use; images of different sizes
+               are run one shape at a time, so any batch size works.
+=============  ==========================================================================================
+
+Small images: whenever an image is smaller than a crop (``randomN``, ``grid``, ``patches`` and ``full``
+against the input size), it is first upscaled so its shorter side equals the crop size, keeping the aspect
+ratio. ``center`` and ``resize`` resize anyway. Extraction refuses images under
+:data:`~deepfeat_iqa.inputs.images.MIN_IMAGE_SIDE` (32 px) per side before they get here: upscaled further,
+their crops would be made of interpolated pixels.
+
+Variable view counts: ``grid`` and ``patches`` give a count that depends on the image size. The store
+holds a fixed ``n_views`` per array, so these protocols are **averaged over their crops at write time**
+(``n_views == 1``; see :attr:`View.reduce`) and the number of crops per image is kept beside the values.
+Averaging is also what :attr:`~deepfeat_iqa.features._sets.LayerFeatures.X` does for fixed-count protocols.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from deepfeat_iqa.errors import ConfigError
+
+_INTERPOLATION = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
+}
+
+#: Spec names accepted by :func:`parse_views`, for messages and the CLI help.
+VIEW_NAMES = ("center", "resize", "randomN", "randomN@seedS", "grid", "patches", "full")
+
+PATCH_SIZE = 64
+PATCH_STRIDE = 160
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How a backbone wants its input, taken from its pretrained config.
+
+    Attributes
+    ----------
+    size:
+        ``(height, width)`` of the network input.
+    crop_pct:
+        Fraction of the resized image kept by the ``center`` crop (timm's ``crop_pct``).
+    interpolation:
+        Resampling filter name (``"bicubic"``, ``"bilinear"``, ...), as in timm's data config.
+    """
+
+    size: tuple[int, int]
+    crop_pct: float = 0.875
+    interpolation: str = "bicubic"
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in _INTERPOLATION:
+            raise ConfigError(f"Unknown interpolation {self.interpolation!r}; use one of {sorted(_INTERPOLATION)}.")
+        if not 0 < self.crop_pct <= 1:
+            raise ConfigError(f"crop_pct must lie in (0, 1], got {self.crop_pct}.")
+
+    def resize(self, image: np.ndarray, height: int, width: int, box: tuple[float, float, float, float] | None = None) -> np.ndarray:
+        """Resample ``image`` (or its ``box`` region, ``(left, top, right, bottom)``) to ``height x width``."""
+        if box is None and image.shape[:2] == (height, width):
+            return image
+        resized = Image.fromarray(image).resize((width, height), _INTERPOLATION[self.interpolation], box=box)
+        return np.asarray(resized)
+
+
+@dataclass(frozen=True)
+class View:
+    """A crop protocol bound to a backbone's geometry.
+
+    Attributes
+    ----------
+    name:
+        Protocol name (``"center"``, ``"random"``, ``"grid"``, ...).
+    geometry:
+        The backbone's input size and resampling.
+    count:
+        Number of crops for ``randomN`` (unused by the other protocols).
+    seed:
+        Seed of ``randomN`` crops (unused by deterministic protocols).
+    """
+
+    name: str
+    geometry: Geometry
+    count: int = 1
+    seed: int = 0
+
+    @property
+    def spec(self) -> str:
+        """Canonical spec, as recorded in the feature key (``"random10@seed0"``, ``"center"``, ...)."""
+        return f"random{self.count}@seed{self.seed}" if self.name == "random" else self.name
+
+    @property
+    def reduce(self) -> bool:
+        """Whether crops are averaged at write time because their count varies per image."""
+        return self.name in ("grid", "patches")
+
+    @property
+    def n_views(self) -> int:
+        """Views per image as stored (crops averaged into one for variable-count protocols)."""
+        return self.count if self.name == "random" else 1
+
+    @property
+    def fixed_shape(self) -> bool:
+        """Whether every crop has the input size (``full`` keeps the native size)."""
+        return self.name != "full"
+
+    @property
+    def seeded_by_content(self) -> bool:
+        """Whether the crops depend on the image's identity (random crops), so extraction must pass one."""
+        return self.name == "random"
+
+    def crops(self, image: np.ndarray, image_id: str = "") -> list[np.ndarray]:
+        """Cut ``image`` (``H x W x 3`` ``uint8``) into this protocol's crops.
+
+        ``image_id`` seeds the random crops together with :attr:`seed`, so an image gets the same
+        crops whichever batch, worker or row order it is processed in. Extraction passes the file's
+        content digest (:func:`~deepfeat_iqa.inputs.images.content_digest`), never the id or path as typed,
+        so the crops of a photo do not depend on how its path was spelled or which loader listed it.
+        """
+        th, tw = self.geometry.size
+        if self.name == "center":
+            return [self._center(image)]
+        if self.name == "resize":
+            return [self.geometry.resize(image, th, tw)]
+        if self.name == "full":
+            return [self._at_least(image, th, tw)]
+        if self.name == "random":
+            return self._random(self._at_least(image, th, tw), image_id)
+        if self.name == "grid":
+            return _tiles(self._at_least(image, th, tw), th, tw, max(1, th // 2), max(1, tw // 2))
+        tiles = _tiles(self._at_least(image, PATCH_SIZE, PATCH_SIZE), PATCH_SIZE, PATCH_SIZE, PATCH_STRIDE, PATCH_STRIDE)
+        return [self.geometry.resize(tile, th, tw) for tile in tiles]
+
+    def _center(self, image: np.ndarray) -> np.ndarray:
+        th, tw = self.geometry.size
+        h, w = image.shape[:2]
+        scale = max(th / self.geometry.crop_pct / h, tw / self.geometry.crop_pct / w)
+        rh, rw = max(th, math.floor(h * scale + 0.5)), max(tw, math.floor(w * scale + 0.5))
+        top, left = (rh - th) // 2, (rw - tw) // 2
+        # Resample only the source region under the crop: same pixels as resize-then-crop, ~40% less work.
+        sy, sx = h / rh, w / rw
+        box = (left * sx, top * sy, (left + tw) * sx, (top + th) * sy)
+        return self.geometry.resize(image, th, tw, box=box)
+
+    def _at_least(self, image: np.ndarray, th: int, tw: int) -> np.ndarray:
+        """Upscale (keeping aspect) so both sides reach the crop size; larger images are untouched."""
+        h, w = image.shape[:2]
+        if h >= th and w >= tw:
+            return image
+        scale = max(th / h, tw / w)
+        return self.geometry.resize(image, max(th, round(h * scale)), max(tw, round(w * scale)))
+
+    def _random(self, image: np.ndarray, image_id: str) -> list[np.ndarray]:
+        th, tw = self.geometry.size
+        h, w = image.shape[:2]
+        id_hash = int.from_bytes(hashlib.sha256(image_id.encode()).digest()[:8], "little")
+        rng = np.random.default_rng([self.seed, id_hash])
+        tops = rng.integers(0, h - th + 1, size=self.count)
+        lefts = rng.integers(0, w - tw + 1, size=self.count)
+        return [image[t : t + th, s : s + tw] for t, s in zip(tops, lefts)]
+
+
+def _tiles(image: np.ndarray, th: int, tw: int, stride_h: int, stride_w: int) -> list[np.ndarray]:
+    """Crops of ``th x tw`` starting at 0 and stepping by the stride while they fit."""
+    h, w = image.shape[:2]
+    return [image[t : t + th, s : s + tw] for t in range(0, h - th + 1, stride_h) for s in range(0, w - tw + 1, stride_w)]
+
+
+_RANDOM = re.compile(r"random(\d+)(?:@seed(\d+))?")
+
+
+def parse_views(spec: str, geometry: Geometry, seed: int = 0) -> View:
+    """Parse a crop-protocol spec into a :class:`View` bound to ``geometry``.
+
+    Parameters
+    ----------
+    spec:
+        ``"center"``, ``"resize"``, ``"randomN"``, ``"randomN@seedS"``, ``"grid"``, ``"patches"`` or ``"full"``.
+    geometry:
+        The backbone's input size, crop fraction and interpolation.
+    seed:
+        Seed for ``randomN`` when the spec names none.
+
+    Examples
+    --------
+    >>> parse_views("random10", Geometry((224, 224)), seed=3).spec
+    'random10@seed3'
+    """
+    text = str(spec).strip().lower()
+    if text in ("center", "resize", "grid", "patches", "full"):
+        return View(text, geometry)
+    match = _RANDOM.fullmatch(text)
+    if match:
+        count = int(match.group(1))
+        if count < 1:
+            raise ConfigError(f"Crop spec {spec!r} asks for no crops; use random1 or more.")
+        return View("random", geometry, count=count, seed=int(match.group(2)) if match.group(2) else int(seed))
+    raise ConfigError(f"Unknown crop protocol {spec!r}; use one of {', '.join(VIEW_NAMES)} (e.g. 'random10@seed3').")

@@ -1,0 +1,107 @@
+"""The one precision rule of the library: what ``precision="auto"`` becomes, and how a precision is run.
+
+Extraction, image-head training and prediction, fine-tuning, pretraining, sweeps and the CLI all resolve
+``precision`` here, before anything is keyed or stored, so ``"auto"`` never appears in a feature key.
+
+``"auto"`` is bf16 only where the device runs it natively: a CPU with AMX or AVX512-BF16, a GPU with bf16
+units. Elsewhere bf16 is emulated, and emulation costs more than it saves *in the forward pass too*: on a
+2-core AMD EPYC with AVX2 only, EfficientNet-Lite0 ran 6.6 img/s in fp32 and 0.7 img/s under bf16 autocast
+(docs/precision.md). So on such a CPU ``"auto"`` is fp32, and an explicit ``"bf16"`` still works but warns
+once with that cost. On a GPU without bf16, inference uses fp16; training stays fp32 there, because fp16
+training needs a gradient scaler the engine does not have.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from contextlib import AbstractContextManager, nullcontext
+from typing import Literal
+
+import torch
+
+from deepfeat_iqa.errors import ConfigError
+
+#: Precisions a computation can run in (for features, part of the feature key).
+PRECISIONS = ("fp32", "bf16", "fp16")
+#: What ``precision=`` accepts: a concrete precision or ``"auto"``.
+PRECISION_CHOICES = ("auto", *PRECISIONS)
+#: The default everywhere: decided by :func:`resolve_precision` from the hardware.
+DEFAULT_PRECISION = "auto"
+
+Purpose = Literal["inference", "training"]
+
+
+def bf16_native(device: torch.device) -> bool:
+    """Whether bf16 runs natively: CUDA with bf16 units, or a CPU with AVX512-BF16 or AMX."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    return _cpu_bf16_native()
+
+
+@functools.cache
+def _cpu_bf16_native() -> bool:
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def resolve_precision(precision: str, device: torch.device, *, purpose: Purpose = "inference") -> str:
+    """A concrete precision for ``precision`` on ``device``.
+
+    ``"auto"``: bf16 where :func:`bf16_native`, else fp32 (on CUDA without bf16: fp16 for inference, fp32
+    for training). Explicit values are checked: fp16 is for CUDA only, and bf16 on a CPU without native
+    support warns once (it works, several times slower than fp32).
+    """
+    if precision == "auto":
+        if bf16_native(device):
+            return "bf16"
+        return "fp16" if device.type == "cuda" and purpose == "inference" else "fp32"
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision={precision!r} is not one of {', '.join(repr(p) for p in PRECISION_CHOICES)}.")
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError("precision='fp16' is for CUDA (float16 autocast is slow and lossy on CPUs); use 'bf16' or 'fp32' here.")
+    if precision == "fp16" and purpose == "training":
+        raise ConfigError("precision='fp16' is not supported for training (it needs a gradient scaler); use 'bf16' or 'fp32'.")
+    if precision == "bf16" and device.type == "cpu" and not bf16_native(device):
+        _warn_emulated_bf16()
+    return precision
+
+
+@functools.cache
+def _warn_emulated_bf16() -> None:
+    warnings.warn(
+        "precision='bf16' on a CPU without AVX512-BF16 or AMX is emulated: measured 5-9x slower than fp32 "
+        "(docs/precision.md). Use precision='auto' (fp32 here) unless you need features that match bf16 ones.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+#: Precisions whose features a model accepts in place of each other: measured on clive-dev with real
+#: EfficientNet-Lite weights, GPR predictions from bf16 and fp32 features of the same photos agree to SROCC
+#: 0.999 (docs/precision.md), far inside split-to-split noise, so a model fitted on an AMX laptop scores on an
+#: AVX2 server in fp32 (and the reverse) instead of refusing or emulating bf16 at a tenth of the speed.
+INTERCHANGEABLE = frozenset({"fp32", "bf16"})
+
+
+def accepted_precision(recorded: str, device: torch.device) -> str:
+    """The precision to extract in for a model fitted on ``recorded`` features: the fastest it accepts here."""
+    fastest = resolve_precision("auto", device)
+    if recorded in INTERCHANGEABLE and fastest in INTERCHANGEABLE:
+        return fastest
+    return recorded
+
+
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The autocast dtype of a precision (``None``: no autocast)."""
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+
+
+def autocast(precision: str, device: torch.device) -> AbstractContextManager:
+    """Autocast to the precision's dtype on ``device``, or nothing for fp32."""
+    dtype = autocast_dtype(precision)
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def memory_format(precision: str) -> torch.memory_format:
+    """Half-precision convolutions are fastest in channels_last (oneDNN on CPUs, cuDNN on GPUs)."""
+    return torch.channels_last if autocast_dtype(precision) is not None else torch.contiguous_format

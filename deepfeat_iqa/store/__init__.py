@@ -1,0 +1,33 @@
+"""The zarr v3 feature store (layout and concurrency rules: :mod:`deepfeat_iqa.store._zarr`, ``docs/store.md``)."""
+
+from deepfeat_iqa.store._zarr import (
+    CHUNK_BYTES,
+    FLOAT16_ABOVE_DIM,
+    MAX_CHUNK_ROWS,
+    MIN_BLOCKS,
+    MIN_CHUNK_ROWS,
+    ArraySpec,
+    FeatureArray,
+    FeatureStore,
+    chunk_rows_for,
+    dataset_key,
+    default_store_url,
+    file_stats,
+    storage_dtype,
+)
+
+__all__ = [
+    "CHUNK_BYTES",
+    "FLOAT16_ABOVE_DIM",
+    "MAX_CHUNK_ROWS",
+    "MIN_BLOCKS",
+    "MIN_CHUNK_ROWS",
+    "ArraySpec",
+    "FeatureArray",
+    "FeatureStore",
+    "chunk_rows_for",
+    "dataset_key",
+    "default_store_url",
+    "file_stats",
+    "storage_dtype",
+]

@@ -1,0 +1,103 @@
+"""The GPU path's choices, tested on a CPU by mocking what torch reports (no test needs a GPU)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import torch
+
+import deepfeat_iqa as dfi
+from deepfeat_iqa.runtime import precision as precision_module
+from deepfeat_iqa.runtime.device import resolve_batch_size, resolve_device, to_device
+from deepfeat_iqa.runtime.precision import autocast_dtype, resolve_precision
+from deepfeat_iqa.errors import ConfigError
+
+CUDA, CPU = torch.device("cuda"), torch.device("cpu")
+
+
+def _cpu_bf16(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    """Pin what the CPU is said to run natively, so no test depends on the machine it runs on."""
+    monkeypatch.setattr(precision_module, "_cpu_bf16_native", lambda: native)
+    precision_module._warn_emulated_bf16.cache_clear()
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_where_the_cpu_runs_it_natively(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    _cpu_bf16(monkeypatch, native)
+    assert resolve_precision("auto", CPU) == ("bf16" if native else "fp32")
+    assert resolve_precision("auto", CPU, purpose="training") == ("bf16" if native else "fp32")
+
+
+def test_explicit_bf16_on_an_emulating_cpu_works_but_warns_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    _cpu_bf16(monkeypatch, False)
+    with pytest.warns(UserWarning, match="emulated: measured 5-9x slower than fp32"):
+        assert resolve_precision("bf16", CPU) == "bf16"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_precision("bf16", CPU) == "bf16"  # once per process, not per call
+    _cpu_bf16(monkeypatch, True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_precision("bf16", CPU) == "bf16"  # native: no warning
+
+
+def test_auto_precision_on_gpus_is_bf16_where_supported_else_fp16_for_inference_and_fp32_for_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_precision("auto", CUDA) == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_precision("auto", CUDA) == "fp16" and resolve_precision("fp32", CUDA) == "fp32"
+    assert resolve_precision("auto", CUDA, purpose="training") == "fp32"
+    with pytest.raises(ConfigError, match="not supported for training"):
+        resolve_precision("fp16", CUDA, purpose="training")
+    assert autocast_dtype("fp16") is torch.float16 and autocast_dtype("bf16") is torch.bfloat16 and autocast_dtype("fp32") is None
+
+
+def test_explicit_precisions_are_checked() -> None:
+    with pytest.raises(ConfigError, match="fp16.*is for CUDA"):
+        resolve_precision("fp16", CPU)
+    with pytest.raises(ConfigError, match="'fp8' is not one of 'auto', 'fp32', 'bf16', 'fp16'"):
+        resolve_precision("fp8", CPU)
+
+
+def test_default_batch_is_larger_on_cuda() -> None:
+    assert resolve_batch_size(None, CPU) == 32 and resolve_batch_size(None, CUDA) == 128 and resolve_batch_size(7, CUDA) == 7
+    with pytest.raises(ConfigError, match="at least 1"):
+        resolve_batch_size(0, CPU)
+
+
+def test_cuda_copies_come_from_pinned_memory_without_blocking() -> None:
+    batch = mock.MagicMock()
+    to_device(batch, CUDA)
+    batch.pin_memory.assert_called_once_with()
+    batch.pin_memory.return_value.to.assert_called_once_with(CUDA, non_blocking=True)
+    plain = mock.MagicMock()
+    to_device(plain, CPU)
+    plain.pin_memory.assert_not_called()
+
+
+def test_no_device_given_picks_cuda_when_torch_sees_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_device(None) == CPU or torch.cuda.is_available()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device(None) == CUDA and resolve_device("auto") == CUDA
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_extract_keys_features_by_the_resolved_precision(photo_dir: Path, monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    _cpu_bf16(monkeypatch, native)
+    feats = dfi.extract(sorted(photo_dir.iterdir())[:2], model="resnet18", weights="random", layer="layer1", store=None, progress=False)
+    assert feats.only().key.precision == ("bf16" if native else "fp32")  # never stored as "auto"
+
+
+def test_gpu_check_script_refuses_to_pass_without_cuda() -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 2 and "sees no CUDA device" in done.stdout and "nothing was measured" in done.stdout
