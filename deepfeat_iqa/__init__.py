@@ -26,6 +26,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "QualityModel": ("deepfeat_iqa.api", "QualityModel"),
     "save_model": ("deepfeat_iqa.persist", "save"),
     "load_model": ("deepfeat_iqa.persist", "load"),
+    "score": ("deepfeat_iqa.scoring", "score"),
     "evaluate": ("deepfeat_iqa.evaluation._evaluate", "evaluate"),
     "finetune": ("deepfeat_iqa.api", "finetune"),
     "FineTunedWeights": ("deepfeat_iqa.backbones", "FineTunedWeights"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import logging
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,23 +145,55 @@ class QualityModel:
             )
         return lf
 
-    def predict(self, features: Any, *, return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    def features_of(self, images: Any, **extract_options: Any) -> FeatureSet:
+        """Features of ``images`` made exactly as the training features were (per layer, with its pooling).
+
+        The precision is the fastest this model accepts on this machine (fp32 and bf16 features stand in
+        for each other, :data:`deepfeat_iqa.runtime.precision.INTERCHANGEABLE`); the weights are
+        ``info["weights_source"]`` (what ``fit`` and the CLI record), checked against the key's fingerprint.
+        ``extract_options`` go to :func:`deepfeat_iqa.extract` (``store``, ``device``, ``batch_size``,
+        ``on_error``, ``weights`` to override the source, ...).
+        """
+        from deepfeat_iqa.extraction import extract
+        from deepfeat_iqa.runtime.device import resolve_device
+        from deepfeat_iqa.runtime.precision import accepted_precision
+
+        if self.key is None:
+            raise ConfigError(f"Head {self.head!r} reads images itself; pass the photos to predict().")
+        options = {"weights": self.info.get("weights_source", "imagenet"), "seed": self.info.get("extract_seed", 0),
+                   "progress": False, **extract_options}  # fmt: skip
+        options["precision"] = accepted_precision(self.key.precision, resolve_device(options.get("device")))
+        parts = list(self.key) if isinstance(self.key, ConcatKey) else [self.key]
+        by_pooling: dict[str, list[str]] = {}
+        for part in parts:
+            by_pooling.setdefault(part.pooling, []).append(part.layer)
+        layers: dict[str, LayerFeatures] = {}
+        for pooling, paths in by_pooling.items():
+            layers.update(extract(images, model=self.key.backbone, layer=paths, pooling=pooling, crops=self.key.views, **options))
+        return FeatureSet(layers)
+
+    def predict(self, features: Any, *, return_std: bool = False, **extract_options: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predicted quality per image (row order of ``features``).
 
         Parameters
         ----------
         features:
             For a feature head: features of the same kind as the training features (same backbone,
-            weights, layers, pooling, views and precision); a FeatureSet with more layers is reduced
-            to the model's. For an image head: a Dataset, a folder, one image path or a list of paths.
+            weights, layers, pooling, views; fp32 and bf16 stand in for each other), a FeatureSet with
+            more layers being reduced to the model's — or photos (a Dataset, a folder, one path or a list
+            of paths), whose features are extracted as :meth:`features_of` says. For an image head: photos.
         return_std:
             Also return each prediction's standard deviation; only heads with uncertainty (GPR) have it.
+        extract_options:
+            For photos given to a feature head: options of :func:`deepfeat_iqa.extract` (``store``, ``device``, ...).
 
         Raises
         ------
         FeatureKeyError
             When the features were made another way than the training features.
         """
+        if self.key is not None and not isinstance(features, (LayerFeatures, FeatureSet)):
+            features = self.features_of(features, **extract_options)
         if self.key is None:
             inputs = head_inputs(self.estimator, features)
         else:
@@ -261,9 +294,22 @@ def finetune(dataset: Dataset, model: str = DEFAULT_BACKBONE, *, weights: Any = 
     head = make_head("spaq-bl", backbone=model, weights=weights, epochs=epochs, **options)
     fit_estimator(head, dataset, labels(dataset), (), dataset)
     tensors = head.trunk_state_dict()
+    fingerprint = fingerprint_state_dict(tensors)
+    trained = fingerprint != head.trunk_weights_
     info = {
         "dataset": dataset.name, "n_train": head.n_train_, "n_val": head.n_val_, "epochs": epochs,
         "best_epoch": head.best_epoch_, "best_val_srocc": head.best_val_srocc_, "base_weights": head.trunk_weights_,
-        "precision": head.precision_,
+        "precision": head.precision_, "trunk_trained": trained,
     }  # fmt: skip
-    return FineTunedWeights(model, tensors, fingerprint_state_dict(tensors), info)
+    if not trained:
+        # The validation SROCC peaked in an epoch that trained only the regression layer (freeze_trunk_epochs),
+        # so the weights handed back are the starting ones: say so rather than let them pass as fine-tuned.
+        warnings.warn(
+            f"dfi.finetune kept epoch {head.best_epoch_} (best validation SROCC {head.best_val_srocc_}), in which the "
+            f"trunk was still frozen (freeze_trunk_epochs={head.freeze_trunk_epochs}): the returned weights are the "
+            f"starting weights unchanged ({fingerprint[:19]}...). Train more epochs, set freeze_trunk_epochs=0, or "
+            "raise trunk_lr; info['trunk_trained'] is False.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return FineTunedWeights(model, tensors, fingerprint, info)

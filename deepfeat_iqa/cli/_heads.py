@@ -100,7 +100,7 @@ def _features(ds: Any, features: Path | None, layer: list[str] | None, model: st
 
 @app.command("fit")
 def fit_command(
-    out: Annotated[Path, typer.Option("--out", help="Model file to write (.joblib).")],
+    out: Annotated[Path, typer.Option("--out", help="Model file to write (.dfi: a safe zip of JSON and arrays).")],
     images: Images = None,
     labels: LabelsCsv = None,
     image_col: ImageCol = "image",
@@ -210,8 +210,10 @@ def evaluate_command(
 @app.command("score")
 def score_command(
     paths: Annotated[list[Path], typer.Argument(help="Photos or folders of photos to score.")],
-    model_file: Annotated[Path, typer.Option("--model-file", help="Model written by `deepfeat-iqa fit`.")],
-    out: Annotated[Path, typer.Option("--out", help="CSV to write: id (as in the dataset), path, score.")] = Path("scores.csv"),
+    model_file: Annotated[
+        Path | None, typer.Option("--model-file", help="Model written by `deepfeat-iqa fit` (default: the bundled model, docs/model-card.md).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="CSV to write: id (as in the dataset), path, score (and sd where the model has one).")] = Path("scores.csv"),
     weights: Annotated[
         str | None, typer.Option("--weights", "-w", help="Weights source (PATH), when the model file does not record it.")
     ] = None,
@@ -224,42 +226,17 @@ def score_command(
         bool, typer.Option("--trusted", help="Also read pickle/joblib model files (they can run code: only files you trust).")
     ] = False,
 ) -> None:
-    """Score photos with a fitted model, extracting their features exactly as the model's were."""
-    import pandas as pd
-
+    """Score photos with a fitted model (the bundled one by default), extracting features exactly as the model's were."""
     from deepfeat_iqa.persist import load
+    from deepfeat_iqa.scoring import score
 
     ds = images_arg(paths)
     with user_errors():
-        fitted = load(model_file, trusted=trusted)
-        if fitted.key is None:  # an image head reads the photos directly
-            scores = fitted.predict(ds)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame({"id": ds.ids, "path": [str(p) for p in ds.paths], "score": scores}).to_csv(out, index=False)
-            typer.echo(f"Scored {len(ds)} photos -> {out}")
-            return
-        source = weights or fitted.info.get("weights_source", "imagenet")
+        fitted = None if model_file is None else load(model_file, trusted=trusted)
         options = extract_options(store=store, device=device, batch_size=batch_size, num_workers=num_workers, on_error=on_error)
-        feats = _extract_like(fitted, ds, source, fitted.info.get("extract_seed", 0), options)
-        scores = fitted.predict(feats)
-    scored = feats.dataset  # images that could not be read are left out with --on-error skip
+        if weights is not None:
+            options["weights"] = weights
+        table = score(ds, fitted, **options)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"id": scored.ids, "path": [str(p) for p in scored.paths], "score": scores}).to_csv(out, index=False)
-    typer.echo(f"Scored {len(scored)} photos -> {out}")
-
-
-def _extract_like(fitted: Any, ds: Any, source: str, seed: int, options: dict[str, Any]) -> Any:
-    """Features of ``ds`` made exactly as the model's were: per layer, with that layer's own pooling."""
-    from deepfeat_iqa.extraction._extract import extract
-    from deepfeat_iqa.features._sets import FeatureSet
-
-    parts = list(fitted.key) if isinstance(fitted.key.layer, tuple) else [fitted.key]
-    by_pooling: dict[str, list[str]] = {}
-    for part in parts:
-        by_pooling.setdefault(part.pooling, []).append(part.layer)
-    layers: dict[str, Any] = {}
-    for pooling, paths in by_pooling.items():
-        extracted = extract(ds, model=fitted.key.backbone, layer=paths, weights=source, seed=seed, pooling=pooling,
-                            crops=fitted.key.views, precision=fitted.key.precision, **options)  # fmt: skip
-        layers.update(extracted)
-    return FeatureSet(layers)
+    table.to_csv(out, index=False)
+    typer.echo(f"Scored {len(table)} photos -> {out}")

@@ -38,6 +38,7 @@ for _task in ("bl", "mt-e", "mt-a", "mt-s"):
 HEADS.add("dcnns", "deepfeat_iqa.heads.image._patchcnn:DCNNS")
 HEADS.add("cnniqa", "deepfeat_iqa.heads.image._patchcnn:CNNIQA")
 HEADS.add("quality-aware", "deepfeat_iqa.heads.image._quality_aware:QualityAwareFineTune")
+HEADS.add("combination", "deepfeat_iqa.heads._combination:Combination", aliases=("ensemble-head",))
 
 #: Public names of this package, imported on first use (PEP 562) like the package root's.
 _LAZY = {
@@ -51,9 +52,13 @@ _LAZY = {
     "DCNNS": "deepfeat_iqa.heads.image",
     "CNNIQA": "deepfeat_iqa.heads.image",
     "QualityAwareFineTune": "deepfeat_iqa.heads.image",
+    "Combination": "deepfeat_iqa.heads._combination",
+    "Member": "deepfeat_iqa.heads._combination",
 }
 
 __all__ = [
+    "Combination",
+    "Member",
     "GPR",
     "ImageHead",
     "SpaqHead",

@@ -192,7 +192,10 @@ def predict_side_labels(estimator: BaseEstimator, dataset: Dataset) -> dict[str,
 
 
 def supports_std(estimator: BaseEstimator) -> bool:
-    """Whether the head's ``predict`` can return a standard deviation (Gaussian processes can)."""
+    """Whether the head's ``predict`` can return a standard deviation (Gaussian processes can; a head whose
+    answer depends on its parts, such as a combination, says so through ``has_std()``)."""
+    if hasattr(estimator, "has_std"):
+        return bool(estimator.has_std())
     return "return_std" in inspect.signature(estimator.predict).parameters
 
 

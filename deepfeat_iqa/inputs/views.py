@@ -20,6 +20,10 @@ spec           crops
                accepts them and layer shapes match the other protocols.
 ``full``       the whole image at native size, for fully convolutional use; images of different sizes
                are run one shape at a time, so any batch size works.
+``fullN``      the whole image with its shorter side brought down to ``N`` when it is longer (aspect kept,
+               never enlarged): ``full512`` is ``full`` for a 500x500 LIVE-in-the-Wild photo and 683x512
+               for a 12-MP phone photo, which ``full`` would run at 4000x3000 (SPAQ resizes to 512 first
+               too). The recommended recipe's view (docs/real-accuracy.md).
 =============  ==========================================================================================
 
 Small images: whenever an image is smaller than a crop (``randomN``, ``grid``, ``patches`` and ``full``
@@ -55,8 +59,10 @@ _INTERPOLATION = {
     "hamming": Image.Resampling.HAMMING,
 }
 
+#: Smallest ``N`` of ``fullN`` (a smaller count on a ``full`` view means native size).
+MIN_FULL_SIDE = 32
 #: Spec names accepted by :func:`parse_views`, for messages and the CLI help.
-VIEW_NAMES = ("center", "resize", "randomN", "randomN@seedS", "grid", "patches", "full")
+VIEW_NAMES = ("center", "resize", "randomN", "randomN@seedS", "grid", "patches", "full", "fullN")
 
 PATCH_SIZE = 64
 PATCH_STRIDE = 160
@@ -105,7 +111,7 @@ class View:
     geometry:
         The backbone's input size and resampling.
     count:
-        Number of crops for ``randomN`` (unused by the other protocols).
+        Number of crops for ``randomN``; for ``fullN`` the longest allowed shorter side (0: native size).
     seed:
         Seed of ``randomN`` crops (unused by deterministic protocols).
     """
@@ -118,7 +124,9 @@ class View:
     @property
     def spec(self) -> str:
         """Canonical spec, as recorded in the feature key (``"random10@seed0"``, ``"center"``, ...)."""
-        return f"random{self.count}@seed{self.seed}" if self.name == "random" else self.name
+        if self.name == "random":
+            return f"random{self.count}@seed{self.seed}"
+        return f"full{self.count}" if self.name == "full" and self.count >= MIN_FULL_SIDE else self.name
 
     @property
     def reduce(self) -> bool:
@@ -154,7 +162,7 @@ class View:
         if self.name == "resize":
             return [self.geometry.resize(image, th, tw)]
         if self.name == "full":
-            return [self._at_least(image, th, tw)]
+            return [self._at_least(self._at_most(image), th, tw)]
         if self.name == "random":
             return self._random(self._at_least(image, th, tw), image_id)
         if self.name == "grid":
@@ -181,6 +189,18 @@ class View:
         scale = max(th / h, tw / w)
         return self.geometry.resize(image, max(th, round(h * scale)), max(tw, round(w * scale)))
 
+    def _at_most(self, image: np.ndarray) -> np.ndarray:
+        """``fullN``: shrink (keeping aspect) so the shorter side is ``N``; smaller images are untouched."""
+        h, w = image.shape[:2]
+        if self.count < MIN_FULL_SIDE or min(h, w) <= self.count:
+            return image
+        scale = self.count / min(h, w)
+        return self.geometry.resize(image, max(1, round(h * scale)), max(1, round(w * scale)))
+
+    def max_short_side(self) -> int | None:
+        """The largest shorter side this view uses from an image (what a decoder may shrink to), or None."""
+        return self.count if self.name == "full" and self.count >= MIN_FULL_SIDE else None
+
     def _random(self, image: np.ndarray, image_id: str) -> list[np.ndarray]:
         th, tw = self.geometry.size
         h, w = image.shape[:2]
@@ -198,6 +218,7 @@ def _tiles(image: np.ndarray, th: int, tw: int, stride_h: int, stride_w: int) ->
 
 
 _RANDOM = re.compile(r"random(\d+)(?:@seed(\d+))?")
+_FULL = re.compile(r"full(\d+)")
 
 
 def parse_views(spec: str, geometry: Geometry, seed: int = 0) -> View:
@@ -206,7 +227,7 @@ def parse_views(spec: str, geometry: Geometry, seed: int = 0) -> View:
     Parameters
     ----------
     spec:
-        ``"center"``, ``"resize"``, ``"randomN"``, ``"randomN@seedS"``, ``"grid"``, ``"patches"`` or ``"full"``.
+        ``"center"``, ``"resize"``, ``"randomN"``, ``"randomN@seedS"``, ``"grid"``, ``"patches"``, ``"full"`` or ``"fullN"``.
     geometry:
         The backbone's input size, crop fraction and interpolation.
     seed:
@@ -219,7 +240,12 @@ def parse_views(spec: str, geometry: Geometry, seed: int = 0) -> View:
     """
     text = str(spec).strip().lower()
     if text in ("center", "resize", "grid", "patches", "full"):
-        return View(text, geometry)
+        return View(text, geometry, count=0 if text == "full" else 1)
+    full = _FULL.fullmatch(text)
+    if full:
+        if int(full.group(1)) < MIN_FULL_SIDE:
+            raise ConfigError(f"Crop spec {spec!r}: the shorter side must stay at least 32 px (e.g. full512).")
+        return View("full", geometry, count=int(full.group(1)))
     match = _RANDOM.fullmatch(text)
     if match:
         count = int(match.group(1))

@@ -32,3 +32,16 @@ def test_finetune_then_extract_keys_features_by_the_finetuned_fingerprint(images
     assert np.allclose(from_file.X, tuned.X)
     module.state_dict()[next(iter(module.state_dict()))].add_(torch.ones(()))  # change one tensor in place
     assert dfi.extract(images, weights=module, **common).only().key.weights != ft.fingerprint
+
+
+def test_a_finetune_that_kept_a_frozen_trunk_epoch_says_so(images):
+    """One epoch with the trunk frozen: the kept weights are the start weights, and the result must say it."""
+    import pytest
+
+    options = {k: v for k, v in FAST.items() if k not in ("backbone", "weights")}
+    with pytest.warns(UserWarning, match=r"kept epoch 1 .*trunk was still frozen .*starting weights unchanged"):
+        ft = dfi.finetune(images, model=TINY, weights="random", epochs=1, freeze_trunk_epochs=1, **options)
+    assert ft.info["trunk_trained"] is False
+    assert ft.fingerprint == build_backbone(TINY, "random", seed=0).weights_sha256
+    trained = dfi.finetune(images, model=TINY, weights="random", epochs=1, freeze_trunk_epochs=0, **options)
+    assert trained.info["trunk_trained"] is True

@@ -101,3 +101,17 @@ def test_gpu_check_script_refuses_to_pass_without_cuda() -> None:
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300, check=False)
     assert done.returncode == 2 and "sees no CUDA device" in done.stdout and "nothing was measured" in done.stdout
+
+
+def test_full_n_view_shrinks_only_large_photos_keeping_aspect() -> None:
+    import numpy as np
+
+    from deepfeat_iqa.inputs.views import Geometry, parse_views
+
+    view = parse_views("full512", Geometry((224, 224)))
+    assert view.spec == "full512" and view.max_short_side() == 512
+    assert view.crops(np.zeros((3000, 4000, 3), np.uint8))[0].shape == (512, 683, 3)
+    assert view.crops(np.zeros((500, 480, 3), np.uint8))[0].shape == (500, 480, 3)  # never enlarged
+    assert parse_views("full", Geometry((224, 224))).spec == "full"
+    with pytest.raises(ConfigError, match="at least 32"):
+        parse_views("full8", Geometry((224, 224)))

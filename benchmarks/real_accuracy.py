@@ -1,0 +1,170 @@
+"""Accuracy on real human judgments: every recipe over the same content-separated splits of clive-dev.
+
+    python benchmarks/real_accuracy.py                         # every row, split seed 0 (choose here)
+    python benchmarks/real_accuracy.py --seed 1 --rows confirm # the chosen recipe and the baseline, seed 1
+    python benchmarks/real_accuracy.py --report                # tables from the rows finished so far
+
+10 content-separated 80/20 splits (``dfi.splits.repeated``, seed 0; every photo of clive-dev is its own
+content), the same splits for every row; image heads train on the first 5 of them (2 CPU cores), and
+their t-test pairs only those splits. Each row reports SROCC/PLCC/KROCC mean ± sd, minutes of fitting,
+and a paired t-test of its per-split SROCC against the baseline row (frozen EfficientNet-Lite0 GPR on
+blocks 3-6 + conv_head, ``avg+std``, whole image). Features are extracted in fp32 once into the store
+and reused by every row. Finished rows are kept in ``<out>/real_accuracy_rows.jsonl`` so a killed run
+resumes where it stopped; ``--report`` writes ``real_accuracy.json`` and ``real_accuracy.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clive-dev"
+OUT = Path(__file__).resolve().parent / "results"
+STAGES = ["block3", "block4", "block5", "block6", "conv_head"]
+DEEP = ["block4", "block5", "block6", "conv_head"]
+LITE = [f"efficientnet_lite{i}" for i in range(3)]
+BASELINE = "L0 GPR b3-6+head avg+std full (baseline)"
+#: SPAQ-BL trained like a plain PyTorch fine-tune: one rate for all, no frozen epochs, no validation hold-out.
+PLAIN_BL = dict(epochs=8, batch_size=32, lr=3e-4, trunk_lr=None, freeze_trunk_epochs=0, val_fraction=0.0,
+                test_views="grid", precision="auto")  # fmt: skip
+
+
+def member(backbone: str, layers: list[str], pooling: str, head: str = "gpr", views: str = "full", **options: Any) -> dict:
+    return dict(backbone=backbone, layers=tuple(layers), pooling=pooling, views=views, head=head, options=options)
+
+
+BEST_MEMBERS = [member(LITE[0], DEEP, "avg"), member(LITE[1], DEEP, "avg+std"), member(LITE[2], DEEP, "avg+std")]
+
+ROWS: dict[str, dict[str, Any]] = {
+    BASELINE: dict(kind="features", model=LITE[0], layers=STAGES, pooling="avg+std", views="full", head="gpr"),
+    "L0 GPR conv_head avg center (old CLI default)": dict(kind="features", model=LITE[0], layers=["conv_head"], pooling="avg", views="center", head="gpr"),
+    "L0 GPR b4-6+head avg full": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full", head="gpr"),
+    "L0 GPR b4-6+head avg+std full": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg+std", views="full", head="gpr"),
+    "L0 GPR b2-6+head avg full": dict(kind="features", model=LITE[0], layers=["block2", *STAGES], pooling="avg", views="full", head="gpr"),
+    "L0 GPR b4-6+head avg resize": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="resize", head="gpr"),
+    "L0 GPR b4-6+head avg grid": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="grid", head="gpr"),
+    "L0 linear SVR b4-6+head avg full": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full", head="svr"),
+    "L0 RBF SVR b4-6+head avg full": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full", head="rbf-svr"),
+    "L0 MLP b4-6+head avg full": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full", head="mlp"),
+    "L1 GPR b4-6+head avg+std full": dict(kind="features", model=LITE[1], layers=DEEP, pooling="avg+std", views="full", head="gpr"),
+    "L2 GPR b4-6+head avg+std full": dict(kind="features", model=LITE[2], layers=DEEP, pooling="avg+std", views="full", head="gpr"),
+    "Combination mean: GPR on L0+L1+L2": dict(kind="combination", members=BEST_MEMBERS, combiner="mean"),
+    "Combination stack: GPR on L0+L1+L2": dict(kind="combination", members=BEST_MEMBERS, combiner="stack"),
+    "SPAQ-BL L0 (head defaults)": dict(kind="image", head="spaq-bl", options={}),
+    "SPAQ-BL L0 plain recipe (8 ep, 3e-4, grid test)": dict(kind="image", head="spaq-bl", options=PLAIN_BL),
+    "Combination mean: GPR on L0+L1+L2 + SPAQ-BL plain": dict(
+        kind="combination", members=[*BEST_MEMBERS, dict(head="spaq-bl", options=PLAIN_BL)], combiner="mean", image=True),
+}
+#: The rows rerun on the seed-1 splits to confirm the choice (``--rows confirm``).
+CONFIRM = [BASELINE, "Combination mean: GPR on L0+L1+L2"]
+IMAGE_SPLITS = 5
+
+
+def run_row(name: str, spec: dict[str, Any], ds: Any, splits: list, store: str) -> dict[str, Any]:
+    import deepfeat_iqa as dfi
+
+    started = time.perf_counter()
+    if spec["kind"] == "features":
+        feats = dfi.extract(ds, model=spec["model"], layer=spec["layers"], pooling=spec["pooling"], crops=spec["views"],
+                            precision="fp32", store=store, progress=False)  # fmt: skip
+        extract_s = time.perf_counter() - started
+        result = dfi.evaluate(feats, head=spec["head"], layers=spec["layers"], splits=splits, progress=False)
+    elif spec["kind"] == "combination":
+        extract_s = 0.0
+        chosen = splits[:IMAGE_SPLITS] if spec.get("image") else splits
+        result = dfi.evaluate(ds, head="combination", members=spec["members"], combiner=spec["combiner"],
+                              precision="fp32", store=store, splits=chosen, progress=False)  # fmt: skip
+    else:
+        extract_s = 0.0
+        result = dfi.evaluate(ds, head=spec["head"], splits=splits[:IMAGE_SPLITS], progress=False, **spec["options"])
+    per_split = result.per_split
+    row = {"row": name, "spec": spec, "n_splits": len(per_split), "fit_minutes": round((time.perf_counter() - started - extract_s) / 60, 2),
+           "extract_minutes": round(extract_s / 60, 2)}  # fmt: skip
+    for metric in ("srocc", "plcc", "krocc", "rmse"):
+        values = per_split[metric].to_numpy(dtype=float)
+        row[metric] = [round(float(v), 5) for v in values]
+    return row
+
+
+def summarize(rows: list[dict[str, Any]], seed: int) -> dict[str, Any]:
+    from scipy.stats import ttest_rel
+
+    base = next((r for r in rows if r["row"] == BASELINE), None)
+    table = []
+    for r in rows:
+        entry = {"row": r["row"], "splits": r["n_splits"], "fit_minutes": r["fit_minutes"]}
+        for metric in ("srocc", "plcc", "krocc"):
+            values = np.asarray(r[metric])
+            entry[f"{metric}_mean"], entry[f"{metric}_sd"] = round(float(values.mean()), 4), round(float(values.std(ddof=1)), 4)
+        if base is not None and r is not base:
+            n = min(len(r["srocc"]), len(base["srocc"]))  # image rows: the first 5 of the same splits
+            diff = np.asarray(r["srocc"][:n]) - np.asarray(base["srocc"][:n])
+            entry["vs_baseline"] = round(float(diff.mean()), 4)
+            entry["p_paired"] = float(ttest_rel(r["srocc"][:n], base["srocc"][:n]).pvalue) if n > 1 and diff.std() > 0 else None
+        table.append(entry)
+    table.sort(key=lambda e: -e["srocc_mean"])
+    return {"seed": seed, "rows": table}
+
+
+def markdown(summary: dict[str, Any], machine: str) -> str:
+    lines = [f"### clive-dev, split seed {summary['seed']} (content-separated 80/20; image heads: first {IMAGE_SPLITS} splits)",
+             f"Measured on {machine}.", "",
+             "| row | splits | SROCC | PLCC | KROCC | vs baseline (paired t, p) | fit min |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for e in summary["rows"]:
+        vs = "—" if "vs_baseline" not in e else f"{e['vs_baseline']:+.4f}" + (f" (p={e['p_paired']:.3g})" if e.get("p_paired") is not None else "")
+        lines.append(f"| {e['row']} | {e['splits']} | {e['srocc_mean']:.4f} ± {e['srocc_sd']:.4f} | {e['plcc_mean']:.4f} ± {e['plcc_sd']:.4f} "
+                     f"| {e['krocc_mean']:.4f} ± {e['krocc_sd']:.4f} | {vs} | {e['fit_minutes']:.2f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--splits", type=int, default=10)
+    parser.add_argument("--rows", default="all", help="'all', 'confirm', or a comma-separated list of row-name substrings")
+    parser.add_argument("--store", default=os.environ.get("REAL_ACCURACY_STORE", "cache"))
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--report", action="store_true", help="only write the tables from finished rows")
+    args = parser.parse_args()
+    if not (args.data / "labels.csv").is_file():
+        print(f"clive-dev not found under {args.data}: nothing measured.")
+        return 2
+    import deepfeat_iqa as dfi
+    from deepfeat_iqa.runtime import machine
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    done_path = args.out / "real_accuracy_rows.jsonl"
+    done = [json.loads(line) for line in done_path.read_text().splitlines()] if done_path.is_file() else []
+    if not args.report:
+        ds = dfi.datasets.load_folder(args.data / "images", args.data / "labels.csv")
+        splits = dfi.splits.repeated(ds, n=args.splits, test_size=0.2, seed=args.seed)
+        wanted = CONFIRM if args.rows == "confirm" else list(ROWS) if args.rows == "all" else [
+            name for name in ROWS if any(part.strip() in name for part in args.rows.split(","))]  # fmt: skip
+        for name in wanted:
+            if any(r["row"] == name and r["seed"] == args.seed for r in done):
+                continue
+            print(f"-- {name} (seed {args.seed})", flush=True)
+            row = {**run_row(name, ROWS[name], ds, splits, args.store), "seed": args.seed, "machine": machine.one_line()}
+            with done_path.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            done.append(row)
+            print(f"   SROCC {np.mean(row['srocc']):.4f} ± {np.std(row['srocc'], ddof=1):.4f} over {row['n_splits']} splits, "
+                  f"{row['fit_minutes']:.1f} min", flush=True)  # fmt: skip
+    record = machine.describe()
+    summaries = [summarize([r for r in done if r["seed"] == seed], seed) for seed in sorted({r["seed"] for r in done})]
+    (args.out / "real_accuracy.json").write_text(json.dumps({"machine": record, "tables": summaries}, indent=2))
+    (args.out / "real_accuracy.md").write_text("\n".join(markdown(s, machine.one_line(record)) for s in summaries))
+    print("\n".join(markdown(s, machine.one_line(record)) for s in summaries))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,367 @@
+"""A fitted combination of heads: several members, each on its own backbone/layers, and one combiner.
+
+On real photos (clive-dev) the best measured recipe is not one head but the mean of several heads'
+z-scored predictions (docs/real-accuracy.md). :class:`Combination` makes that recipe a head like any
+other: it consumes images (a :class:`~deepfeat_iqa.datasets.Dataset`), so ``dfi.evaluate`` runs it over
+the same content-separated splits as a single head, ``dfi.fit`` makes it a model, and the model scores
+new photos, extracting each member's features exactly as they were made at fit time.
+
+Each member is a :class:`Member`: a feature recipe (backbone, layers, pooling, views) and a feature head
+(``"gpr"``, ``"svr"``, ...), or an image head (``"spaq-bl"``, ...) that reads the photos itself.
+Features go through the feature store (``store=``) and a process-wide memo of rows by file identity, so
+the ten splits of an evaluation extract each photo once per member, not once per split.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from deepfeat_iqa.backbones import DEFAULT_BACKBONE
+from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa.errors import ConfigError, DeepfeatError
+from deepfeat_iqa.heads._state import StateMixin, decode, encode, qualified_name
+
+logger = logging.getLogger(__name__)
+
+#: The five stages of the EfficientNet-Lite family the recommended recipe reads (docs/real-accuracy.md).
+LITE_STAGES = ("blocks.3", "blocks.4", "blocks.5", "blocks.6", "conv_head")
+COMBINERS = ("mean", "stack")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member of a :class:`Combination`: what it reads and which head fits it.
+
+    Attributes
+    ----------
+    backbone, layers, pooling, views, weights:
+        The feature recipe, as ``dfi.extract`` spells it (``layers`` are concatenated, each block
+        standardized by the head). Ignored for an image head, which reads the photos itself.
+    head:
+        A registry name (``"gpr"``, ``"svr"``, ``"mlp"``, ``"spaq-bl"``, ...).
+    options:
+        Constructor parameters of the head.
+    """
+
+    backbone: str = DEFAULT_BACKBONE
+    layers: tuple[str, ...] = LITE_STAGES
+    pooling: str = "avg+std"
+    views: str = "full"
+    head: str = "gpr"
+    weights: str = "imagenet"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def label(self) -> str:
+        return f"{self.head}@{self.backbone}/{'+'.join(self.layers)}/{self.pooling}/{self.views}"
+
+
+def as_member(spec: Member | Mapping[str, Any] | str) -> Member:
+    """A :class:`Member` from itself, a dict of its fields, or a backbone name (the default recipe on it)."""
+    if isinstance(spec, Member):
+        return spec
+    if isinstance(spec, str):
+        return Member(backbone=spec)
+    if isinstance(spec, Mapping):
+        unknown = sorted(set(spec) - set(Member.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"Combination member {dict(spec)!r}: unknown field(s) {unknown}; fields are {sorted(Member.__dataclass_fields__)}.")
+        values = dict(spec)
+        if "layers" in values:
+            values["layers"] = (values["layers"],) if isinstance(values["layers"], str) else tuple(values["layers"])
+        return Member(**values)
+    raise ConfigError(f"A combination member is a Member, a dict of its fields or a backbone name; got {type(spec).__name__}.")
+
+
+#: The recommended recipe (docs/real-accuracy.md): GPR on five stages of each EfficientNet-Lite, averaged.
+DEFAULT_MEMBERS: tuple[Member, ...] = tuple(Member(backbone=f"efficientnet_lite{i}") for i in range(3))
+
+# (member recipe, precision, resolved path, size, mtime_ns) -> feature row; shared by the clones that
+# dfi.evaluate makes per split, so a photo is extracted once per member and process.
+_MEMO: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_MEMO_ROWS = int(os.environ.get("DEEPFEAT_IQA_COMBINATION_MEMO_ROWS", "200000"))
+# the same recipe token -> (feature key record, block sizes) of the rows in _MEMO
+_MEMO_KEYS: dict[tuple, tuple[dict[str, Any], tuple[int, ...]]] = {}
+
+
+class Combination(StateMixin, RegressorMixin, BaseEstimator):
+    """Several heads fitted on the same photos, their predictions combined into one score.
+
+    Parameters
+    ----------
+    members:
+        :class:`Member` recipes (or dicts of their fields, or backbone names). Default: GPR on
+        ``blocks.3-6 + conv_head`` (``avg+std``, whole image) of EfficientNet-Lite0, -1 and -2.
+    combiner:
+        ``"mean"``: each member's predictions are z-scored with the mean and sd of its predictions on the
+        training photos, averaged, and mapped back to the training scores' scale (every member weighs the
+        same). ``"stack"``: non-negative least squares on out-of-fold member predictions (5 folds grouped
+        by content), so better members weigh more; costs five extra fits per member.
+    precision, device, batch_size, store:
+        How member features are extracted (as in ``dfi.extract``); ``precision="auto"`` follows the one
+        rule of :mod:`deepfeat_iqa.runtime.precision`.
+    random_state:
+        Seed handed to members that take one, and of the stacking folds.
+    """
+
+    _dfi_consumes = "images"
+    _dfi_transient = ("members_fitted_",)
+
+    def __init__(
+        self,
+        members: Sequence[Member | Mapping[str, Any] | str] = DEFAULT_MEMBERS,
+        *,
+        combiner: str = "mean",
+        precision: str = "auto",
+        device: str | None = None,
+        batch_size: int | None = None,
+        store: Any = "cache",
+        random_state: int = 0,
+    ) -> None:
+        self.members = members
+        self.combiner = combiner
+        self.precision = precision
+        self.device = device
+        self.batch_size = batch_size
+        self.store = store
+        self.random_state = random_state
+
+    # -- fitting ---------------------------------------------------------------------------------
+
+    def fit(self, X: Dataset, y: np.ndarray, groups: np.ndarray | None = None) -> Combination:  # noqa: N803
+        """Fit every member on the photos of ``X`` (a Dataset) and the combiner on their predictions."""
+        from deepfeat_iqa.heads import make_head
+
+        members = self._checked_members()
+        dataset = _as_dataset(X)
+        y = np.asarray(y, dtype=np.float64)
+        self.heads_, self.keys_, train_predictions = [], [], []
+        for member in members:
+            head = make_head(member.head, **self._seeded(member))
+            if _reads_images(head):
+                head.fit(dataset, y, **({"groups": groups} if groups is not None else {}))
+                key, rows = None, dataset
+            else:
+                rows, key, blocks = self._features(member, dataset, key=None)
+                if blocks and "blocks" in head.get_params(deep=False):
+                    head.set_params(blocks=blocks)
+                _fit_feature_head(head, rows, y, groups)
+            self.heads_.append(head)
+            self.keys_.append(key)
+            train_predictions.append(np.asarray(head.predict(rows), dtype=np.float64))
+            logger.info("Combination: fitted member %s on %d photos.", member.label(), len(dataset))
+        P = np.column_stack(train_predictions)
+        self.member_mean_ = P.mean(axis=0)
+        self.member_std_ = np.where(P.std(axis=0) > 0, P.std(axis=0), 1.0)
+        self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)
+        self.weights_ = self._stack_weights(members, dataset, y, groups) if self.combiner == "stack" else np.full(len(members), 1.0 / len(members))
+        self.intercept_ = 0.0
+        self.members_fitted_ = members
+        return self
+
+    def _checked_members(self) -> tuple[Member, ...]:
+        if self.combiner not in COMBINERS:
+            raise ConfigError(f"combiner={self.combiner!r} is not one of {', '.join(map(repr, COMBINERS))}.")
+        members = tuple(as_member(m) for m in self.members)
+        if not members:
+            raise ConfigError("A Combination needs at least one member.")
+        return members
+
+    def _seeded(self, member: Member) -> dict[str, Any]:
+        from deepfeat_iqa.heads import make_head
+
+        options = dict(member.options)
+        if "random_state" in make_head(member.head).get_params(deep=False):
+            options.setdefault("random_state", self.random_state)
+        return options
+
+    def _stack_weights(self, members: tuple[Member, ...], dataset: Dataset, y: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+        """Non-negative weights on z-scored out-of-fold member predictions (content-grouped folds)."""
+        from scipy.optimize import nnls
+
+        from deepfeat_iqa.heads import make_head
+        from deepfeat_iqa.heads._groups import check_groups, inner_folds
+
+        folds = inner_folds(len(dataset), 5, check_groups(groups, len(dataset)), self.random_state)
+        oof = np.zeros((len(dataset), len(members)))
+        for column, member in enumerate(members):
+            for train, test in folds:
+                head = make_head(member.head, **self._seeded(member))
+                if _reads_images(head):
+                    head.fit(dataset[train], y[train])
+                    oof[test, column] = head.predict(dataset[test])
+                    continue
+                rows, _, blocks = self._features(member, dataset, key=None)
+                if blocks and "blocks" in head.get_params(deep=False):
+                    head.set_params(blocks=blocks)
+                _fit_feature_head(head, rows[train], y[train], None if groups is None else np.asarray(groups)[train])
+                oof[test, column] = head.predict(rows[test])
+        z = (oof - oof.mean(axis=0)) / np.where(oof.std(axis=0) > 0, oof.std(axis=0), 1.0)
+        weights, _ = nnls(z, (y - y.mean()) / (y.std() or 1.0))
+        if not weights.any():
+            raise DeepfeatError("Combination(combiner='stack'): every member got weight 0 (no member predicts the scores); use combiner='mean'.")
+        return weights / weights.sum()
+
+    # -- predicting ------------------------------------------------------------------------------
+
+    def has_std(self) -> bool:
+        """Whether every member gives a predictive standard deviation (GPR members do)."""
+        from deepfeat_iqa.heads import make_head
+        from deepfeat_iqa.heads._adapter import supports_std
+
+        heads = getattr(self, "heads_", None) or [make_head(as_member(m).head) for m in self.members]
+        return all(supports_std(head) for head in heads)
+
+    def predict(self, X: Dataset, return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:  # noqa: N803
+        """Combined scores of the photos in ``X`` (a Dataset, folder, path or list of paths).
+
+        With ``return_std`` (every member a GPR), also a standard deviation: the members' z-scored
+        predictive sds combined with the combiner's weights as if fully correlated (members see the same
+        photos, so their errors are), which never understates the uncertainty of any member.
+        """
+        check_is_fitted(self, "heads_")
+        if return_std and not self.has_std():
+            raise ConfigError("return_std=True needs every combination member to give a standard deviation (GPR); this one has others.")
+        dataset = _as_dataset(X)
+        members = tuple(as_member(m) for m in self.members)
+        z, z_sd = np.zeros(len(dataset)), np.zeros(len(dataset))
+        for member, head, key, weight, mean, std in zip(members, self.heads_, self.keys_, self.weights_, self.member_mean_, self.member_std_):
+            if weight == 0:
+                continue
+            try:
+                rows = dataset if key is None else self._features(member, dataset, key=key)[0]
+                if return_std:
+                    predicted, sd = head.predict(rows, return_std=True)
+                    z_sd += weight * np.asarray(sd, dtype=np.float64) / std
+                else:
+                    predicted = head.predict(rows)
+                z += weight * (np.asarray(predicted, dtype=np.float64) - mean) / std
+            except DeepfeatError as error:
+                raise type(error)(f"Combination member {member.label()}: {error}") from error
+        scores = self.y_mean_ + self.y_std_ * z
+        return (scores, self.y_std_ * z_sd) if return_std else scores
+
+    def member_predictions(self, X: Dataset) -> dict[str, np.ndarray]:  # noqa: N803
+        """Each member's own predictions (label -> scores), to see what the combination averages."""
+        check_is_fitted(self, "heads_")
+        dataset = _as_dataset(X)
+        out = {}
+        for member, head, key in zip((as_member(m) for m in self.members), self.heads_, self.keys_):
+            rows = dataset if key is None else self._features(member, dataset, key=key)[0]
+            out[member.label()] = np.asarray(head.predict(rows), dtype=np.float64)
+        return out
+
+    # -- features --------------------------------------------------------------------------------
+
+    def _features(self, member: Member, dataset: Dataset, key: Any) -> tuple[np.ndarray, Any, tuple[int, ...]]:
+        """(rows, feature key, block sizes) of ``member`` for ``dataset``; with ``key``, made as that key says."""
+        from deepfeat_iqa.extraction import extract
+        from deepfeat_iqa.features import key_from_dict
+        from deepfeat_iqa.runtime.device import resolve_device
+        from deepfeat_iqa.runtime.precision import accepted_precision
+
+        precision = self.precision if key is None else accepted_precision(_precision_of(key), resolve_device(self.device))
+        token = (member.backbone, member.weights, member.layers, member.pooling, member.views, precision)
+        identities = [_identity(path) for path in dataset.paths]
+        cached = [_MEMO.get((*token, ident)) for ident in identities]
+        if token in _MEMO_KEYS and all(row is not None for row in cached):
+            made, blocks = _MEMO_KEYS[token]
+        else:
+            feats = extract(dataset, model=member.backbone, layer=list(member.layers), pooling=member.pooling,
+                            crops=member.views, weights=member.weights, precision=precision, device=self.device,
+                            batch_size=self.batch_size, store=self.store, progress=False)  # fmt: skip
+            lf = feats.concat(list(member.layers)) if len(member.layers) > 1 else feats[member.layers[0]]
+            cached = list(np.asarray(lf.X, dtype=np.float32))
+            made, blocks = _key_dict(lf.key), tuple(int(d) for _, d in lf.blocks)
+            _MEMO_KEYS[token] = (made, blocks)
+            for ident, row in zip(identities, cached):
+                _MEMO[(*token, ident)] = row
+            while len(_MEMO) > _MEMO_ROWS:
+                _MEMO.popitem(last=False)
+        if key is not None:
+            key_from_dict(_key_dict(key)).check_matches(key_from_dict(made))
+        return np.stack(cached), made, blocks
+
+    # -- model files -----------------------------------------------------------------------------
+
+    def _dfi_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Parameters, combiner state, and each member head's own state under ``member<i>.``."""
+        arrays: dict[str, np.ndarray] = {}
+        config: dict[str, Any] = {
+            "params": encode({**self.get_params(deep=False), "members": [asdict(as_member(m)) for m in self.members]}, arrays, "params"),
+            "fitted": encode({k: getattr(self, k) for k in ("keys_", "member_mean_", "member_std_", "y_mean_", "y_std_", "weights_", "intercept_")}, arrays, "fitted"),
+            "heads": [],
+        }
+        for i, head in enumerate(self.heads_):
+            head_config, head_arrays = head._dfi_state()
+            config["heads"].append({"class": qualified_name(type(head)), "state": head_config})
+            arrays.update({f"member{i}.{name}": value for name, value in head_arrays.items()})
+        return config, arrays
+
+    @classmethod
+    def _dfi_from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> Combination:
+        from deepfeat_iqa.heads import registered_head_classes
+        from deepfeat_iqa.heads._state import StateError
+
+        params = decode(config["params"], arrays)
+        params["members"] = tuple(as_member(m) for m in params["members"])
+        obj = cls(**params)
+        for name, value in decode(config["fitted"], arrays).items():
+            setattr(obj, name, value)
+        allowed = registered_head_classes()
+        obj.heads_ = []
+        for i, entry in enumerate(config["heads"]):
+            if entry["class"] not in allowed:
+                raise StateError(f"Combination member {i}: class {entry['class']!r} is not a registered head.")
+            prefix = f"member{i}."
+            own = {name[len(prefix):]: value for name, value in arrays.items() if name.startswith(prefix)}
+            obj.heads_.append(allowed[entry["class"]]._dfi_from_state(entry["state"], own))
+        obj.members_fitted_ = params["members"]
+        return obj
+
+
+def _fit_feature_head(head: BaseEstimator, rows: np.ndarray, y: np.ndarray, groups: np.ndarray | None) -> None:
+    import inspect
+
+    from deepfeat_iqa.runtime.threads import for_rows
+
+    extra = {"groups": np.asarray(groups)} if groups is not None and "groups" in inspect.signature(head.fit).parameters else {}
+    with for_rows(len(rows)):
+        head.fit(rows, y, **extra)
+
+
+def _reads_images(head: BaseEstimator) -> bool:
+    return getattr(head, "_dfi_consumes", "features") == "images"
+
+
+def _as_dataset(X: Any) -> Dataset:  # noqa: N803
+    from deepfeat_iqa.extraction import as_dataset
+
+    if hasattr(X, "dataset") and not isinstance(X, Dataset):  # features: their photos
+        return X.dataset
+    return as_dataset(X)
+
+
+def _identity(path: str | Path) -> tuple[str, int, int]:
+    resolved = Path(path).expanduser().resolve()
+    stat = resolved.stat()
+    return str(resolved), stat.st_size, stat.st_mtime_ns
+
+
+def _key_dict(key: Any) -> dict[str, Any]:
+    return key if isinstance(key, dict) else key.to_dict()
+
+
+def _precision_of(key: dict[str, Any]) -> str:
+    if "precision" in key:
+        return key["precision"]
+    return key["parts"][0]["precision"]

@@ -1,0 +1,57 @@
+"""What machine a number was measured on: CPU model, the instruction sets that decide speed, torch build.
+
+Every benchmark writes this record beside its numbers. A speed figure without it misleads: the same
+extraction runs 5x faster or slower depending on whether the CPU has native bf16 (AMX or AVX512-BF16)
+or only AVX2 (docs/precision.md).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+#: CPU flags (as /proc/cpuinfo spells them) that decide which precision is fast.
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
+
+
+def describe() -> dict[str, Any]:
+    """CPU model, speed-relevant flags, usable cores, torch version/build, and whether bf16 is native."""
+    import torch
+
+    from deepfeat_iqa.runtime.precision import bf16_native
+
+    model, flags = _cpuinfo()
+    record: dict[str, Any] = {
+        "cpu": model or platform.processor() or platform.machine(),
+        "flags": [flag for flag in SPEED_FLAGS if flag in flags],
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "bf16_native_cpu": bf16_native(torch.device("cpu")),
+    }
+    record["kind"] = "AMX/AVX512-BF16" if record["bf16_native_cpu"] else ("AVX2 only" if "avx2" in flags else "other")
+    return record
+
+
+def one_line(record: dict[str, Any] | None = None) -> str:
+    """``"Intel Xeon ... (AMX/AVX512-BF16, 2 cores, torch 2.x)"``: the tag a speed figure carries."""
+    record = record or describe()
+    return f"{record['cpu']} ({record['kind']}, {record['cores']} cores, torch {record['torch']})"
+
+
+def _cpuinfo() -> tuple[str, set[str]]:
+    path = Path("/proc/cpuinfo")
+    if not path.is_file():
+        return "", set()
+    model, flags = "", set()
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and not model:
+            model = value.strip()
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+    return model, flags

@@ -1,0 +1,103 @@
+"""The combination head: members on their own features, one combiner, a model that scores photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import deepfeat_iqa as dfi
+from deepfeat_iqa.errors import ConfigError, DeepfeatError
+from deepfeat_iqa.heads import Combination, Member
+
+from .conftest import FAST, TINY
+
+#: Two random-weight members on different layers of a tiny timm network: seconds to fit.
+MEMBERS = (
+    Member(backbone=TINY, weights="random", layers=("stage1", "stage2"), pooling="avg", views="center"),
+    Member(backbone=TINY, weights="random", layers=("stage3",), pooling="avg+std", views="center", head="svr"),
+)
+SMALL = {"members": MEMBERS, "store": None, "precision": "fp32"}
+
+
+def test_a_fitted_combination_predicts_the_weighted_mean_of_its_z_scored_members(images) -> None:
+    model = dfi.fit(images, head="combination", **SMALL)
+    head = model.estimator
+    members = head.member_predictions(images)
+    z = np.column_stack([(p - m) / s for p, m, s in zip(members.values(), head.member_mean_, head.member_std_)])
+    expected = head.y_mean_ + head.y_std_ * z.mean(axis=1)
+    np.testing.assert_allclose(model.predict(images), expected, rtol=1e-10)
+    assert list(members) == [m.label() for m in MEMBERS]
+    assert np.allclose(head.weights_, 0.5)
+
+
+def test_combination_beats_chance_on_held_out_photos(images) -> None:
+    """Blur lowers MOS in the fixture: a combination fitted on 6 textures ranks the 2 held-out ones."""
+    train = np.flatnonzero(~np.isin(images.groups, ["g0", "g1"]))
+    test = np.flatnonzero(np.isin(images.groups, ["g0", "g1"]))
+    model = dfi.fit(images.subset(train), head="combination", **SMALL)
+    from scipy.stats import spearmanr
+
+    assert spearmanr(model.predict(images.subset(test)), images.mos[test]).statistic > 0.5
+
+
+def test_a_saved_combination_loads_without_code_and_predicts_the_same(images, tmp_path) -> None:
+    model = dfi.fit(images, head="combination", **SMALL)
+    path = dfi.save_model(model, tmp_path / "combo.dfi")
+    loaded = dfi.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(images), model.predict(images))
+    assert [type(h) for h in loaded.estimator.heads_] == [type(h) for h in model.estimator.heads_]
+
+
+def test_stacking_weights_members_by_their_out_of_fold_predictions(images) -> None:
+    useless = Member(backbone=TINY, weights="random", layers=("stage1",), pooling="avg", views="center", head="gpr",
+                     options={"max_iter": 3})  # fmt: skip
+    model = dfi.fit(images, head="combination", members=(MEMBERS[0], useless), combiner="stack", store=None, precision="fp32")
+    weights = model.estimator.weights_
+    assert weights.shape == (2,) and np.isclose(weights.sum(), 1.0) and (weights >= 0).all()
+
+
+def test_combination_is_evaluated_over_the_same_splits_as_a_single_head(images) -> None:
+    splits = dfi.splits.repeated(images, n=2, test_size=0.25, seed=0)
+    combo = dfi.evaluate(images, head="combination", splits=splits, progress=False, **SMALL)
+    single = dfi.evaluate(dfi.extract(images, model=TINY, weights="random", layer=["stage1", "stage2"], pooling="avg",
+                                      crops="center", store=None, precision="fp32", progress=False),
+                          head="gpr", layers=["stage1", "stage2"], splits=splits, progress=False)  # fmt: skip
+    assert combo.predictions.sort_values(["split", "id"])["id"].tolist() == single.predictions.sort_values(["split", "id"])["id"].tolist()
+
+
+def test_a_failing_member_names_itself(images, monkeypatch) -> None:
+    model = dfi.fit(images, head="combination", **SMALL)
+    second = model.estimator.heads_[1]
+    monkeypatch.setattr(second, "predict", lambda X: (_ for _ in ()).throw(DeepfeatError("boom")))
+    with pytest.raises(DeepfeatError, match=r"Combination member svr@test_efficientnet/stage3/avg\+std/center: boom"):
+        model.predict(images)
+
+
+def test_bad_members_and_combiners_are_refused(images) -> None:
+    with pytest.raises(ConfigError, match="unknown field.*'layer'"):
+        dfi.fit(images, head="combination", members=[{"layer": "stage1"}], store=None)
+    with pytest.raises(ConfigError, match="combiner='median'"):
+        dfi.fit(images, head="combination", members=MEMBERS, combiner="median", store=None)
+
+
+def test_an_image_head_can_be_a_member(images) -> None:
+    spaq = {"head": "spaq-bl", "options": {k: v for k, v in FAST.items()} | {"epochs": 1}}
+    model = dfi.fit(images, head="combination", members=[MEMBERS[0], spaq], store=None, precision="fp32")
+    assert model.estimator.keys_[1] is None and model.predict(images).shape == (len(images),)
+
+
+def test_api_and_cli_scores_agree_to_the_last_digit(images, tmp_path) -> None:
+    from deepfeat_iqa.cli import app
+
+    model = dfi.fit(images, head="combination", **SMALL)
+    path = dfi.save_model(model, tmp_path / "combo.dfi")
+    folder = images.paths[0].parent
+    api = dfi.score(folder, path)
+    out = tmp_path / "scores.csv"
+    result = CliRunner().invoke(app, ["score", str(folder), "--model-file", str(path), "--out", str(out), "--store", "none"])
+    assert result.exit_code == 0, result.output
+    cli = pd.read_csv(out)
+    assert cli["id"].tolist() == api["id"].tolist()
+    np.testing.assert_array_equal(cli["score"].to_numpy(), api["score"].to_numpy())
