@@ -13,7 +13,7 @@ from deepfeat_iqa.cli._app import app
 from deepfeat_iqa.cli._errors import user_errors
 from deepfeat_iqa.cli._options import (
     DEFAULT_BACKBONE, BatchSize, Crops, Device, Layers, Model, NumWorkers, OnError, Pooling, Precision, Seed, Store,
-    Weights, extract_options, images_arg, layer_arg,
+    Weights, extract_options, images_arg, layer_arg, store_arg,
 )  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -69,10 +69,12 @@ def _head_options(pairs: list[str] | None) -> dict[str, Any]:
     return options
 
 
-def _image_head_options(head: str, options: dict[str, Any], model: str, weights: str, seed: int) -> dict[str, Any] | None:
+def _image_head_options(head: str, options: dict[str, Any], model: str, weights: str, seed: int,
+                        **runtime: Any) -> dict[str, Any] | None:
     """For an image head (it trains on the photos, no extraction), its options with --model/--weights/--seed
-    as backbone/weights/random_state unless given with -o; ``None`` for a feature head. A head without a
-    backbone (the patch CNNs train from scratch) takes only the ones it has."""
+    as backbone/weights/random_state, and --precision/--store/--device where given, unless given with -o;
+    ``None`` for a feature head. A head takes only the ones it has (the patch CNNs have no backbone; a
+    combination names its backbones per member and takes --store for its members' features)."""
     from deepfeat_iqa.heads import make_head
     from deepfeat_iqa.heads._adapter import consumes
 
@@ -80,7 +82,7 @@ def _image_head_options(head: str, options: dict[str, Any], model: str, weights:
     if consumes(estimator) != "images":
         return None
     accepted = estimator.get_params(deep=False)
-    defaults = {"backbone": model, "weights": weights, "random_state": seed}
+    defaults = {"backbone": model, "weights": weights, "random_state": seed} | {k: v for k, v in runtime.items() if v is not None}
     return {k: v for k, v in defaults.items() if k in accepted} | options
 
 
@@ -134,7 +136,8 @@ def fit_command(
 
     with user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
-        image_options = _image_head_options(head, _head_options(head_option), model, weights, seed)
+        image_options = _image_head_options(head, _head_options(head_option), model, weights, seed,
+                                            precision=precision, store=store_arg(store), device=device)  # fmt: skip
         if image_options is not None:
             fitted = fit(ds, head=head, **image_options)
             save(fitted, out)
@@ -188,7 +191,8 @@ def evaluate_command(
 
     with user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
-        image_options = _image_head_options(head, _head_options(head_option), model, weights, seed)
+        image_options = _image_head_options(head, _head_options(head_option), model, weights, seed,
+                                            precision=precision, store=store_arg(store), device=device)  # fmt: skip
         if image_options is not None:  # an image head: the same splits, on the photos themselves
             result = evaluate(ds, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, **image_options)
         else:

@@ -33,8 +33,10 @@ from deepfeat_iqa.heads._state import StateMixin, decode, encode, qualified_name
 
 logger = logging.getLogger(__name__)
 
-#: The five stages of the EfficientNet-Lite family the recommended recipe reads (docs/real-accuracy.md).
-LITE_STAGES = ("blocks.3", "blocks.4", "blocks.5", "blocks.6", "conv_head")
+#: The stages of the EfficientNet-Lite family the recommended recipe reads (docs/real-accuracy.md).
+LITE_STAGES = ("block4", "block5", "block6", "conv_head")
+#: The recommended view: the whole photo, its shorter side brought down to 512 px when longer.
+RECOMMENDED_VIEWS = "full512"
 COMBINERS = ("mean", "stack")
 
 
@@ -56,7 +58,7 @@ class Member:
     backbone: str = DEFAULT_BACKBONE
     layers: tuple[str, ...] = LITE_STAGES
     pooling: str = "avg+std"
-    views: str = "full"
+    views: str = RECOMMENDED_VIEWS
     head: str = "gpr"
     weights: str = "imagenet"
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -82,8 +84,13 @@ def as_member(spec: Member | Mapping[str, Any] | str) -> Member:
     raise ConfigError(f"A combination member is a Member, a dict of its fields or a backbone name; got {type(spec).__name__}.")
 
 
-#: The recommended recipe (docs/real-accuracy.md): GPR on five stages of each EfficientNet-Lite, averaged.
-DEFAULT_MEMBERS: tuple[Member, ...] = tuple(Member(backbone=f"efficientnet_lite{i}") for i in range(3))
+#: The recommended recipe (docs/real-accuracy.md): GPR on the last four stages of each EfficientNet-Lite,
+#: averaged (Lite0 with ``avg`` pooling, Lite1/2 with ``avg+std``: the better of the two for each, seed-0 splits).
+DEFAULT_MEMBERS: tuple[Member, ...] = (
+    Member(backbone="efficientnet_lite0", pooling="avg"),
+    Member(backbone="efficientnet_lite1"),
+    Member(backbone="efficientnet_lite2"),
+)
 
 # (member recipe, precision, resolved path, size, mtime_ns) -> feature row; shared by the clones that
 # dfi.evaluate makes per split, so a photo is extracted once per member and process.
@@ -99,8 +106,9 @@ class Combination(StateMixin, RegressorMixin, BaseEstimator):
     Parameters
     ----------
     members:
-        :class:`Member` recipes (or dicts of their fields, or backbone names). Default: GPR on
-        ``blocks.3-6 + conv_head`` (``avg+std``, whole image) of EfficientNet-Lite0, -1 and -2.
+        :class:`Member` recipes (or dicts of their fields, or backbone names). Default
+        (:data:`DEFAULT_MEMBERS`): GPR on ``block4-6 + conv_head`` of the whole photo (``full512``) of
+        EfficientNet-Lite0 (``avg``), -1 and -2 (``avg+std``).
     combiner:
         ``"mean"``: each member's predictions are z-scored with the mean and sd of its predictions on the
         training photos, averaged, and mapped back to the training scores' scale (every member weighs the
