@@ -32,6 +32,7 @@ from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DataError, Interrupted
 from deepfeat_iqa.features._sets import FeatureSet
 from deepfeat_iqa.extraction.pooling import parse_pooling
+from deepfeat_iqa.store._verify import heal_logged
 from deepfeat_iqa.store._zarr import FeatureStore, default_store_url
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def extract(
     on_error: str = "raise",
     progress: bool = True,
     client: Any = None,
+    repair: bool = True,
 ) -> FeatureSet:
     """Extract pooled deep features of ``images`` at one or more layers, reading what the store already has.
 
@@ -137,6 +139,10 @@ def extract(
         (``"tcp://host:8786"``) or ``"local"`` (a LocalCluster of one single-threaded worker process per
         core, closed afterwards) sends one task per row block; the workers write to ``store``, which
         must be a path or URL they can all open (a shared directory, ``s3://...``). See docs/scale.md.
+    repair:
+        Before planning, decode every chunk of the requested arrays once (checksums make this conclusive)
+        and mark the rows of any damaged chunk not done, so this call re-extracts exactly those (logged as
+        a warning). ``False`` skips the scan; a damaged chunk then raises ``StoreError`` when read.
 
     Returns
     -------
@@ -185,6 +191,9 @@ def extract(
         return probe_dims(prepare_model(loaded.model, precision), tuple(config.input_size), paths, pool, precision, dev)
 
     arrays = open_arrays(backend, key, targets, len(dataset), dtype, widths)
+    if repair and store is not None:
+        for array in arrays.values():
+            heal_logged(array.group)
     plan = ExtractionPlan(
         store_url=backend.url, ids=tuple(dataset.ids), paths=tuple(str(p) for p in dataset.paths), model=model,
         weights=weights_fingerprint(weights), seed=int(seed), device=None if device is None else str(device), crops=crops, pooling=pool.spec,
