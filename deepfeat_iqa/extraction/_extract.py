@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import zarr
 
@@ -29,7 +31,7 @@ from deepfeat_iqa.extraction._plan import (
 from deepfeat_iqa.runtime.progress import Progress
 from deepfeat_iqa.backbones import DEFAULT_BACKBONE, memory_state_dict, resolve_layers, weights_fingerprint
 from deepfeat_iqa.datasets import Dataset
-from deepfeat_iqa.errors import ConfigError, DataError, Interrupted
+from deepfeat_iqa.errors import ConfigError, DataError, Interrupted, StoreError
 from deepfeat_iqa.features._sets import FeatureSet
 from deepfeat_iqa.extraction.pooling import parse_pooling
 from deepfeat_iqa.store._verify import heal_logged
@@ -218,6 +220,10 @@ def extract(
                     extract_block(plan, 0, len(dataset), store=backend, num_workers=workers, on_batch=bar.update)
             except KeyboardInterrupt:
                 raise Interrupted(_interrupted(bar.done, int(pending.size), len(dataset), None if store is None else backend)) from None
+            except OSError as error:
+                if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                raise StoreError(_disk_full(error, backend, arrays, len(dataset))) from error
         if store is not None:
             for target in targets:
                 backend.consolidate(key, target.spec)
@@ -236,6 +242,20 @@ def _interrupted(done: int, pending: int, n_images: int, backend: FeatureStore |
     return (
         f"extraction stopped: {stored} of {n_images} images are saved in {backend.url} ({done} in this run); "
         f"run the same extraction again to resume with the {n_images - stored} left."
+    )
+
+
+def _disk_full(error: OSError, backend: FeatureStore, arrays: dict[str, Any], n_images: int) -> str:
+    """A full disk mid-write: what is safe (values are written before ``done``), and that a rerun resumes."""
+    try:
+        safe = int(np.logical_and.reduce([a.done[:] | a.failed[:] for a in arrays.values()]).sum())
+        saved = f"{safe} of {n_images} images are safely stored (a row is marked done only after its values)"
+    except Exception:  # the store may be unreadable too; the advice stands
+        saved, safe = "rows marked done are safe (a row is marked done only after its values)", 0
+    left = f" with the {n_images - safe} left" if safe else ""
+    return (
+        f"The disk holding feature store {backend.url!r} is full ({error.strerror or error}): {saved}. "
+        f"Free some space (or pass another store=) and run the same extract again: it resumes{left}."
     )
 
 

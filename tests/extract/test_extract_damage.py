@@ -112,3 +112,40 @@ def test_stores_without_checksums_keep_working(photo_dir: Path, tmp_path: Path, 
     np.testing.assert_array_equal(first, again)
     report = dfi.store.verify(store)
     assert report.ok and set(report.table()["checksum"]) == {"none"}
+
+
+def test_full_disk_names_the_store_and_a_rerun_resumes(
+    photo_dir: Path, tmp_path: Path, small_chunks: None, one_thread: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import errno
+
+    from zarr.storage import LocalStore
+
+    store = tmp_path / "f.zarr"
+    original = LocalStore.set
+    written = {"values": 0}
+
+    async def fills_up(self: LocalStore, key: str, value: object) -> None:
+        if "/values/c/" in key:
+            written["values"] += 1
+            if written["values"] > 1:  # the second chunk of values finds the disk full
+                raise OSError(errno.ENOSPC, "No space left on device")
+        await original(self, key, value)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(LocalStore, "set", fills_up)
+        with pytest.raises(StoreError) as caught:
+            dfi.extract(photo_dir, store=store, **SETTINGS)
+    message = str(caught.value)
+    for part in (str(store), "is full", "2 of 5 images are safely stored", "run the same extract again", "resumes with the 3 left"):
+        assert part in message, (part, message)
+    group = zarr.open_group(str(_values_dir(store).parent), mode="r")
+    done = group["done"][:]
+    assert done.sum() == 2 and np.isfinite(group["values"][:][done]).all()  # nothing done without its values
+    assert np.isnan(group["values"][:][~done]).all()
+
+    with caplog.at_level(logging.INFO, logger="deepfeat_iqa"):
+        resumed = dfi.extract(photo_dir, store=store, **SETTINGS)["layer4"]
+    assert "Extracting 3 of 5 images" in caplog.text
+    reference = dfi.extract(photo_dir, store=None, **SETTINGS)["layer4"]
+    np.testing.assert_array_equal(np.asarray(resumed.per_view), np.asarray(reference.per_view))
