@@ -57,7 +57,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "pretrain": ("deepfeat_iqa.pretrain", None),
     "backbones": ("deepfeat_iqa.backbones", None),
     "views": ("deepfeat_iqa.inputs.views", None),
-    "store": ("deepfeat_iqa.store._zarr", None),
+    "store": ("deepfeat_iqa.store", None),
     "errors": ("deepfeat_iqa.errors", None),
     "studies": ("deepfeat_iqa.studies", None),
     "classical": ("deepfeat_iqa.classical", None),

@@ -22,6 +22,10 @@ class ModelFileError(DataError):
     """A path is not a deepfeat-iqa model file, or is one that is unsafe to load without ``trusted=True``."""
 
 
+class ModelFileDamagedError(ModelFileError):
+    """A deepfeat-iqa model file that was cut short or changed after saving (truncated copy, bad disk, edit)."""
+
+
 class ModelVersionError(DataError):
     """A deepfeat-iqa model file written by another version: newer format, or a head class that moved."""
 

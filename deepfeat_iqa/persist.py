@@ -10,12 +10,19 @@ Format (``docs/trust.md``): one zip archive holding
 * ``estimator.skops`` -- only for a third-party scikit-learn estimator (a head without the
   ``_dfi_state`` protocol), read with :mod:`skops.io` and an explicit list of trusted types.
 
+Integrity: the manifest records ``array_sha256`` (name -> sha256 of dtype, shape and bytes) for every
+stored array, and ``member_sha256`` for the skops member; ``load`` refuses a file whose arrays do not
+match, naming the entry. A file cut short (no zip directory) or missing a member is reported as
+*damaged or incomplete*, never as "not a model file" or "a pickle": a half-copied download should
+say "copy it again", not "this is unsafe". Files written before these checksums load unchecked.
+
 Pickle/joblib files (what deepfeat-iqa 0.1 wrote) can still be written and read, but only with
 ``trusted=True``: unpickling calls whatever the file names, so a shared file could run any code.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import pickle
@@ -28,7 +35,7 @@ import joblib
 import numpy as np
 
 from deepfeat_iqa.api import QualityModel, library_versions
-from deepfeat_iqa.errors import DataError, ModelFileError, ModelVersionError
+from deepfeat_iqa.errors import DataError, ModelFileDamagedError, ModelFileError, ModelVersionError
 from deepfeat_iqa.features._sets import key_from_dict
 
 logger = logging.getLogger(__name__)
@@ -45,6 +52,7 @@ FORMATS = ("safe", "pickle")
 SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 
 _MANIFEST, _ARRAYS, _SKOPS = "manifest.json", "arrays.safetensors", "estimator.skops"
+_ZIP_MAGIC = b"PK\x03\x04"
 _WHY_PICKLE = (
     "loading a pickle calls whatever the file names, so a shared or downloaded file could run any code on this machine"
 )
@@ -119,13 +127,15 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
                 "file could not name it on load; register it, or save_model(..., format='pickle')."
             )
         state, arrays = estimator._dfi_state()
-        manifest.update(kind="state", head_class=class_name, state=state)
-        members[_ARRAYS] = save_arrays({k: np.ascontiguousarray(v) for k, v in arrays.items()})
+        arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+        manifest.update(kind="state", head_class=class_name, state=state, array_sha256={k: array_sha256(v) for k, v in arrays.items()})
+        members[_ARRAYS] = save_arrays(arrays)
     else:
         import skops.io as sio
 
         manifest.update(kind="skops", head_class=f"{type(estimator).__module__}.{type(estimator).__qualname__}")
         members[_SKOPS] = sio.dumps(estimator)
+        manifest["member_sha256"] = {_SKOPS: hashlib.sha256(members[_SKOPS]).hexdigest()}
     try:
         members[_MANIFEST] = json.dumps(manifest, indent=1, allow_nan=True, default=_plain_json).encode()
     except TypeError as exc:
@@ -139,6 +149,38 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
             if name in members:
                 archive.writestr(name, members[name])
     partial.replace(path)
+
+
+def array_sha256(array: np.ndarray) -> str:
+    """sha256 of an array's dtype, shape and bytes (a reshaped or retyped array does not match)."""
+    array = np.ascontiguousarray(array)
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _damaged(path: Path, what: str) -> ModelFileDamagedError:
+    return ModelFileDamagedError(
+        f"{str(path)!r} is a damaged or incomplete model file ({what}). Copy or download it again, or re-save "
+        "the model with dfi.save_model; a file cut short or changed after saving is never loaded."
+    )
+
+
+def _check_arrays(path: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray], members: dict[str, bytes]) -> None:
+    """Compare the stored arrays and members with the manifest's sha256 (files from before checksums: nothing to check)."""
+    expected = manifest.get("array_sha256")
+    if isinstance(expected, dict):
+        missing = sorted(set(expected) - set(arrays))
+        if missing:
+            raise _damaged(path, f"{_ARRAYS} lacks array(s) {', '.join(missing)} that manifest.json lists")
+        for name, digest in expected.items():
+            if array_sha256(arrays[name]) != digest:
+                raise _damaged(path, f"array {name!r} in {_ARRAYS} does not match its sha256 in manifest.json")
+    for member, digest in (manifest.get("member_sha256") or {}).items():
+        if member not in members:
+            raise _damaged(path, f"member {member} is missing")
+        if hashlib.sha256(members[member]).hexdigest() != digest:
+            raise _damaged(path, f"member {member} does not match its sha256 in manifest.json")
 
 
 def _plain_json(value: Any) -> Any:
@@ -179,6 +221,9 @@ def load(path: str | Path, *, trusted: bool = False) -> QualityModel:
         raise ModelFileError(f"Model file {str(path)!r} does not exist; write one with dfi.save_model(model, path) or `deepfeat-iqa fit --out`.")
     if zipfile.is_zipfile(path):
         return _read_safe(path, trusted)
+    with path.open("rb") as handle:
+        if handle.read(4) == _ZIP_MAGIC:  # a zip without its directory: cut short (a safe file never is a pickle)
+            raise _damaged(path, f"a zip archive without its central directory: the file was cut short at {path.stat().st_size} bytes")
     if not trusted:
         raise ModelFileError(
             f"{str(path)!r} is not a safe deepfeat-iqa model file (no zip manifest). If it is a pickle/joblib model "
@@ -195,6 +240,8 @@ def _read_safe(path: Path, trusted: bool) -> QualityModel:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
+            if _MANIFEST not in names and names & {_ARRAYS, _SKOPS}:
+                raise _damaged(path, f"{_MANIFEST} is missing")
             if _MANIFEST not in names:
                 raise ModelFileError(
                     f"{str(path)!r} is a zip archive but not a deepfeat-iqa model file (no {_MANIFEST}); "
@@ -203,13 +250,21 @@ def _read_safe(path: Path, trusted: bool) -> QualityModel:
             manifest = json.loads(archive.read(_MANIFEST))
             members = {name: archive.read(name) for name in (_ARRAYS, _SKOPS) if name in names}
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{str(path)!r} is not a readable deepfeat-iqa model file ({type(exc).__name__}: {exc}).") from exc
+        # A zip whose members fail their CRC or do not inflate, or a manifest that is not JSON: damage, not a foreign file.
+        raise _damaged(path, f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ModelFileError(f"{str(path)!r} is a zip archive but not a deepfeat-iqa model (no {FORMAT!r} marker).")
     _check_version(path, manifest.get("format_version"), manifest.get("versions", {}))
+    needed = {"state": _ARRAYS if manifest.get("array_sha256") else None, "skops": _SKOPS}.get(manifest.get("kind"))
+    if needed is not None and needed not in members:
+        raise _damaged(path, f"{needed} is missing")
+    try:
+        arrays = load_arrays(members[_ARRAYS]) if _ARRAYS in members else {}
+    except SafetensorError as exc:
+        raise _damaged(path, f"{_ARRAYS} does not decode: {exc}") from exc
+    _check_arrays(path, manifest, arrays, members)
     try:
         if manifest["kind"] == "state":
-            arrays = load_arrays(members[_ARRAYS]) if _ARRAYS in members else {}
             estimator = _head_from_state(path, manifest["head_class"], manifest["state"], arrays)
         elif manifest["kind"] == "skops":
             estimator = _skops_estimator(path, members[_SKOPS], trusted)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import zarr
 
@@ -29,9 +31,10 @@ from deepfeat_iqa.extraction._plan import (
 from deepfeat_iqa.runtime.progress import Progress
 from deepfeat_iqa.backbones import DEFAULT_BACKBONE, memory_state_dict, resolve_layers, weights_fingerprint
 from deepfeat_iqa.datasets import Dataset
-from deepfeat_iqa.errors import ConfigError, DataError, Interrupted
+from deepfeat_iqa.errors import ConfigError, DataError, Interrupted, StoreError
 from deepfeat_iqa.features._sets import FeatureSet
 from deepfeat_iqa.extraction.pooling import parse_pooling
+from deepfeat_iqa.store._verify import heal_logged
 from deepfeat_iqa.store._zarr import FeatureStore, default_store_url
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,7 @@ def extract(
     on_error: str = "raise",
     progress: bool = True,
     client: Any = None,
+    repair: bool = True,
 ) -> FeatureSet:
     """Extract pooled deep features of ``images`` at one or more layers, reading what the store already has.
 
@@ -137,6 +141,10 @@ def extract(
         (``"tcp://host:8786"``) or ``"local"`` (a LocalCluster of one single-threaded worker process per
         core, closed afterwards) sends one task per row block; the workers write to ``store``, which
         must be a path or URL they can all open (a shared directory, ``s3://...``). See docs/scale.md.
+    repair:
+        Before planning, decode every chunk of the requested arrays once (checksums make this conclusive)
+        and mark the rows of any damaged chunk not done, so this call re-extracts exactly those (logged as
+        a warning). ``False`` skips the scan; a damaged chunk then raises ``StoreError`` when read.
 
     Returns
     -------
@@ -185,6 +193,9 @@ def extract(
         return probe_dims(prepare_model(loaded.model, precision), tuple(config.input_size), paths, pool, precision, dev)
 
     arrays = open_arrays(backend, key, targets, len(dataset), dtype, widths)
+    if repair and store is not None:
+        for array in arrays.values():
+            heal_logged(array.group)
     plan = ExtractionPlan(
         store_url=backend.url, ids=tuple(dataset.ids), paths=tuple(str(p) for p in dataset.paths), model=model,
         weights=weights_fingerprint(weights), seed=int(seed), device=None if device is None else str(device), crops=crops, pooling=pool.spec,
@@ -209,6 +220,10 @@ def extract(
                     extract_block(plan, 0, len(dataset), store=backend, num_workers=workers, on_batch=bar.update)
             except KeyboardInterrupt:
                 raise Interrupted(_interrupted(bar.done, int(pending.size), len(dataset), None if store is None else backend)) from None
+            except OSError as error:
+                if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                raise StoreError(_disk_full(error, backend, arrays, len(dataset))) from error
         if store is not None:
             for target in targets:
                 backend.consolidate(key, target.spec)
@@ -227,6 +242,20 @@ def _interrupted(done: int, pending: int, n_images: int, backend: FeatureStore |
     return (
         f"extraction stopped: {stored} of {n_images} images are saved in {backend.url} ({done} in this run); "
         f"run the same extraction again to resume with the {n_images - stored} left."
+    )
+
+
+def _disk_full(error: OSError, backend: FeatureStore, arrays: dict[str, Any], n_images: int) -> str:
+    """A full disk mid-write: what is safe (values are written before ``done``), and that a rerun resumes."""
+    try:
+        safe = int(np.logical_and.reduce([a.done[:] | a.failed[:] for a in arrays.values()]).sum())
+        saved = f"{safe} of {n_images} images are safely stored (a row is marked done only after its values)"
+    except Exception:  # the store may be unreadable too; the advice stands
+        saved, safe = "rows marked done are safe (a row is marked done only after its values)", 0
+    left = f" with the {n_images - safe} left" if safe else ""
+    return (
+        f"The disk holding feature store {backend.url!r} is full ({error.strerror or error}): {saved}. "
+        f"Free some space (or pass another store=) and run the same extract again: it resumes{left}."
     )
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import zarr
 
+from deepfeat_iqa.store._damage import raise_if_damaged
+
 #: Chunks read per request when walking a selection (bounds the memory of one read step).
 _CHUNKS_PER_READ = 16
 
@@ -74,10 +76,14 @@ class LazyRows:
                 continue
             wanted = ordered[lo:hi]
             unique, inverse = np.unique(wanted, return_inverse=True)
-            if unique[-1] - unique[0] + 1 == unique.size:
-                part = self.array[int(unique[0]) : int(unique[-1]) + 1]
-            else:
-                part = self.array.oindex[unique]
+            try:
+                if unique[-1] - unique[0] + 1 == unique.size:
+                    part = self.array[int(unique[0]) : int(unique[-1]) + 1]
+                else:
+                    part = self.array.oindex[unique]
+            except Exception as error:  # a damaged chunk: name store, array, rows and the fix
+                raise_if_damaged(self.array, int(unique[0]), int(unique[-1]) + 1, error)
+                raise
             part = np.asarray(part)[inverse]
             out[order[lo:hi]] = part.astype(np.float32).mean(axis=1, keepdims=True) if reduce_views else part
         return out[:, 0] if reduce_views else out

@@ -12,6 +12,11 @@ Layout (see ``docs/store.md``)::
           n_crops   int32 (n_images,)   crops that went into the row (grid/patches average a varying count)
           attrs     everything that decides what the numbers mean (weights sha256, input size, mean/std, ...)
 
+Every array is created with the codec chain ``bytes -> zstd -> crc32c`` (:data:`CHUNK_CODECS`): the last
+codec appends a CRC-32C of the compressed chunk, so a truncated or bit-flipped chunk fails on read instead
+of decoding into wrong numbers (``deepfeat_iqa.store._damage`` names it; ``extract`` re-extracts its rows).
+Arrays written before checksums keep working without one (zstd still catches most damage, not all).
+
 Every per-row record is an array chunked like ``values``, so a writer that owns a block of whole chunks
 writes all of its rows' state without touching anyone else's bytes: several processes (or Dask workers)
 fill disjoint blocks of one array at once, values before ``done``, and a crash leaves ``done`` false for
@@ -34,10 +39,12 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import StoreError
 from deepfeat_iqa.paths import cache_dir
+from deepfeat_iqa.store._damage import describe_array, read_checked
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,10 @@ MAX_CHUNK_ROWS = 8192
 MIN_CHUNK_ROWS = 8
 #: A dataset is cut into at least this many chunks (when rows allow) so a cluster has blocks to share.
 MIN_BLOCKS = 8
+
+#: Bytes-to-bytes codecs of every new array: zarr's default zstd, then a CRC-32C of the compressed bytes,
+#: so damage is detected before decompression (and is never decoded into plausible numbers).
+CHUNK_CODECS = (ZstdCodec(level=0, checksum=False), Crc32cCodec())
 
 # Fields that must agree between a request and an existing array; anything else is only informative.
 _CONFIG_FIELDS = (
@@ -292,17 +303,28 @@ class FeatureStore:
                 ("mtime_ns", mtimes),
             ):
                 with _suppress_exists():
-                    index.create_array(name, shape=(n,), chunks=chunks, dtype=data.dtype if name in ("size", "mtime_ns") else str)
+                    index.create_array(
+                        name, shape=(n,), chunks=chunks, dtype=data.dtype if name in ("size", "mtime_ns") else str, compressors=CHUNK_CODECS
+                    )
                 index[name][:] = data
             return key, np.zeros(0, dtype=np.int64)
         index = self.root[f"{key}/index"]
-        stored_ids = [str(i) for i in index["ids"][:]]
+        fresh = {"ids": np.asarray(dataset.ids, dtype=str), "paths": np.asarray([str(p) for p in dataset.paths], dtype=str), "size": sizes, "mtime_ns": mtimes}
+        stored, rewritten = {}, np.zeros(n, dtype=bool)
+        for name, data in fresh.items():
+            stored[name], damage = read_checked(index[name])
+            for d in damage:  # the key's fingerprint covers ids and paths, so the dataset says what was there
+                log.warning("Rewriting a damaged chunk of %s (%s, %s) from the dataset.", self.url, describe_array(d.array), d.rows)
+                index[name][d.start : d.stop] = data[d.start : d.stop]  # a full-chunk write never reads the damage
+                stored[name][d.start : d.stop] = data[d.start : d.stop]
+                rewritten[d.start : d.stop] |= name in ("size", "mtime_ns")  # unknown stats: recompute those rows
+        stored_ids = [str(i) for i in stored["ids"]]
         if stored_ids != list(dataset.ids):
             raise StoreError(
                 f"Store {self.url!r} holds an index at {key!r} for other image ids; delete that group "
                 "or use another store= path."
             )
-        changed = np.flatnonzero((index["size"][:] != sizes) | (index["mtime_ns"][:] != mtimes))
+        changed = np.flatnonzero((stored["size"] != sizes) | (stored["mtime_ns"] != mtimes) | rewritten)
         if changed.size:
             log.info("%d image files changed since they were indexed; their rows will be extracted again.", changed.size)
             for name in self._done_arrays(key):
@@ -361,7 +383,9 @@ class FeatureStore:
         """Create one array unless it exists; an existing one must have the layout asked for."""
         if name not in group.array_keys():
             with _suppress_exists():
-                group.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill, dimension_names=dims)
+                group.create_array(
+                    name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill, dimension_names=dims, compressors=CHUNK_CODECS
+                )
         array = group[name]
         if tuple(array.shape) != shape or (name == "values" and tuple(array.chunks) != chunks):
             raise StoreError(
