@@ -35,10 +35,14 @@ def test_instance_is_not_mutated(feats: LayerFeatures) -> None:
 
 
 def test_predict_refuses_features_of_another_kind(feats: LayerFeatures) -> None:
+    """fp32 and bf16 stand in for each other since issue 17 (tests/api/test_score_photos.py); fp16 does not."""
     model = fit(feats, head=Ridge())
-    other = LayerFeatures(key=replace(feats.key, precision="bf16"), per_view=feats.per_view, dataset=feats.dataset)
-    with pytest.raises(FeatureKeyError, match="precision: fitted on 'fp32', given 'bf16'"):
+    other = LayerFeatures(key=replace(feats.key, precision="fp16"), per_view=feats.per_view, dataset=feats.dataset)
+    with pytest.raises(FeatureKeyError, match="precision: fitted on 'fp32', given 'fp16'"):
         model.predict(other)
+    pooled = LayerFeatures(key=replace(feats.key, pooling="max"), per_view=feats.per_view, dataset=feats.dataset)
+    with pytest.raises(FeatureKeyError, match="pooling: fitted on 'avg', given 'max'"):
+        model.predict(pooled)
 
 
 def test_feature_set_layers_are_concatenated_and_reduced(feature_set: FeatureSet) -> None:
