@@ -24,6 +24,7 @@ from deepfeat_iqa.heads._adapter import (  # noqa: F401 - re-exported: the adapt
     HeadInputs,
     as_layer_features,
     consumes,
+    default_head,
     fit_estimator,
     head_inputs,
     head_name,
@@ -226,7 +227,7 @@ class QualityModel:
         )
 
 
-def fit(features: Inputs, head: HeadSpec = "gpr", *, layers: Sequence[str] | None = None, **options: Any) -> QualityModel:
+def fit(features: Inputs, head: HeadSpec | None = None, *, layers: Sequence[str] | None = None, **options: Any) -> QualityModel:
     """Fit a quality head on every labeled image of ``features``.
 
     Parameters
@@ -237,7 +238,8 @@ def fit(features: Inputs, head: HeadSpec = "gpr", *, layers: Sequence[str] | Non
         (``"spaq-bl"``, ``"spaq-mt-e"``, ...), the labeled :class:`~deepfeat_iqa.datasets.Dataset`.
     head:
         A registry name (``"gpr"``, ``"svr"``, ``"linear-svr"``, ``"rbf-svr"``, ``"mlp"``, ``"spaq-bl"``,
-        ...; see :func:`deepfeat_iqa.heads.list_heads`) or an unfitted scikit-learn style estimator.
+        ``"combination"``, ...; see :func:`deepfeat_iqa.heads.list_heads`) or an unfitted scikit-learn style
+        estimator. ``None``: ``"gpr"`` for features, the recommended ``"combination"`` for a Dataset of photos.
     layers:
         Layers of a FeatureSet to concatenate, in this order (block-wise standardization happens in the head).
     **options:
@@ -258,6 +260,7 @@ def fit(features: Inputs, head: HeadSpec = "gpr", *, layers: Sequence[str] | Non
     >>> model = dfi.fit(feats, head="svr", layers=["layer3", "layer4"])  # doctest: +SKIP
     >>> model = dfi.fit(dataset, head="spaq-bl", epochs=10)              # doctest: +SKIP
     """
+    head = default_head(features) if head is None else head
     check_head_options(head, options, "fit", inspect.signature(fit).parameters, {"layer": "layers"})
     estimator = make_head(head, **options)
     inputs = head_inputs(estimator, features, layers)

@@ -32,7 +32,8 @@ Features = Annotated[
     Path | None, typer.Option("--features", help="Features written by `extract --out FILE.npz` (instead of extracting; --model etc. are then unused).")
 ]
 Head = Annotated[
-    str, typer.Option("--head", help="Head name: gpr, svr (= linear-svr), rbf-svr, mlp; image heads (train on the photos): spaq-bl, spaq-mt-e, spaq-mt-a, spaq-mt-s, dcnns, cnniqa, quality-aware.")
+    str | None,
+    typer.Option("--head", help="Head name: gpr, svr (= linear-svr), rbf-svr, mlp; image heads (train on the photos): spaq-bl, spaq-mt-e, spaq-mt-a, spaq-mt-s, dcnns, cnniqa, quality-aware; combination (several heads averaged). Default: the recommended combination, or gpr when --model/--layer/--pooling/--crops/--features choose features."),
 ]
 HeadOptions = Annotated[
     list[str] | None, typer.Option("--head-option", "-o", help="KEY=VALUE passed to the head (JSON values); repeatable.")
@@ -86,6 +87,17 @@ def _image_head_options(head: str, options: dict[str, Any], model: str, weights:
     return {k: v for k, v in defaults.items() if k in accepted} | options
 
 
+def _chosen_head(head: str | None, *, features: Path | None, layer: list[str] | None, pooling: str | None,
+                 crops: str | None, model: str) -> str:
+    """``--head`` as given; without it, the recommended combination unless the features were chosen by hand."""
+    if head is not None:
+        return head
+    from deepfeat_iqa.heads._adapter import DEFAULT_HEADS
+
+    chosen = features is not None or layer or pooling or crops or model != DEFAULT_BACKBONE
+    return DEFAULT_HEADS["features" if chosen else "images"]
+
+
 def _features(ds: Any, features: Path | None, layer: list[str] | None, model: str, weights: str, seed: int,
               options: dict[str, Any]) -> tuple[Any, list[Any] | None]:
     """The features to fit or evaluate on (read from ``--features`` or extracted), and the layers to concatenate."""
@@ -122,7 +134,7 @@ def fit_command(
     batch_size: BatchSize = None,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
-    head: Head = "gpr",
+    head: Head = None,
     head_option: HeadOptions = None,
     seed: Seed = 0,
 ) -> None:
@@ -136,6 +148,7 @@ def fit_command(
 
     with user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
+        head = _chosen_head(head, features=features, layer=layer, pooling=pooling, crops=crops, model=model)
         image_options = _image_head_options(head, _head_options(head_option), model, weights, seed,
                                             precision=precision, store=store_arg(store), device=device)  # fmt: skip
         if image_options is not None:
@@ -176,7 +189,7 @@ def evaluate_command(
     batch_size: BatchSize = None,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
-    head: Head = "gpr",
+    head: Head = None,
     head_option: HeadOptions = None,
     protocol: Annotated[str, typer.Option("--protocol", help="repeated, repeated-80-20, kfold or official.")] = "repeated",
     n: Annotated[int, typer.Option("--n", "-n", help="Repeated splits, or folds for kfold.")] = 10,
@@ -191,6 +204,7 @@ def evaluate_command(
 
     with user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
+        head = _chosen_head(head, features=features, layer=layer, pooling=pooling, crops=crops, model=model)
         image_options = _image_head_options(head, _head_options(head_option), model, weights, seed,
                                             precision=precision, store=store_arg(store), device=device)  # fmt: skip
         if image_options is not None:  # an image head: the same splits, on the photos themselves

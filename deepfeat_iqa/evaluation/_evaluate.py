@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, clone
 from deepfeat_iqa.runtime.progress import Progress, progress as with_progress
 from deepfeat_iqa.api import HeadSpec, Inputs, check_head_options, library_versions
 from deepfeat_iqa.heads import make_head
-from deepfeat_iqa.heads._adapter import fit_estimator, head_inputs, head_name, input_record, labels
+from deepfeat_iqa.heads._adapter import default_head, fit_estimator, head_inputs, head_name, input_record, labels
 from deepfeat_iqa.heads._adapter import predict_side_labels, seed_params, supports_std
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DataError, unknown_name_error
@@ -41,7 +41,7 @@ _REPEATED_PERCENT = re.compile(r"repeated-(\d+)-(\d+)")
 
 def evaluate(
     features: Inputs,
-    head: HeadSpec = "gpr",
+    head: HeadSpec | None = None,
     *,
     protocol: str | None = None,
     n: int | None = None,
@@ -63,7 +63,8 @@ def evaluate(
         of a labeled dataset; for an image head (``"spaq-bl"``, ...), the labeled Dataset (features are
         accepted too, and their images used). Both kinds get the same splits from the same ``seed``.
     head:
-        Registry name (``"gpr"``, ``"svr"``, ``"mlp"``, ``"spaq-bl"``, ...) or an unfitted estimator, cloned per split.
+        Registry name (``"gpr"``, ``"svr"``, ``"mlp"``, ``"spaq-bl"``, ``"combination"``, ...) or an unfitted estimator, cloned per split;
+        ``None``: ``"gpr"`` for features, the recommended ``"combination"`` for a Dataset of photos.
     protocol:
         ``"repeated"`` (default: ``n`` random content-separated splits, ``test_size`` held out),
         ``"repeated-80-20"`` (the same, with the percentages spelled out), ``"kfold"`` (``n`` folds) or
@@ -107,6 +108,7 @@ def evaluate(
     >>> result = dfi.evaluate(feats, head="svr", protocol="repeated", n=10)  # doctest: +SKIP
     >>> result.summary()                                                     # doctest: +SKIP
     """
+    head = default_head(features) if head is None else head
     check_head_options(head, head_options, "evaluate", inspect.signature(evaluate).parameters, _ALIASES)
     template = make_head(head, **head_options)
     lf = head_inputs(template, features, layers)
@@ -156,7 +158,7 @@ def evaluate(
 def evaluate_cross(
     train_features: Inputs,
     test_features: Inputs,
-    head: HeadSpec = "gpr",
+    head: HeadSpec | None = None,
     *,
     layers: Sequence[str] | None = None,
     progress: bool = True,
@@ -182,6 +184,7 @@ def evaluate_cross(
     """
     from deepfeat_iqa.datasets.splits import zscore
 
+    head = default_head(train_features) if head is None else head
     check_head_options(head, head_options, "evaluate_cross", inspect.signature(evaluate_cross).parameters, _ALIASES)
     template = make_head(head, **head_options)
     train_lf = head_inputs(template, train_features, layers)

@@ -37,6 +37,15 @@ Features = LayerFeatures | FeatureSet
 HeadSpec = str | BaseEstimator
 
 
+#: The head used when none is named: the recommended recipe (docs/real-accuracy.md) for photos, GPR for features.
+DEFAULT_HEADS = {"images": "combination", "features": "gpr"}
+
+
+def default_head(data: Any) -> str:
+    """:data:`DEFAULT_HEADS` for what was passed: features get a GPR on them, photos the recommended combination."""
+    return DEFAULT_HEADS["features" if isinstance(data, (LayerFeatures, FeatureSet)) else "images"]
+
+
 def consumes(estimator: Any) -> str:
     """``"images"`` for end-to-end heads (they declare ``_dfi_consumes = "images"``), else ``"features"``."""
     kind = getattr(estimator, "_dfi_consumes", "features")

@@ -101,3 +101,18 @@ def test_api_and_cli_scores_agree_to_the_last_digit(images, tmp_path) -> None:
     cli = pd.read_csv(out)
     assert cli["id"].tolist() == api["id"].tolist()
     np.testing.assert_array_equal(cli["score"].to_numpy(), api["score"].to_numpy())
+
+
+def test_without_a_head_photos_get_the_recommended_combination_and_features_a_gpr(images) -> None:
+    from deepfeat_iqa.cli._heads import _chosen_head
+    from deepfeat_iqa.heads._adapter import default_head
+    from deepfeat_iqa.heads._combination import DEFAULT_MEMBERS
+
+    assert default_head(images) == "combination"
+    feats = dfi.extract(images, model=TINY, weights="random", layer="stage1", crops="center", store=None, progress=False)
+    assert default_head(feats) == default_head(feats["stage1"]) == "gpr"
+    assert _chosen_head(None, features=None, layer=None, pooling=None, crops=None, model="efficientnet_lite0") == "combination"
+    assert _chosen_head(None, features=None, layer=["block4"], pooling=None, crops=None, model="efficientnet_lite0") == "gpr"
+    assert _chosen_head("svr", features=None, layer=None, pooling=None, crops=None, model="efficientnet_lite0") == "svr"
+    assert [m.backbone for m in DEFAULT_MEMBERS] == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
+    assert {m.views for m in DEFAULT_MEMBERS} == {"full512"}
