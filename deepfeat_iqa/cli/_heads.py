@@ -227,7 +227,10 @@ def evaluate_command(
 
 @app.command("score")
 def score_command(
-    paths: Annotated[list[Path], typer.Argument(help="Photos or folders of photos to score.")],
+    paths: Annotated[list[Path] | None, typer.Argument(help="Photos or folders of photos to score.")] = None,
+    examples: Annotated[
+        bool, typer.Option("--examples", help="Score the seven photos scikit-image and scikit-learn ship (to try it with no photos at hand).")
+    ] = False,
     model_file: Annotated[
         Path | None, typer.Option("--model-file", help="Model written by `deepfeat-iqa fit` (default: the bundled model, docs/model-card.md).")
     ] = None,
@@ -248,6 +251,13 @@ def score_command(
     from deepfeat_iqa.persist import load
     from deepfeat_iqa.scoring import score
 
+    if examples:
+        from deepfeat_iqa.paths import cache_dir
+        from deepfeat_iqa.synth import reference_photos
+
+        paths = [*(paths or []), *reference_photos(cache_dir() / "references")]
+    if not paths:
+        raise typer.BadParameter("Name photos or folders to score (or --examples).", param_hint="PATHS")
     ds = images_arg(paths)
     with user_errors():
         fitted = None if model_file is None else load(model_file, trusted=trusted)
@@ -257,4 +267,6 @@ def score_command(
         table = score(ds, fitted, **options)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
+    if len(table) <= 20:  # a handful of photos: show them, worst first
+        typer.echo(table.sort_values("score").to_string(index=False, columns=[c for c in ("id", "score", "sd") if c in table]))
     typer.echo(f"Scored {len(table)} photos -> {out}")
