@@ -36,7 +36,7 @@ PLAIN_BL = dict(epochs=8, batch_size=32, lr=3e-4, trunk_lr=None, freeze_trunk_ep
                 test_views="grid", precision="auto")  # fmt: skip
 
 
-def member(backbone: str, layers: list[str], pooling: str, head: str = "gpr", views: str = "full", **options: Any) -> dict:
+def member(backbone: str, layers: list[str], pooling: str, head: str = "gpr", views: str = "full512", **options: Any) -> dict:
     return dict(backbone=backbone, layers=tuple(layers), pooling=pooling, views=views, head=head, options=options)
 
 
@@ -45,16 +45,16 @@ BEST_MEMBERS = [member(LITE[0], DEEP, "avg"), member(LITE[1], DEEP, "avg+std"), 
 ROWS: dict[str, dict[str, Any]] = {
     BASELINE: dict(kind="features", model=LITE[0], layers=STAGES, pooling="avg+std", views="full", head="gpr"),
     "L0 GPR conv_head avg center (old CLI default)": dict(kind="features", model=LITE[0], layers=["conv_head"], pooling="avg", views="center", head="gpr"),
-    "L0 GPR b4-6+head avg full": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full", head="gpr"),
+    "L0 GPR b4-6+head avg full512": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full512", head="gpr"),
     "L0 GPR b4-6+head avg+std full": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg+std", views="full", head="gpr"),
-    "L0 GPR b2-6+head avg full": dict(kind="features", model=LITE[0], layers=["block2", *STAGES], pooling="avg", views="full", head="gpr"),
-    "L0 GPR b4-6+head avg resize": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="resize", head="gpr"),
-    "L0 GPR b4-6+head avg grid": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="grid", head="gpr"),
-    "L0 linear SVR b4-6+head avg full": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full", head="svr"),
-    "L0 RBF SVR b4-6+head avg full": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full", head="rbf-svr"),
-    "L0 MLP b4-6+head avg full": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full", head="mlp"),
-    "L1 GPR b4-6+head avg+std full": dict(kind="features", model=LITE[1], layers=DEEP, pooling="avg+std", views="full", head="gpr"),
-    "L2 GPR b4-6+head avg+std full": dict(kind="features", model=LITE[2], layers=DEEP, pooling="avg+std", views="full", head="gpr"),
+    "L0 GPR b2-6+head avg+std full": dict(kind="features", model=LITE[0], layers=["block2", *STAGES], pooling="avg+std", views="full", head="gpr"),
+    "L0 GPR b4-6+head avg+std resize": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg+std", views="resize", head="gpr"),
+    "L0 GPR b4-6+head avg+std grid": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg+std", views="grid", head="gpr"),
+    "L0 linear SVR b4-6+head avg full512": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full512", head="svr"),
+    "L0 RBF SVR b4-6+head avg full512": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full512", head="rbf-svr"),
+    "L0 MLP b4-6+head avg full512": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full512", head="mlp"),
+    "L1 GPR b4-6+head avg+std full512": dict(kind="features", model=LITE[1], layers=DEEP, pooling="avg+std", views="full512", head="gpr"),
+    "L2 GPR b4-6+head avg+std full512": dict(kind="features", model=LITE[2], layers=DEEP, pooling="avg+std", views="full512", head="gpr"),
     "Combination mean: GPR on L0+L1+L2": dict(kind="combination", members=BEST_MEMBERS, combiner="mean"),
     "Combination stack: GPR on L0+L1+L2": dict(kind="combination", members=BEST_MEMBERS, combiner="stack"),
     "SPAQ-BL L0 (head defaults)": dict(kind="image", head="spaq-bl", options={}),

@@ -113,6 +113,8 @@ def evaluate(
     template = make_head(head, **head_options)
     lf = head_inputs(template, features, layers)
     y = labels(lf.dataset)
+    if hasattr(template, "prefetch"):  # a head that extracts its own inputs does so once, not once per split
+        template.prefetch(lf.dataset)
     given = {name: value for name, value in (("n", n), ("by", by), ("seed", seed)) if value is not None and value is not _UNSET}
     if by is None:
         given["by"] = None

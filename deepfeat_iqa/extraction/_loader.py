@@ -48,7 +48,7 @@ class ViewDataset(TorchDataset):
 
     def __getitem__(self, row: int) -> Item:
         try:
-            image = load_rgb(self.paths[row], min_side=MIN_IMAGE_SIDE)
+            image = load_rgb(self.paths[row], min_side=MIN_IMAGE_SIDE, shrink_to=self.view.max_short_side())
             # Random crops are seeded by the file's bytes, not its id or path: the same photo gets the same
             # crops (and features) whichever loader, folder spelling or CLI reached it.
             identity = content_digest(self.paths[row]) if self.view.seeded_by_content else ""

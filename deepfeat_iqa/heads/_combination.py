@@ -270,14 +270,26 @@ class Combination(StateMixin, RegressorMixin, BaseEstimator):
 
     # -- features --------------------------------------------------------------------------------
 
+    def prefetch(self, X: Dataset) -> None:  # noqa: N803
+        """Extract every feature member's features of all photos of ``X`` once, through the store.
+
+        ``dfi.evaluate`` calls this with the whole dataset before it splits it, so the splits' fits read
+        the rows from memory instead of extracting each split's subset (a new store key) again.
+        """
+        dataset = _as_dataset(X)
+        for member in self._checked_members():
+            if getattr(_head_class(member.head), "_dfi_consumes", "features") != "images":
+                self._features(member, dataset, key=None)
+
     def _features(self, member: Member, dataset: Dataset, key: Any) -> tuple[np.ndarray, Any, tuple[int, ...]]:
         """(rows, feature key, block sizes) of ``member`` for ``dataset``; with ``key``, made as that key says."""
         from deepfeat_iqa.extraction import extract
         from deepfeat_iqa.features import key_from_dict
         from deepfeat_iqa.runtime.device import resolve_device
-        from deepfeat_iqa.runtime.precision import accepted_precision
+        from deepfeat_iqa.runtime.precision import accepted_precision, resolve_precision
 
-        precision = self.precision if key is None else accepted_precision(_precision_of(key), resolve_device(self.device))
+        device = resolve_device(self.device)
+        precision = resolve_precision(self.precision, device) if key is None else accepted_precision(_precision_of(key), device)
         token = (member.backbone, member.weights, member.layers, member.pooling, member.views, precision)
         identities = [_identity(path) for path in dataset.paths]
         cached = [_MEMO.get((*token, ident)) for ident in identities]
@@ -345,6 +357,12 @@ def _fit_feature_head(head: BaseEstimator, rows: np.ndarray, y: np.ndarray, grou
     extra = {"groups": np.asarray(groups)} if groups is not None and "groups" in inspect.signature(head.fit).parameters else {}
     with for_rows(len(rows)):
         head.fit(rows, y, **extra)
+
+
+def _head_class(name: str) -> type:
+    from deepfeat_iqa.heads import HEADS
+
+    return HEADS.get(name).target
 
 
 def _reads_images(head: BaseEstimator) -> bool:
