@@ -22,6 +22,7 @@ from deepfeat_iqa.extraction._extract import extract
 from deepfeat_iqa.paths import cache_dir as user_cache_dir
 from deepfeat_iqa.evaluation.results import markdown_table
 from deepfeat_iqa.studies import sweep
+from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def run_demo(
     *,
     references: str | Path | None = None,
     weights: str = "imagenet",
-    model: str = "efficientnet_lite0",
+    model: str = DEFAULT_BACKBONE,
     layers: Sequence[str] = DEMO_LAYERS,
     heads: Sequence[str] = DEMO_HEADS,
     per_image: int | None = None,

@@ -12,9 +12,7 @@ from deepfeat_iqa.backbones._skeleton import construct_timm_skeleton
 
 ConfigFactory = Callable[[], BackboneConfig]
 
-#: Backbone used when none is named (extract, fit, evaluate, the CLI): its ImageNet weights ship as a pip
-#: package (the ``lite-weights`` extra), so every default runs offline. ``model="resnet50"`` is one argument away.
-DEFAULT_BACKBONE = "efficientnet_lite0"
+from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE  # noqa: E402,F401 - re-exported
 
 #: name -> config factory, in registration order (the paper's order, then the EfficientNet-Lite family)
 BACKBONES: Registry[ConfigFactory] = Registry("backbone")

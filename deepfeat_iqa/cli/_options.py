@@ -31,8 +31,7 @@ NumWorkers = Annotated[int | None, typer.Option("--num-workers", "-j", help="Dec
 OnError = Annotated[str, typer.Option("--on-error", help="raise: stop at an unreadable image; skip: record it and go on.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of random crops, random weights, splits and distortions.")]
 
-#: Same as ``deepfeat_iqa.backbones.DEFAULT_BACKBONE`` (spelled out so ``--help`` does not import torch; a test checks).
-DEFAULT_BACKBONE = "efficientnet_lite0"
+from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE  # noqa: E402 - torch-free, so --help stays fast
 
 
 def store_arg(store: str) -> str | None:

@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from deepfeat_iqa.backbones import DEFAULT_BACKBONE
+from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DeepfeatError
 from deepfeat_iqa.heads._state import StateMixin, decode, encode, qualified_name
@@ -87,7 +87,7 @@ def as_member(spec: Member | Mapping[str, Any] | str) -> Member:
 #: The recommended recipe (docs/real-accuracy.md): GPR on the last four stages of each EfficientNet-Lite,
 #: averaged (Lite0 with ``avg`` pooling, Lite1/2 with ``avg+std``: the better of the two for each, seed-0 splits).
 DEFAULT_MEMBERS: tuple[Member, ...] = (
-    Member(backbone="efficientnet_lite0", pooling="avg"),
+    Member(backbone=DEFAULT_BACKBONE, pooling="avg"),
     Member(backbone="efficientnet_lite1"),
     Member(backbone="efficientnet_lite2"),
 )

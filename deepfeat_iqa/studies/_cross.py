@@ -21,6 +21,7 @@ from deepfeat_iqa.datasets import Dataset, Scale
 from deepfeat_iqa.errors import ConfigError, DataError
 from deepfeat_iqa.features._sets import LayerFeatures
 from deepfeat_iqa.evaluation.results import METRICS, EvaluationResult, _finite
+from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE
 
 
 @dataclass
@@ -131,7 +132,7 @@ def cross(
     datasets: Mapping[str, Dataset | Features],
     head: Any = "gpr",
     *,
-    model: str = "efficientnet_lite0",
+    model: str = DEFAULT_BACKBONE,
     layer: str | Sequence[str] | None = None,
     pooling: str = "avg",
     crops: str = "center",

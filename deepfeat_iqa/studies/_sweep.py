@@ -41,13 +41,14 @@ from deepfeat_iqa.studies._plan import (
 )
 from deepfeat_iqa.studies._results_store import ResultsStore
 from deepfeat_iqa.studies._study import Study
+from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE
 
 logger = logging.getLogger(__name__)
 
 
 def sweep(
     datasets: Dataset | Mapping[str, Dataset] | Sequence[Dataset],
-    models: str | Sequence[str] = "efficientnet_lite0",
+    models: str | Sequence[str] = DEFAULT_BACKBONE,
     layers: LayerAxis = "stages",
     heads: HeadAxis | Sequence[HeadAxis] = ("svr",),
     *,

@@ -18,6 +18,7 @@ from deepfeat_iqa.training import Normalize
 from deepfeat_iqa.inputs.views import Geometry
 from deepfeat_iqa.pretrain._nets import FineTuneNet, L1Loss
 from deepfeat_iqa.pretrain._stage1 import METADATA_KEY, PretrainedWeights, check_disjoint
+from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE
 
 
 def stage1_record(weights: Any) -> PretrainedWeights | None:
@@ -74,7 +75,7 @@ class QualityAwareFineTune(ImageHead):
     """
 
     def __init__(
-        self, *, backbone: str = "efficientnet_lite0", weights: Any = "imagenet", dropout: float = 0.5,
+        self, *, backbone: str = DEFAULT_BACKBONE, weights: Any = "imagenet", dropout: float = 0.5,
         epochs: int = 10, batch_size: int = 8, accumulate: int = 1, optimizer: str = "adam", lr: float = 1e-5,
         trunk_lr: float | None = 1e-5, weight_decay: float = 0.0, schedule: str = "constant", step_epochs: int = 10,
         gamma: float = 0.1, warmup: float = 0.1, freeze_trunk_epochs: int = 0, max_grad_norm: float | None = None,

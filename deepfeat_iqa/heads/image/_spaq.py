@@ -15,6 +15,7 @@ from deepfeat_iqa.training._side_tasks import SideTasks
 from deepfeat_iqa.heads.image._base import ImageHead
 from deepfeat_iqa.heads.image._spaq_net import SpaqLoss, SpaqNet
 from deepfeat_iqa.backbones._trunk import build_trunk
+from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class SpaqHead(ImageHead):
     """
 
     def __init__(
-        self, *, task: str = "bl", backbone: str = "efficientnet_lite0", weights: Any = "imagenet",
+        self, *, task: str = "bl", backbone: str = DEFAULT_BACKBONE, weights: Any = "imagenet",
         layers: tuple[str, ...] | None = None, dropout: float = 0.0, exif_weight: float = 0.5,
         attribute_weight: float = 0.5,
         epochs: int = 10, batch_size: int = 16, accumulate: int = 1, optimizer: str = "adamw", lr: float = 1e-3,

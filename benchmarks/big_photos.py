@@ -1,0 +1,114 @@
+"""Big smartphone photos, decoded at the size they are used (issue 17 part 3).
+
+    python benchmarks/big_photos.py [--photos 8] [--repeats 2]
+
+Makes synthetic 12-MP JPEGs (4000x3000, quality 95) by upscaling clive-dev photos (or scikit-image's when
+clive-dev is absent) and measures, side by side in one run:
+
+* decode ms per photo: the full decode vs the reduced decode a ``full512`` view asks for (``Image.draft``);
+* extraction throughput of EfficientNet-Lite0 ``blocks.4`` with ``crops="full512"`` (the recommended view)
+  on those photos, against its floor: a bare ``forward_features`` loop over pre-made 512x683 tensors in the
+  same precision (goal ≥ 0.85x).
+
+Writes ``results/big_photos.{json,md}`` with the machine record and the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "results"
+CLIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clive-dev" / "images"
+
+
+def make_photos(folder: Path, n: int) -> list[Path]:
+    from PIL import Image
+
+    sources = sorted(CLIVE.glob("*.JPG"))[:n] if CLIVE.is_dir() else []
+    if not sources:
+        from skimage import data
+
+        sources = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket()]
+    paths = []
+    for i in range(n):
+        source = sources[i % len(sources)]
+        image = Image.open(source).convert("RGB") if isinstance(source, Path) else Image.fromarray(source)
+        path = folder / f"big{i:02d}.jpg"
+        image.resize((4000, 3000), Image.Resampling.BICUBIC).save(path, quality=95)
+        paths.append(path)
+    return paths
+
+
+def decode_ms(paths: list[Path], shrink_to: int | None, repeats: int) -> float:
+    from deepfeat_iqa.inputs.images import load_rgb
+
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for path in paths:
+            load_rgb(path, shrink_to=shrink_to)
+        best = min(best, (time.perf_counter() - start) / len(paths) * 1000)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--photos", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    import torch
+
+    import deepfeat_iqa as dfi
+    from deepfeat_iqa.backbones import build_backbone
+    from deepfeat_iqa.runtime import machine
+    from deepfeat_iqa.runtime.precision import autocast, memory_format, resolve_precision
+
+    load_before = os.getloadavg()[0]
+    precision = resolve_precision("auto", torch.device("cpu"))
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = make_photos(Path(tmp), args.photos)
+        full_ms, reduced_ms = decode_ms(paths, None, args.repeats), decode_ms(paths, 512, args.repeats)
+        dfi.extract(paths[:1], layer="blocks.4", crops="full512", store=None, progress=False)  # warm-up
+        rate = 0.0
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            dfi.extract(paths, layer="blocks.4", crops="full512", store=None, progress=False)
+            rate = max(rate, len(paths) / (time.perf_counter() - start))
+    model = build_backbone("efficientnet_lite0", "imagenet").model.eval().to(memory_format=memory_format(precision))
+    x = torch.randn(1, 3, 512, 683).contiguous(memory_format=memory_format(precision))
+    floor = 0.0
+    with torch.inference_mode():
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            for _ in range(args.photos):
+                with autocast(precision, torch.device("cpu")):
+                    model.forward_features(x)
+            floor = max(floor, args.photos / (time.perf_counter() - start))
+    record = {
+        "machine": machine.describe(), "load_before": load_before, "load_after": os.getloadavg()[0], "photos": args.photos,
+        "precision": precision, "decode_ms_full": round(full_ms, 1), "decode_ms_reduced": round(reduced_ms, 1),
+        "decode_speedup": round(full_ms / reduced_ms, 2), "extract_img_per_s": round(rate, 2),
+        "floor_img_per_s": round(floor, 2), "extract_vs_floor": round(rate / floor, 3),
+    }  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "big_photos.json").write_text(json.dumps(record, indent=2))
+    md = (f"Measured on {machine.one_line(record['machine'])}, load {load_before:.2f} → {record['load_after']:.2f}; "
+          f"{args.photos} synthetic 4000x3000 JPEGs (q95), EfficientNet-Lite0 `blocks.4`, `full512`, {precision}.\n\n"
+          "| decode full (ms) | decode for full512 (ms) | speed-up | extract img/s | floor img/s | extract / floor |\n"
+          "|---|---|---|---|---|---|\n"
+          f"| {record['decode_ms_full']} | {record['decode_ms_reduced']} | {record['decode_speedup']}x | "
+          f"{record['extract_img_per_s']} | {record['floor_img_per_s']} | **{record['extract_vs_floor']}** |\n")  # fmt: skip
+    (args.out / "big_photos.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
