@@ -3,19 +3,49 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-# Keep each test process to one intra-op thread so `pytest -n 2` does not oversubscribe 2 cores.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-# CLI errors are drawn by rich at the terminal width; a wide fixed width keeps file names unwrapped in assertions.
-os.environ["COLUMNS"] = "240"
-# Training's decoded-pixel cache goes to a throw-away folder, never the user's ~/.cache.
-os.environ.setdefault("DEEPFEAT_IQA_PIXEL_CACHE", tempfile.mkdtemp(prefix="dfi-test-pixels-"))
+from helpers.isolation import guard_outside_writes, isolated_environment  # noqa: F401 - autouse fixtures
+
+#: Hypothesis profiles: ``ci`` (the default) derandomizes, so a run draws the same examples on every machine
+#: and a failure reproduces from the test id alone; ``explore`` draws new examples each run (set
+#: ``HYPOTHESIS_PROFILE=explore``). Both print the ``@reproduce_failure`` blob of a failing example.
+HYPOTHESIS_PROFILES = {"ci": {"derandomize": True, "print_blob": True, "database": None},
+                       "explore": {"print_blob": True}}  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Process-wide settings, undone in ``pytest_unconfigure`` (nothing is changed at import time).
+
+    ``OMP_NUM_THREADS=1`` (unless set) keeps each test process, and the subprocesses tests start, to one
+    intra-op thread so ``pytest -n 2`` does not oversubscribe 2 cores; it must be set before torch is imported,
+    which collection does, hence here rather than in a fixture.
+    """
+    patch = pytest.MonkeyPatch()
+    if "OMP_NUM_THREADS" not in os.environ:
+        patch.setenv("OMP_NUM_THREADS", "1")
+    config.stash[_ENV_PATCH] = patch
+    try:
+        from hypothesis import settings
+    except ImportError:
+        return
+    for name, options in HYPOTHESIS_PROFILES.items():
+        settings.register_profile(name, **options)
+    if not config.getoption("hypothesis_profile", None):  # an explicit --hypothesis-profile wins
+        settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    patch = config.stash.get(_ENV_PATCH, None)
+    if patch is not None:
+        patch.undo()
+
+
+_ENV_PATCH = pytest.StashKey[pytest.MonkeyPatch]()
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -114,7 +114,7 @@ def _features(ds: Any, features: Path | None, layer: list[str] | None, model: st
 
 @app.command("fit")
 def fit_command(
-    out: Annotated[Path, typer.Option("--out", help="Model file to write (.dfi: a safe zip of JSON and arrays).")],
+    out: Annotated[Path, typer.Option("--out", help="Model file to write (.dfi: a zip of JSON and safetensors arrays, see docs/trust.md).")],
     images: Images = None,
     labels: LabelsCsv = None,
     image_col: ImageCol = "image",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -75,8 +76,39 @@ def find_file(db: str, root: Path, candidates: Sequence[str], where: str) -> Pat
     raise DataError(f"`{db}`: label file {expected} not found in {str(root)!r}. {where}")
 
 
+#: Delimiters a CSV label table may use, in the order that wins a tie: spreadsheets in locales whose decimal
+#: mark is a comma (most of Europe) export ``;``-separated files with decimal commas.
+DELIMITERS = (",", ";", "\t", "|")
+_DECIMAL_COMMA = re.compile(r'^\s*"?[-+]?\d+,\d+"?\s*$')
+
+
+def csv_dialect(path: Path, sample_bytes: int = 65536) -> dict[str, str]:
+    """``sep`` (and ``decimal=","``) for a CSV file, read from its header line and first rows.
+
+    The delimiter is the candidate of :data:`DELIMITERS` that the header line holds most often (``,`` when
+    none); with any other delimiter than ``,``, cells such as ``3,5`` mark decimal commas. ``image;mos`` /
+    ``a.jpg;3,5`` therefore reads as columns ``image``, ``mos`` with the score 3.5.
+    """
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            lines = handle.read(sample_bytes).splitlines()
+    except OSError:
+        return {}
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        return {}
+    counts = {d: lines[0].count(d) for d in DELIMITERS}
+    sep = max(DELIMITERS, key=lambda d: counts[d]) if any(counts.values()) else ","
+    options = {"sep": sep}
+    if sep != "," and any(_DECIMAL_COMMA.match(cell) for line in lines[1:] for cell in line.split(sep)):
+        options["decimal"] = ","
+    return options
+
+
 def read_table(path: Path, **options: object) -> pd.DataFrame:
     """Read a CSV/TSV table or a spreadsheet, chosen by suffix.
+
+    A ``.csv`` file's delimiter and decimal mark are detected (:func:`csv_dialect`) unless ``sep=`` is given.
 
     Only empty cells count as missing: text such as ``n/a`` stays text, so an error can quote the
     cell as the user sees it instead of calling it empty.
@@ -88,6 +120,8 @@ def read_table(path: Path, **options: object) -> pd.DataFrame:
             return pd.read_excel(path, **options)
         if suffix in (".tsv", ".tab"):
             return pd.read_csv(path, sep="\t", **options)
+        if "sep" not in options and "delimiter" not in options:
+            options = {**csv_dialect(path), **options}
         return pd.read_csv(path, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"Label file {str(path)!r} is empty (no header, no rows); write the header and one row per image.") from None

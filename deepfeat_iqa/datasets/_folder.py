@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,22 @@ def load_folder(
         return Dataset.from_folder(root, name=name)
     path = Path(labels_csv).expanduser()
     if not path.is_absolute() and (root / path).is_file():
+        if path.is_file() and (root / path).resolve() != path.resolve():
+            warnings.warn(
+                f"`{db}`: label file {str(labels_csv)!r} exists in the image folder ({str(root / path)!r}) and in the "
+                f"working folder ({str(path.resolve())!r}); reading the one in the image folder. Pass an absolute "
+                "path to read the other.",
+                UserWarning,
+                stacklevel=2,
+            )
         path = root / path
+    elif not path.is_absolute() and path.is_file():
+        warnings.warn(
+            f"`{db}`: label file {str(labels_csv)!r} is not in the image folder {str(root)!r}; reading "
+            f"{str(path.resolve())!r} from the working folder.",
+            UserWarning,
+            stacklevel=2,
+        )
     if not path.is_file():
         raise DataError(
             f"`{db}`: label file {str(labels_csv)!r} not found (looked in {str(root)!r} and the working folder). "

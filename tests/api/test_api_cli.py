@@ -37,10 +37,12 @@ def labeled_dir(tmp_path: Path) -> Path:
 
 def test_fit_then_score_then_evaluate(labeled_dir: Path, tmp_path: Path) -> None:
     data = ["--images", str(labeled_dir), "--labels", "labels.csv", "--group-col", "ref", "--store", str(tmp_path / "f.zarr")]
-    model_file = tmp_path / "model.joblib"
+    model_file = tmp_path / "model.dfi"
     fitted = runner.invoke(app, ["fit", *data, *TINY, "--head", "svr", "--out", str(model_file)])
     assert fitted.exit_code == 0, fitted.output
-    assert model_file.stat().st_size > 0
+    import zipfile
+
+    assert zipfile.is_zipfile(model_file)  # the .dfi format (a zip of JSON + safetensors), not a joblib pickle
 
     scores_csv = tmp_path / "scores.csv"
     scored = runner.invoke(app, ["score", str(labeled_dir), "--model-file", str(model_file), "--out", str(scores_csv), "--store", "none"])
@@ -114,6 +116,16 @@ def test_every_extracting_command_shares_flags() -> None:
             assert flag in options[option], (name, option)
     score = {p.name: p.opts for p in commands["score"].params if p.param_type_name == "option"}
     assert {"device", "batch_size", "num_workers", "on_error", "weights"} <= set(score)
+
+
+def test_fit_help_names_the_model_format_it_writes() -> None:
+    """`fit` writes a .dfi model file (issue 21: its --help said .joblib, the pickle format it no longer writes)."""
+    import re
+
+    result = runner.invoke(app, ["fit", "--help"], env={"COLUMNS": "240", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    text = re.sub(r"\x1b\[[0-9;]*m", "", result.output)
+    assert ".dfi" in text and ".joblib" not in text
 
 
 def test_errors_speak_the_cli_vocabulary(tmp_path: Path) -> None:

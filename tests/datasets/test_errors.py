@@ -231,3 +231,45 @@ def test_spaq_side_workbook_must_cover_every_image(copy) -> None:
     pd.read_excel(path).iloc[:-1].to_excel(path, index=False)
     with pytest.raises(DataError, match=r"1 image of the MOS workbook have no row in Scene category labels.xlsx"):
         load("spaq", root)
+
+
+def _european(table: Path) -> None:
+    """Rewrite a comma-separated label table the way a spreadsheet in a decimal-comma locale exports it."""
+    frame = pd.read_csv(table)
+    frame.to_csv(table, sep=";", decimal=",", index=False)
+
+
+def test_semicolon_tables_with_decimal_commas_are_read(copy) -> None:
+    """`image;mos` / `a.jpg;3,5` (issue 21: it failed with "no column 'image' (columns: image;mos)")."""
+    root = copy("folder")
+    expected = load("folder", root, **FOLDER_OPTIONS)
+    _european(root / "labels.csv")
+    text = (root / "labels.csv").read_text()
+    assert text.startswith("file;score;content") and ";4,16;" in text  # the export really is European
+    european = load("folder", root, **FOLDER_OPTIONS)
+    assert european.ids == expected.ids
+    np.testing.assert_array_equal(european.mos, expected.mos)
+    np.testing.assert_array_equal(european.groups, expected.groups)
+
+
+def test_semicolon_tables_with_decimal_points_keep_their_points(copy) -> None:
+    root = copy("folder")
+    expected = load("folder", root, **FOLDER_OPTIONS)
+    pd.read_csv(root / "labels.csv").to_csv(root / "labels.csv", sep=";", index=False)
+    np.testing.assert_array_equal(load("folder", root, **FOLDER_OPTIONS).mos, expected.mos)
+
+
+def test_a_label_path_that_could_mean_two_files_says_which_it_read(copy, tmp_path: Path, monkeypatch) -> None:
+    """The image folder's file wins, with a warning naming both (issue 21: a stray `scores.csv` in the working
+    folder was read instead, silently); a file found only in the working folder is read with a warning too."""
+    root = copy("folder")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    (elsewhere / "labels.csv").write_text("id,path,score\nx,x.jpg,1\n")
+    monkeypatch.chdir(elsewhere)
+    with pytest.warns(UserWarning, match=r"'labels.csv' exists in the image folder .* and in the working folder .*reading the one in the image folder"):
+        ds = load("folder", root, labels_csv="labels.csv", image_col="file", score_col="score", group_col="content")
+    assert len(ds) > 1  # the image folder's table, not the stray one
+    (elsewhere / "only-here.csv").write_text((root / "labels.csv").read_text())
+    with pytest.warns(UserWarning, match=r"'only-here.csv' is not in the image folder .*; reading .*cwd/only-here.csv' from the working folder"):
+        load("folder", root, labels_csv="only-here.csv", image_col="file", score_col="score", group_col="content")

@@ -34,6 +34,13 @@ def test_registering_a_name_twice_warns_and_the_later_wins(monkeypatch: pytest.M
 
 
 def test_package_exports_the_loaders() -> None:
-    for name in ("load", "list_datasets", "load_folder", "load_live", "load_csiq", "load_tid2008", "load_tid2013",
-                 "load_kadid10k", "load_livec", "load_koniq10k", "load_spaq", "load_scpqd2020", "Dataset", "Scale"):
-        assert hasattr(dfi.datasets, name)
+    """Each exported ``load_<db>`` is the function ``load("<db>", ...)`` dispatches to (``hasattr`` alone passed
+    with a stub or with two loaders swapped), and ``list_datasets`` names every one of them."""
+    loaders = {"folder": "load_folder", "live": "load_live", "csiq": "load_csiq", "tid2008": "load_tid2008",
+               "tid2013": "load_tid2013", "kadid10k": "load_kadid10k", "livec": "load_livec",
+               "koniq10k": "load_koniq10k", "spaq": "load_spaq", "scpqd2020": "load_scpqd2020"}  # fmt: skip
+    for name, attribute in loaders.items():
+        assert getattr(dfi.datasets, attribute) is _registry.DATASETS.get(name).target, attribute
+    assert set(loaders) <= set(dfi.datasets.list_datasets())
+    assert dfi.datasets.load is _registry.load and dfi.datasets.list_datasets is _registry.list_datasets
+    assert isinstance(dfi.datasets.Dataset, type) and isinstance(dfi.datasets.Scale, type)

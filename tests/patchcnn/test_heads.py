@@ -36,7 +36,15 @@ def test_evaluate_and_compare_on_the_same_splits(blur_set) -> None:
     b = dfi.evaluate(blur_set, head="dcnns", n=2, seed=0, progress=False, n_scenes=2, **options)
     assert a.signatures == b.signatures
     assert np.isfinite(a.aggregate.loc["mean", "srocc"])
-    dfi.compare(a, b)
+    comparison = dfi.compare(a, b)  # its result was discarded before: now checked against the per-split values
+    d = a.per_split["srocc"].to_numpy() - b.per_split["srocc"].to_numpy()
+    assert comparison.n_splits == 2 and comparison.metric == "srocc"
+    assert comparison.mean_a == pytest.approx(a.per_split["srocc"].mean())
+    assert comparison.mean_b == pytest.approx(b.per_split["srocc"].mean())
+    if np.std(d) > 0:  # paired t from its definition: mean(d) / (sd(d) / sqrt(n))
+        assert comparison.statistic == pytest.approx(d.mean() / (d.std(ddof=1) / np.sqrt(d.size)))
+        assert dfi.compare(b, a).statistic == pytest.approx(-comparison.statistic)
+    assert dfi.compare(a, a).verdict == 0
 
 
 def test_same_seed_same_model(blur_set) -> None:
@@ -49,10 +57,17 @@ def test_same_seed_same_model(blur_set) -> None:
 def test_dcnns_learns_the_blur_ranking(blur_set) -> None:
     from deepfeat_iqa.evaluation.metrics import srocc
 
+    from deepfeat_iqa.evaluation.metrics import per_group_srocc
+
+    groups = np.asarray(blur_set.groups)
+    held_out = np.isin(groups, np.unique(groups)[-2:])  # two photos the network never saw
+    train, test = blur_set.subset(np.flatnonzero(~held_out)), blur_set.subset(np.flatnonzero(held_out))
     head = DCNNS(crop=32, test_views="grid", epochs=10, batch_size=4, crops_per_image=8, val_fraction=0, num_workers=0,
-                 progress=False).fit(blur_set)  # 32 px patches keep it fast
-    assert srocc(blur_set.mos, head.predict(blur_set)) > 0.6
-    assert sum(head.scene_counts_) == len(blur_set)
+                 progress=False).fit(train)  # 32 px patches keep it fast
+    predicted = head.predict(test)
+    assert srocc(test.mos, predicted) > 0.6  # on held-out photos, not the training rows
+    assert per_group_srocc(test.mos, predicted, np.asarray(test.groups), min_size=4) > 0.6  # blur order in each
+    assert sum(head.scene_counts_) == len(train)
 
 
 def test_dcnns_uses_stored_scene_clusters(blur_set) -> None:
@@ -125,7 +140,18 @@ def test_scpqd_fixture_per_aspect(tmp_path) -> None:
     del options["progress"]
     result = dfi.evaluate(ds, head="cnniqa", n=2, test_size=0.5, seed=0, progress=False, **options)
     within = within_scene_srocc(result, ds)
-    assert len(within) == 2 and within.between(-1, 1).all()
+    # Recomputed here (an SROCC in [-1, 1] could not fail): per split, scipy's SROCC inside each scene of at
+    # least 3 test photos, averaged over those scenes.
+    from scipy.stats import spearmanr
+
+    scene = dict(zip(ds.ids, np.asarray(ds.group_ids)))
+    expected = {}
+    for split, rows in result.predictions.groupby("split"):
+        per_scene = [spearmanr(g["y_true"], g["y_pred"]).statistic
+                     for _, g in rows.groupby(rows["id"].map(scene)) if len(g) >= 3]  # fmt: skip
+        expected[split] = np.mean(per_scene)
+    assert len(within) == 2
+    np.testing.assert_allclose(within.to_numpy(), [expected[k] for k in within.index], atol=1e-12)
     with pytest.raises(DataError, match="not in dataset"):
         within_scene_srocc(result, ds.subset([0, 1]))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,7 @@ from deepfeat_iqa.classical import extract_classical, load_model
 from deepfeat_iqa.classical.fit_niqe import write_model
 from deepfeat_iqa.store._zarr import FeatureStore
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import make_dataset  # noqa: E402
+from helpers.studies import make_dataset
 
 
 def test_brisque_features_are_stored_and_reused(tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

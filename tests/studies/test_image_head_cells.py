@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,7 @@ import pytest
 import deepfeat_iqa as dfi
 from deepfeat_iqa.errors import ConfigError
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from conftest import TINY_MODEL
+from helpers.studies import TINY_MODEL
 
 #: Training options that keep one image-head fit to about a second on two cores (random-init trunk).
 FAST_IMAGE = {"epochs": 1, "batch_size": 4, "crop": 32, "test_views": "center", "val_views": "center",

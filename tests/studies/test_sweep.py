@@ -19,10 +19,9 @@ import deepfeat_iqa as dfi
 from deepfeat_iqa.errors import ConfigError, StoreError
 from deepfeat_iqa.studies import open_study
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from _heads_for_tests import SlowRidge, WideFails  # noqa: E402
-from conftest import TINY_MODEL  # noqa: E402
+from helpers import TESTS
+from helpers.studies import TINY_MODEL, make_dataset
+from helpers.study_heads import SlowRidge, WideFails
 
 METRIC_COLUMNS = ["srocc", "plcc", "krocc", "rmse"]
 
@@ -132,9 +131,9 @@ def test_stages_and_truncation_axes(tiny, tmp_path: Path) -> None:
 _KILLED_SCRIPT = textwrap.dedent(
     """
     import sys
-    sys.path[:0] = [{here!r}, {root!r}]
-    from conftest import make_dataset
-    from _heads_for_tests import SlowRidge
+    sys.path[:0] = [{tests!r}]
+    from helpers.studies import make_dataset
+    from helpers.study_heads import SlowRidge
     import deepfeat_iqa as dfi
     from skimage import data
     photos = {{n: getattr(data, n)() for n in ("astronaut", "chelsea", "coffee", "rocket", "camera")}}
@@ -158,10 +157,8 @@ def _done_rows(db: Path) -> int:
 
 @pytest.mark.slow
 def test_sweep_killed_mid_way_resumes_to_the_same_table(tmp_path: Path, photos) -> None:
-    from conftest import make_dataset
-
     images, db = tmp_path / "images", tmp_path / "killed.db"
-    script = _KILLED_SCRIPT.format(here=str(HERE), root=str(HERE.parents[1]), images=str(images), store=str(tmp_path / "f.zarr"), results=str(db))
+    script = _KILLED_SCRIPT.format(tests=str(TESTS), images=str(images), store=str(tmp_path / "f.zarr"), results=str(db))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, "-c", script], env=env)
     try:
