@@ -41,6 +41,8 @@ def member(backbone: str, layers: list[str], pooling: str, head: str = "gpr", vi
 
 
 BEST_MEMBERS = [member(LITE[0], DEEP, "avg"), member(LITE[1], DEEP, "avg+std"), member(LITE[2], DEEP, "avg+std")]
+#: The recommended recipe (heads/_combination.DEFAULT_MEMBERS): BEST_MEMBERS plus Lite0 on grid crops.
+GRID_MEMBERS = [*BEST_MEMBERS, member(LITE[0], STAGES, "avg", views="grid512")]
 
 ROWS: dict[str, dict[str, Any]] = {
     BASELINE: dict(kind="features", model=LITE[0], layers=STAGES, pooling="avg+std", views="full", head="gpr"),
@@ -57,13 +59,21 @@ ROWS: dict[str, dict[str, Any]] = {
     "L2 GPR b4-6+head avg+std full512": dict(kind="features", model=LITE[2], layers=DEEP, pooling="avg+std", views="full512", head="gpr"),
     "Combination mean: GPR on L0+L1+L2": dict(kind="combination", members=BEST_MEMBERS, combiner="mean"),
     "Combination stack: GPR on L0+L1+L2": dict(kind="combination", members=BEST_MEMBERS, combiner="stack"),
+    "L0 GPR b3-6+head avg grid512": dict(kind="features", model=LITE[0], layers=STAGES, pooling="avg", views="grid512", head="gpr"),
+    "Combination mean: GPR on L0+L1+L2 + L0 grid (recommended)": dict(kind="combination", members=GRID_MEMBERS, combiner="mean"),
     "SPAQ-BL L0 (head defaults)": dict(kind="image", head="spaq-bl", options={}),
+    "GPR on fine-tuned L0 b4-6+head avg full512 (fine-tune then extract)": dict(kind="finetune", layers=DEEP, pooling="avg", views="full512", options=PLAIN_BL),
     "SPAQ-BL L0 plain recipe (8 ep, 3e-4, grid test)": dict(kind="image", head="spaq-bl", options=PLAIN_BL),
-    "Combination mean: GPR on L0+L1+L2 + SPAQ-BL plain": dict(
-        kind="combination", members=[*BEST_MEMBERS, dict(head="spaq-bl", options=PLAIN_BL)], combiner="mean", image=True),
+}
+#: Rows made from finished rows' test predictions: the mean of their z-scored predictions per split
+#: (``dfi.ensemble``), on the splits all of them ran. The combination head does the same with training-set
+#: statistics; this avoids training the image head a second time inside a combination.
+ENSEMBLES = {
+    "Ensemble: recommended combination + SPAQ-BL plain": ["Combination mean: GPR on L0+L1+L2 + L0 grid (recommended)", "SPAQ-BL L0 plain recipe (8 ep, 3e-4, grid test)"],
+    "Ensemble: recommended combination + fine-tune-then-extract GPR": ["Combination mean: GPR on L0+L1+L2 + L0 grid (recommended)", "GPR on fine-tuned L0 b4-6+head avg full512 (fine-tune then extract)"],
 }
 #: The rows rerun on the seed-1 splits to confirm the choice (``--rows confirm``).
-CONFIRM = [BASELINE, "Combination mean: GPR on L0+L1+L2"]
+CONFIRM = [BASELINE, "Combination mean: GPR on L0+L1+L2 + L0 grid (recommended)", "L0 GPR b3-6+head avg grid512"]
 IMAGE_SPLITS = 5
 
 
@@ -81,20 +91,81 @@ def run_row(name: str, spec: dict[str, Any], ds: Any, splits: list, store: str) 
         chosen = splits[:IMAGE_SPLITS] if spec.get("image") else splits
         result = dfi.evaluate(ds, head="combination", members=spec["members"], combiner=spec["combiner"],
                               precision="fp32", store=store, splits=chosen, progress=False)  # fmt: skip
+    elif spec["kind"] == "finetune":
+        extract_s = 0.0
+        result = finetune_then_extract(ds, splits[:IMAGE_SPLITS], spec, store)
     else:
         extract_s = 0.0
         result = dfi.evaluate(ds, head=spec["head"], splits=splits[:IMAGE_SPLITS], progress=False, **spec["options"])
     per_split = result.per_split
     row = {"row": name, "spec": spec, "n_splits": len(per_split), "fit_minutes": round((time.perf_counter() - started - extract_s) / 60, 2),
-           "extract_minutes": round(extract_s / 60, 2)}  # fmt: skip
+           "extract_minutes": round(extract_s / 60, 2),
+           "predictions": result.predictions[["id", "split", "y_true", "y_pred"]].to_dict(orient="list")}  # fmt: skip
     for metric in ("srocc", "plcc", "krocc", "rmse"):
         values = per_split[metric].to_numpy(dtype=float)
         row[metric] = [round(float(v), 5) for v in values]
     return row
 
 
+def ensemble_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The :data:`ENSEMBLES` whose parts have finished (with predictions), as rows like the others."""
+    import pandas as pd
+    from scipy.stats import kendalltau, pearsonr, spearmanr
+
+    made = []
+    for name, parts in ENSEMBLES.items():
+        found = [next((r for r in rows if r["row"] == part and "predictions" in r), None) for part in parts]
+        if any(f is None for f in found):
+            continue
+        frames = [pd.DataFrame(f["predictions"]) for f in found]
+        common = sorted(set.intersection(*(set(f["split"]) for f in frames)))
+        metrics: dict[str, list[float]] = {"srocc": [], "plcc": [], "krocc": [], "rmse": []}
+        for split in common:
+            parts_z = []
+            for frame in frames:
+                rows_of = frame[frame["split"] == split].set_index("id").sort_index()
+                parts_z.append((rows_of["y_pred"] - rows_of["y_pred"].mean()) / rows_of["y_pred"].std())
+            y_true = frames[0][frames[0]["split"] == split].set_index("id").sort_index()["y_true"]
+            z = sum(parts_z) / len(parts_z)
+            metrics["srocc"].append(float(spearmanr(z, y_true).statistic))
+            metrics["plcc"].append(float(pearsonr(z, y_true).statistic))
+            metrics["krocc"].append(float(kendalltau(z, y_true).statistic))
+            metrics["rmse"].append(float("nan"))
+        made.append({"row": name, "n_splits": len(common), "fit_minutes": round(sum(f["fit_minutes"] for f in found), 2),
+                     "seed": found[0]["seed"], **{k: [round(v, 5) for v in vs] for k, vs in metrics.items()}})  # fmt: skip
+    return made
+
+
+def finetune_then_extract(ds: Any, splits: list, spec: dict[str, Any], store: str) -> Any:
+    """Seed 003's fine-tune-then-extract per split: fine-tune Lite0 on the training photos only, extract every
+    photo with those weights, fit GPR on the training rows (the same splits as every row)."""
+    import deepfeat_iqa as dfi
+
+    per_split = []
+    for split in splits:
+        weights = dfi.finetune(ds.subset(split.train), model=LITE[0], progress=False, **{k: v for k, v in spec["options"].items() if k != "epochs"},
+                               epochs=spec["options"]["epochs"])  # fmt: skip
+        feats = dfi.extract(ds, model=LITE[0], weights=weights, layer=spec["layers"], pooling=spec["pooling"], crops=spec["views"],
+                            precision="fp32", store=store, progress=False)  # fmt: skip
+        per_split.append(dfi.evaluate(feats, head="gpr", layers=spec["layers"], splits=[split], progress=False))
+    return _joined(per_split)
+
+
+def _joined(results: list) -> Any:
+    """One result whose per-split table and predictions are the given single-split results, renumbered."""
+    import pandas as pd
+
+    class Joined:
+        per_split = pd.concat([r.per_split for r in results], ignore_index=True)
+        predictions = pd.concat([r.predictions.assign(split=i) for i, r in enumerate(results)], ignore_index=True)
+
+    return Joined()
+
+
 def summarize(rows: list[dict[str, Any]], seed: int) -> dict[str, Any]:
     from scipy.stats import ttest_rel
+
+    rows = rows + ensemble_rows(rows)
 
     base = next((r for r in rows if r["row"] == BASELINE), None)
     table = []

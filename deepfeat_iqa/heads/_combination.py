@@ -84,10 +84,12 @@ def as_member(spec: Member | Mapping[str, Any] | str) -> Member:
     raise ConfigError(f"A combination member is a Member, a dict of its fields or a backbone name; got {type(spec).__name__}.")
 
 
-#: The recommended recipe (docs/real-accuracy.md): GPR on the last four stages of each EfficientNet-Lite,
-#: averaged (Lite0 with ``avg`` pooling, Lite1/2 with ``avg+std``: the better of the two for each, seed-0 splits).
+#: The recommended recipe (docs/real-accuracy.md, chosen on the seed-0 splits of clive-dev): GPR on the last
+#: four stages of each EfficientNet-Lite over the whole photo (Lite0 with ``avg`` pooling, Lite1/2 with
+#: ``avg+std``: the better of the two for each), plus Lite0 on SPAQ's 224-px grid crops, averaged.
 DEFAULT_MEMBERS: tuple[Member, ...] = (
     Member(backbone=DEFAULT_BACKBONE, pooling="avg"),
+    Member(backbone=DEFAULT_BACKBONE, layers=("block3", *LITE_STAGES), pooling="avg", views="grid512"),
     Member(backbone="efficientnet_lite1"),
     Member(backbone="efficientnet_lite2"),
 )
@@ -108,7 +110,8 @@ class Combination(StateMixin, RegressorMixin, BaseEstimator):
     members:
         :class:`Member` recipes (or dicts of their fields, or backbone names). Default
         (:data:`DEFAULT_MEMBERS`): GPR on ``block4-6 + conv_head`` of the whole photo (``full512``) of
-        EfficientNet-Lite0 (``avg``), -1 and -2 (``avg+std``).
+        EfficientNet-Lite0 (``avg``), -1 and -2 (``avg+std``), and on ``block3-6 + conv_head`` of Lite0's
+        224-px grid crops (``grid512``, ``avg``).
     combiner:
         ``"mean"``: each member's predictions are z-scored with the mean and sd of its predictions on the
         training photos, averaged, and mapped back to the training scores' scale (every member weighs the

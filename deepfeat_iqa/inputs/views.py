@@ -23,7 +23,8 @@ spec           crops
 ``fullN``      the whole image with its shorter side brought down to ``N`` when it is longer (aspect kept,
                never enlarged): ``full512`` is ``full`` for a 500x500 LIVE-in-the-Wild photo and 683x512
                for a 12-MP phone photo, which ``full`` would run at 4000x3000 (SPAQ resizes to 512 first
-               too). The recommended recipe's view (docs/real-accuracy.md).
+               too). ``gridN`` is ``grid`` on the image brought down the same way (``grid`` alone would cut a
+               12-MP photo into ~900 crops). The recommended recipe's views (docs/real-accuracy.md).
 =============  ==========================================================================================
 
 Small images: whenever an image is smaller than a crop (``randomN``, ``grid``, ``patches`` and ``full``
@@ -59,10 +60,10 @@ _INTERPOLATION = {
     "hamming": Image.Resampling.HAMMING,
 }
 
-#: Smallest ``N`` of ``fullN`` (a smaller count on a ``full`` view means native size).
+#: Smallest ``N`` of ``fullN``/``gridN`` (a smaller count on a ``full``/``grid`` view means native size).
 MIN_FULL_SIDE = 32
 #: Spec names accepted by :func:`parse_views`, for messages and the CLI help.
-VIEW_NAMES = ("center", "resize", "randomN", "randomN@seedS", "grid", "patches", "full", "fullN")
+VIEW_NAMES = ("center", "resize", "randomN", "randomN@seedS", "grid", "gridN", "patches", "full", "fullN")
 
 PATCH_SIZE = 64
 PATCH_STRIDE = 160
@@ -111,7 +112,8 @@ class View:
     geometry:
         The backbone's input size and resampling.
     count:
-        Number of crops for ``randomN``; for ``fullN`` the longest allowed shorter side (0: native size).
+        Number of crops for ``randomN``; for ``fullN`` and ``gridN`` the longest allowed shorter side (below
+        :data:`MIN_FULL_SIDE`: native size).
     seed:
         Seed of ``randomN`` crops (unused by deterministic protocols).
     """
@@ -126,7 +128,7 @@ class View:
         """Canonical spec, as recorded in the feature key (``"random10@seed0"``, ``"center"``, ...)."""
         if self.name == "random":
             return f"random{self.count}@seed{self.seed}"
-        return f"full{self.count}" if self.name == "full" and self.count >= MIN_FULL_SIDE else self.name
+        return f"{self.name}{self.count}" if self.max_short_side() else self.name
 
     @property
     def reduce(self) -> bool:
@@ -166,7 +168,7 @@ class View:
         if self.name == "random":
             return self._random(self._at_least(image, th, tw), image_id)
         if self.name == "grid":
-            return _tiles(self._at_least(image, th, tw), th, tw, max(1, th // 2), max(1, tw // 2))
+            return _tiles(self._at_least(self._at_most(image), th, tw), th, tw, max(1, th // 2), max(1, tw // 2))
         tiles = _tiles(self._at_least(image, PATCH_SIZE, PATCH_SIZE), PATCH_SIZE, PATCH_SIZE, PATCH_STRIDE, PATCH_STRIDE)
         return [self.geometry.resize(tile, th, tw) for tile in tiles]
 
@@ -190,16 +192,16 @@ class View:
         return self.geometry.resize(image, max(th, round(h * scale)), max(tw, round(w * scale)))
 
     def _at_most(self, image: np.ndarray) -> np.ndarray:
-        """``fullN``: shrink (keeping aspect) so the shorter side is ``N``; smaller images are untouched."""
+        """``fullN``/``gridN``: shrink (keeping aspect) so the shorter side is ``N``; smaller images are untouched."""
         h, w = image.shape[:2]
-        if self.count < MIN_FULL_SIDE or min(h, w) <= self.count:
+        if not self.max_short_side() or min(h, w) <= self.count:
             return image
         scale = self.count / min(h, w)
         return self.geometry.resize(image, max(1, round(h * scale)), max(1, round(w * scale)))
 
     def max_short_side(self) -> int | None:
         """The largest shorter side this view uses from an image (what a decoder may shrink to), or None."""
-        return self.count if self.name == "full" and self.count >= MIN_FULL_SIDE else None
+        return self.count if self.name in ("full", "grid") and self.count >= MIN_FULL_SIDE else None
 
     def _random(self, image: np.ndarray, image_id: str) -> list[np.ndarray]:
         th, tw = self.geometry.size
@@ -218,7 +220,7 @@ def _tiles(image: np.ndarray, th: int, tw: int, stride_h: int, stride_w: int) ->
 
 
 _RANDOM = re.compile(r"random(\d+)(?:@seed(\d+))?")
-_FULL = re.compile(r"full(\d+)")
+_SHRUNK = re.compile(r"(full|grid)(\d+)")
 
 
 def parse_views(spec: str, geometry: Geometry, seed: int = 0) -> View:
@@ -227,7 +229,7 @@ def parse_views(spec: str, geometry: Geometry, seed: int = 0) -> View:
     Parameters
     ----------
     spec:
-        ``"center"``, ``"resize"``, ``"randomN"``, ``"randomN@seedS"``, ``"grid"``, ``"patches"``, ``"full"`` or ``"fullN"``.
+        ``"center"``, ``"resize"``, ``"randomN"``, ``"randomN@seedS"``, ``"grid"``, ``"gridN"``, ``"patches"``, ``"full"`` or ``"fullN"``.
     geometry:
         The backbone's input size, crop fraction and interpolation.
     seed:
@@ -240,12 +242,12 @@ def parse_views(spec: str, geometry: Geometry, seed: int = 0) -> View:
     """
     text = str(spec).strip().lower()
     if text in ("center", "resize", "grid", "patches", "full"):
-        return View(text, geometry, count=0 if text == "full" else 1)
-    full = _FULL.fullmatch(text)
-    if full:
-        if int(full.group(1)) < MIN_FULL_SIDE:
-            raise ConfigError(f"Crop spec {spec!r}: the shorter side must stay at least 32 px (e.g. full512).")
-        return View("full", geometry, count=int(full.group(1)))
+        return View(text, geometry, count=0 if text in ("full", "grid") else 1)
+    shrunk = _SHRUNK.fullmatch(text)
+    if shrunk:
+        if int(shrunk.group(2)) < MIN_FULL_SIDE:
+            raise ConfigError(f"Crop spec {spec!r}: the shorter side must stay at least {MIN_FULL_SIDE} px (e.g. {shrunk.group(1)}512).")
+        return View(shrunk.group(1), geometry, count=int(shrunk.group(2)))
     match = _RANDOM.fullmatch(text)
     if match:
         count = int(match.group(1))

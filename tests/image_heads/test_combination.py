@@ -114,5 +114,5 @@ def test_without_a_head_photos_get_the_recommended_combination_and_features_a_gp
     assert _chosen_head(None, features=None, layer=None, pooling=None, crops=None, model="efficientnet_lite0") == "combination"
     assert _chosen_head(None, features=None, layer=["block4"], pooling=None, crops=None, model="efficientnet_lite0") == "gpr"
     assert _chosen_head("svr", features=None, layer=None, pooling=None, crops=None, model="efficientnet_lite0") == "svr"
-    assert [m.backbone for m in DEFAULT_MEMBERS] == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
-    assert {m.views for m in DEFAULT_MEMBERS} == {"full512"}
+    assert [m.backbone for m in DEFAULT_MEMBERS] == ["efficientnet_lite0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
+    assert {m.views for m in DEFAULT_MEMBERS} == {"full512", "grid512"}  # never a native-size forward of a 12-MP photo

@@ -115,3 +115,17 @@ def test_full_n_view_shrinks_only_large_photos_keeping_aspect() -> None:
     assert parse_views("full", Geometry((224, 224))).spec == "full"
     with pytest.raises(ConfigError, match="at least 32"):
         parse_views("full8", Geometry((224, 224)))
+
+
+def test_grid_n_cuts_the_shrunk_photo_and_grid_alone_the_native_one() -> None:
+    import numpy as np
+
+    from deepfeat_iqa.inputs.views import Geometry, parse_views
+
+    big = np.zeros((3000, 4000, 3), np.uint8)
+    small = np.zeros((500, 500, 3), np.uint8)
+    grid512, grid = parse_views("grid512", Geometry((224, 224))), parse_views("grid", Geometry((224, 224)))
+    assert grid512.spec == "grid512" and grid.spec == "grid" and grid512.reduce
+    assert len(grid512.crops(big)) == 3 * 5  # 512x683: rows at 0,112,224 and columns at 0..448
+    assert len(grid.crops(big)) > 500
+    assert [c.shape for c in grid512.crops(small)] == [c.shape for c in grid.crops(small)] == [(224, 224, 3)] * 9
