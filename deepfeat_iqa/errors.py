@@ -61,5 +61,16 @@ def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> ConfigErro
     return ConfigError(f"Unknown {kind} {name!r}.{hint} Known: {shown}")
 
 
+def unknown_parameter_error(owner: str, unknown: Iterable[str], valid: Iterable[str]) -> ConfigError:
+    """Build the error for keywords that ``owner`` (a head class name) does not take, listing the valid ones.
+
+    ``make_head`` and the image heads' generated constructors raise it alike.
+    """
+    valid = sorted(valid)
+    hints = {name: difflib.get_close_matches(name, valid, n=1) for name in sorted(unknown)}
+    shown = ", ".join(f"{name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "") for name, hint in hints.items())
+    return ConfigError(f"{owner} has no parameter {shown}. Valid parameters: {', '.join(valid)}.")
+
+
 class TrainingError(DeepfeatError, RuntimeError):
     """Training an image head diverged or cannot continue (NaN/inf loss, a checkpoint of other settings)."""

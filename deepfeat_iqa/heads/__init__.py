@@ -14,14 +14,13 @@ to use: ``"svr"`` = ``"linear-svr"`` (:class:`LinearSVRHead`), ``"rbf-svr"`` (:c
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import warnings
 from typing import Any
 
 from sklearn.base import BaseEstimator, clone
 
-from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.errors import ConfigError, unknown_parameter_error
 from deepfeat_iqa.heads._state import StateMixin, qualified_name, register_module_type, register_state_type
 from deepfeat_iqa.registry import Registry
 
@@ -141,11 +140,7 @@ def make_head(spec: str | BaseEstimator, **options: Any) -> BaseEstimator:
     valid = estimator.get_params(deep=False)
     unknown = sorted(set(options) - set(valid))
     if unknown:
-        hints = {name: difflib.get_close_matches(name, list(valid), n=1) for name in unknown}
-        shown = ", ".join(f"{name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "") for name, hint in hints.items())
-        raise ConfigError(
-            f"{type(estimator).__name__} has no parameter {shown}. Valid parameters: {', '.join(sorted(valid))}."
-        )
+        raise unknown_parameter_error(type(estimator).__name__, unknown, valid)
     return estimator.set_params(**options)
 
 

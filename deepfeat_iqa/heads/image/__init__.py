@@ -6,7 +6,7 @@ from :mod:`deepfeat_iqa.patchcnn`), and seed 002's stage 2 (:class:`QualityAware
 their preprocessing (``patchcnn``, ``pretrain``) and the engine (``training``) import no head.
 """
 
-from deepfeat_iqa.heads.image._base import ENGINE_PARAMS, ImageHead
+from deepfeat_iqa.heads.image._base import ENGINE_PARAMS, SHARED_OPTIONS, HeadOptions, ImageHead
 from deepfeat_iqa.heads.image._patchcnn import CNNIQA, DCNNS
 from deepfeat_iqa.heads.image._quality_aware import QualityAwareFineTune, stage1_record, start_label
 from deepfeat_iqa.heads.image._spaq import TASKS, SpaqHead
@@ -15,6 +15,8 @@ __all__ = [
     "CNNIQA",
     "DCNNS",
     "ENGINE_PARAMS",
+    "SHARED_OPTIONS",
+    "HeadOptions",
     "TASKS",
     "ImageHead",
     "QualityAwareFineTune",

@@ -9,12 +9,13 @@ split by content group, training, test-time views, checkpoints, and model-file s
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -23,7 +24,7 @@ from torch import nn
 
 from deepfeat_iqa.backbones import fingerprint_state_dict, memory_state_dict
 from deepfeat_iqa.datasets import Dataset
-from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.errors import ConfigError, DataError, unknown_parameter_error
 from deepfeat_iqa.training import Pipeline, TrainData, TrainSettings, fit_network, predict_network
 from deepfeat_iqa.inputs.views import Geometry, View, parse_views
 from deepfeat_iqa.training._side_tasks import SideTasks, Standardizer, encode_side_labels
@@ -31,32 +32,82 @@ from deepfeat_iqa.training._side_tasks import SideTasks, Standardizer, encode_si
 logger = logging.getLogger(__name__)
 
 #: Estimator parameters that are engine settings (passed to :class:`TrainSettings` under the same name).
-ENGINE_PARAMS = tuple(name for name in TrainSettings.__dataclass_fields__ if name != "seed")
-#: Constructor parameters every image head has (the engine's and the head-level ones below), stored by
-#: :meth:`ImageHead._set_common_params` so each subclass lists them once, in its signature only.
-COMMON_PARAMS = (
-    "epochs", "batch_size", "accumulate", "optimizer", "lr", "trunk_lr", "weight_decay", "schedule", "step_epochs",
-    "gamma", "warmup", "freeze_trunk_epochs", "max_grad_norm", "patience", "min_delta", "crops_per_image",
-    "target_level", "precision", "device", "num_workers", "progress", "val_fraction", "crop", "resize",
-    "test_views", "val_views", "checkpoint_dir", "ensemble", "random_state",
-)  # fmt: skip
+ENGINE_PARAMS = tuple(f.name for f in fields(TrainSettings) if f.name != "seed")
+
+
+@dataclass(frozen=True)
+class HeadOptions:
+    """The options every image head has besides the engine's (:class:`TrainSettings`), declared once here.
+
+    Together with the engine's fields they are the *shared options*: no head lists them in its
+    ``__init__``; :class:`ImageHead` adds them to each head's signature, with the head's own defaults
+    where its paper's recipe differs (:attr:`ImageHead.option_defaults`).
+
+    Attributes
+    ----------
+    val_fraction:
+        Part of the training *content groups* held out for early stopping and best-epoch selection;
+        0 keeps the last epoch.
+    crop:
+        Training crop side; ``None``: the backbone's input size.
+    resize:
+        Short side images are resized to first, in training and test; ``None``: native.
+    test_views:
+        ``"grid"`` (224 crops at stride 112 averaged, SPAQ's protocol), ``"randomN"``, ``"center"``, ``"patches"``.
+    val_views:
+        Views for validation; ``None``: ``test_views``.
+    checkpoint_dir:
+        Resume a killed fit from here.
+    ensemble:
+        Members fitted with ``random_state + i``, predictions averaged.
+    random_state:
+        Seeds everything random in a fit (the engine's ``seed``).
+    """
+
+    val_fraction: float = 0.2
+    crop: int | None = None
+    resize: int | None = None
+    test_views: str = "grid"
+    val_views: str | None = None
+    checkpoint_dir: str | None = None
+    ensemble: int = 1
+    random_state: int = 0
+
+
+#: The shared options as keyword-only parameters with their declared defaults, in signature order.
+SHARED_OPTIONS: dict[str, inspect.Parameter] = {
+    f.name: inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
+    for f in (*(f for f in fields(TrainSettings) if f.name != "seed"), *fields(HeadOptions))
+}
+
+
+def _no_own_params(self: Any) -> None:
+    """The own ``__init__`` of a head that has no parameters besides the shared options."""
 
 
 class ImageHead(RegressorMixin, BaseEstimator, ABC):
     """Base of the heads that learn from images end to end; see docs/image-heads.md.
 
-    Parameters common to every image head (besides the engine's, documented on :class:`TrainSettings`):
-    ``val_fraction`` (part of the training *content groups* held out for early stopping and best-epoch
-    selection; 0 keeps the last epoch), ``crop`` (training crop side; ``None``: the backbone's input
-    size), ``resize`` (short side images are resized to first, train and test; ``None``: native),
-    ``test_views`` (``"grid"``: 224 crops at stride 112 averaged, SPAQ's protocol; ``"randomN"``;
-    ``"center"``), ``val_views`` (views for validation; ``None``: ``test_views``), ``checkpoint_dir``
-    (resume a killed fit from here), ``ensemble`` (members fitted with ``random_state + i``, predictions
-    averaged) and ``random_state``.
+    A head's ``__init__`` takes only its own parameters (keyword-only, stored unchanged, scikit-learn's
+    rule). The shared options (the engine's, documented on :class:`TrainSettings`, and the image head's,
+    on :class:`HeadOptions`) are declared only there; when a subclass is defined, its ``__init__`` is
+    wrapped so that its signature (what ``get_params``, ``clone``, ``help`` and ``inspect.signature``
+    read) is "own parameters + shared options with this head's defaults" (:attr:`option_defaults`).
+    Unknown keywords raise :class:`ConfigError` naming the valid ones.
     """
 
     #: What the API hands this head: the Dataset (see heads._adapter.consumes).
     _dfi_consumes = "images"
+    #: Defaults of shared options that this head's recipe changes, merged along the class hierarchy
+    #: (a subclass overrides its parent's). Only names of :data:`SHARED_OPTIONS`.
+    option_defaults: ClassVar[Mapping[str, Any]] = {}
+    _dfi_own_init: ClassVar[Any] = _no_own_params
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls._dfi_own_init = cls.__dict__["__init__"]
+        cls.__init__ = _options_init(cls)  # type: ignore[method-assign]
 
     # -- what subclasses provide ---------------------------------------------------------------------
     @abstractmethod
@@ -71,11 +122,6 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
         """How the inputs are made, for reports (``feature_key`` of results): backbone, weights, views."""
         return {"backbone": getattr(self, "backbone", type(self).__name__), "weights": str(getattr(self, "weights", "")),
                 "layer": "end-to-end", "views": self.test_views, "precision": self.precision}
-
-    def _set_common_params(self, values: Mapping[str, Any]) -> None:
-        """Store the shared constructor arguments unchanged (scikit-learn's rule), given the ``__init__``'s ``locals()``."""
-        for name in COMMON_PARAMS:
-            setattr(self, name, values[name])
 
     # -- fitting -------------------------------------------------------------------------------------
     def _settings(self) -> TrainSettings:
@@ -362,3 +408,43 @@ def _jsonable(value: Any) -> Any:
     from deepfeat_iqa.backbones import weights_fingerprint
 
     return weights_fingerprint(value)
+
+
+def _options_init(cls: type[ImageHead]) -> Any:
+    """``cls.__init__``: the head's own ``__init__`` plus the shared options, with one signature for both."""
+    own_init = cls._dfi_own_init
+    own = list(inspect.signature(own_init).parameters.values())[1:]
+    where = f"{cls.__module__}.{cls.__qualname__}"
+    for param in own:
+        if param.name in SHARED_OPTIONS:
+            raise TypeError(
+                f"{where}.__init__ declares {param.name!r}, a shared option (TrainSettings / HeadOptions); "
+                f"set its default in option_defaults = {{{param.name!r}: ...}} instead."
+            )
+        if param.kind is not inspect.Parameter.KEYWORD_ONLY or param.default is inspect.Parameter.empty:
+            raise TypeError(f"{where}.__init__: parameter {param.name!r} must be keyword-only with a default.")
+    defaults: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        defaults.update(vars(klass).get("option_defaults", {}))
+    stray = sorted(set(defaults) - set(SHARED_OPTIONS))
+    if stray:
+        raise TypeError(f"{where}.option_defaults names {stray}, which are not shared options; valid: {sorted(SHARED_OPTIONS)}.")
+    shared = [p.replace(default=defaults.get(name, p.default)) for name, p in SHARED_OPTIONS.items()]
+    signature = inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *own, *shared])
+    own_names = [p.name for p in own]
+    shared_defaults = {p.name: p.default for p in shared}
+    valid = {*own_names, *shared_defaults}
+
+    def __init__(self: ImageHead, **params: Any) -> None:
+        unknown = set(params) - valid
+        if unknown:
+            raise unknown_parameter_error(type(self).__name__, unknown, valid)
+        own_init(self, **{name: params[name] for name in own_names if name in params})
+        for name, default in shared_defaults.items():
+            setattr(self, name, params.get(name, default))
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__module__ = cls.__module__
+    __init__.__doc__ = own_init.__doc__
+    return __init__

@@ -29,6 +29,13 @@ from deepfeat_iqa.patchcnn._scenes import cluster_scenes, scene_descriptors
 class _PatchHead(ImageHead):
     """What DCNNS and CNNIQA share: grayscale LCN input, patch-level targets, size checks, SCPQD aspects."""
 
+    #: Seed 000 §3.3: Adam 1e-3, constant, 50 epochs, 128 patches per step (4 images x 32 random patches),
+    #: every patch a sample with its image's score; fp32 (small convolutions gain nothing from bf16).
+    option_defaults = {
+        "epochs": 50, "batch_size": 4, "optimizer": "adam", "weight_decay": 0.0, "schedule": "constant",
+        "crops_per_image": 32, "target_level": "patch", "precision": "fp32",
+    }  # fmt: skip
+
     def fit(self, X: Dataset, y: Any = None, *, groups: Any = None, **side: Any) -> _PatchHead:
         """Train on the images of ``X``; with ``aspect`` set, on that SCPQD2020 aspect's ranks instead of ``y``."""
         X = self._check_images(X)
@@ -88,20 +95,14 @@ class DCNNS(_PatchHead):
     the descriptors of the training images, which are cached per file.
     """
 
+    option_defaults = {"crop": 64, "test_views": "patches"}
+
     def __init__(
         self, *, n_scenes: int = 4, alpha: float = 1.0, dropout: float = 0.5, lcn_window: int = 3,
         aspect: str | None = None, upscale_small: bool = False,
-        epochs: int = 50, batch_size: int = 4, accumulate: int = 1, optimizer: str = "adam", lr: float = 1e-3,
-        trunk_lr: float | None = None, weight_decay: float = 0.0, schedule: str = "constant", step_epochs: int = 10,
-        gamma: float = 0.1, warmup: float = 0.1, freeze_trunk_epochs: int = 0, max_grad_norm: float | None = None,
-        patience: int | None = None, min_delta: float = 1e-4, crops_per_image: int = 32, target_level: str = "patch",
-        precision: str = "fp32", device: str | None = None, num_workers: int | None = None, progress: bool = True,
-        val_fraction: float = 0.2, crop: int = 64, resize: int | None = None, test_views: str = "patches",
-        val_views: str | None = None, checkpoint_dir: str | None = None, ensemble: int = 1, random_state: int = 0,
     ):  # fmt: skip
         self.n_scenes, self.alpha, self.dropout, self.lcn_window = n_scenes, alpha, dropout, lcn_window
         self.aspect, self.upscale_small = aspect, upscale_small
-        self._set_common_params(locals())
 
     def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:
         """The k-means scene id of every training image, one-hot, as the scene task's target."""
@@ -145,20 +146,14 @@ class CNNIQA(_PatchHead):
     non-overlapping patches; see docs/patch-cnns.md for this and the other choices.
     """
 
+    option_defaults = {"crop": 32, "test_views": "grid"}
+
     def __init__(
         self, *, filters: int = 50, kernel: int = 7, width: int = 800, dropout: float = 0.5, lcn_window: int = 3,
         aspect: str | None = None, upscale_small: bool = False,
-        epochs: int = 50, batch_size: int = 4, accumulate: int = 1, optimizer: str = "adam", lr: float = 1e-3,
-        trunk_lr: float | None = None, weight_decay: float = 0.0, schedule: str = "constant", step_epochs: int = 10,
-        gamma: float = 0.1, warmup: float = 0.1, freeze_trunk_epochs: int = 0, max_grad_norm: float | None = None,
-        patience: int | None = None, min_delta: float = 1e-4, crops_per_image: int = 32, target_level: str = "patch",
-        precision: str = "fp32", device: str | None = None, num_workers: int | None = None, progress: bool = True,
-        val_fraction: float = 0.2, crop: int = 32, resize: int | None = None, test_views: str = "grid",
-        val_views: str | None = None, checkpoint_dir: str | None = None, ensemble: int = 1, random_state: int = 0,
     ):  # fmt: skip
         self.filters, self.kernel, self.width, self.dropout = filters, kernel, width, dropout
         self.lcn_window, self.aspect, self.upscale_small = lcn_window, aspect, upscale_small
-        self._set_common_params(locals())
 
     def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:
         return {}  # quality only

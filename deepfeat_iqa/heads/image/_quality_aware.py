@@ -74,18 +74,15 @@ class QualityAwareFineTune(ImageHead):
     per image), test score = mean of 60 random crops (``test_views="random60"``), no validation split.
     """
 
-    def __init__(
-        self, *, backbone: str = DEFAULT_BACKBONE, weights: Any = "imagenet", dropout: float = 0.5,
-        epochs: int = 10, batch_size: int = 8, accumulate: int = 1, optimizer: str = "adam", lr: float = 1e-5,
-        trunk_lr: float | None = 1e-5, weight_decay: float = 0.0, schedule: str = "constant", step_epochs: int = 10,
-        gamma: float = 0.1, warmup: float = 0.1, freeze_trunk_epochs: int = 0, max_grad_norm: float | None = None,
-        patience: int | None = None, min_delta: float = 1e-4, crops_per_image: int = 4, target_level: str = "patch",
-        precision: str = "auto", device: str | None = None, num_workers: int | None = None, progress: bool = True,
-        val_fraction: float = 0.0, crop: int | None = None, resize: int | None = None, test_views: str = "random60",
-        val_views: str | None = "random10", checkpoint_dir: str | None = None, ensemble: int = 1, random_state: int = 0,
-    ):  # fmt: skip
+    #: Seed 002 §4.1, as described above.
+    option_defaults = {
+        "batch_size": 8, "optimizer": "adam", "lr": 1e-5, "trunk_lr": 1e-5, "weight_decay": 0.0,
+        "schedule": "constant", "crops_per_image": 4, "target_level": "patch", "val_fraction": 0.0,
+        "test_views": "random60", "val_views": "random10",
+    }  # fmt: skip
+
+    def __init__(self, *, backbone: str = DEFAULT_BACKBONE, weights: Any = "imagenet", dropout: float = 0.5):
         self.backbone, self.weights, self.dropout = backbone, weights, dropout
-        self._set_common_params(locals())
 
     def _side_labels(self, X: Dataset, side: dict[str, Any]) -> dict[str, Any]:
         return {}  # quality only

@@ -37,8 +37,9 @@ class SpaqHead(ImageHead):
       docs/image-heads.md).
 
     The task heads and losses are those of :class:`~deepfeat_iqa.heads.MultitaskMLP`. Training
-    parameters are the engine's (:class:`~deepfeat_iqa.training.TrainSettings`) plus those of
-    :class:`ImageHead`; defaults are the recipe of docs/image-heads.md.
+    parameters are the shared options (:class:`~deepfeat_iqa.training.TrainSettings` and
+    :class:`~deepfeat_iqa.heads.image.HeadOptions`); this head's defaults (:attr:`option_defaults`) are
+    the recipe of docs/image-heads.md.
 
     Parameters (own)
     ----------------
@@ -59,21 +60,16 @@ class SpaqHead(ImageHead):
         alpha_2 (Eq. 3) and beta_2 (Eq. 4).
     """
 
+    #: The recipe of docs/image-heads.md where it differs from the engine's defaults.
+    option_defaults = {"trunk_lr": 1e-4, "freeze_trunk_epochs": 1, "val_views": "random2"}
+
     def __init__(
         self, *, task: str = "bl", backbone: str = DEFAULT_BACKBONE, weights: Any = "imagenet",
         layers: tuple[str, ...] | None = None, dropout: float = 0.0, exif_weight: float = 0.5,
         attribute_weight: float = 0.5,
-        epochs: int = 10, batch_size: int = 16, accumulate: int = 1, optimizer: str = "adamw", lr: float = 1e-3,
-        trunk_lr: float | None = 1e-4, weight_decay: float = 1e-4, schedule: str = "onecycle", step_epochs: int = 10,
-        gamma: float = 0.1, warmup: float = 0.1, freeze_trunk_epochs: int = 1, max_grad_norm: float | None = None,
-        patience: int | None = None, min_delta: float = 1e-4, crops_per_image: int = 1, target_level: str = "image",
-        precision: str = "auto", device: str | None = None, num_workers: int | None = None, progress: bool = True,
-        val_fraction: float = 0.2, crop: int | None = None, resize: int | None = None, test_views: str = "grid",
-        val_views: str | None = "random2", checkpoint_dir: str | None = None, ensemble: int = 1, random_state: int = 0,
     ):  # fmt: skip
         self.task, self.backbone, self.weights, self.layers = task, backbone, weights, layers
         self.dropout, self.exif_weight, self.attribute_weight = dropout, exif_weight, attribute_weight
-        self._set_common_params(locals())
 
     def _side_labels(self, X: Any, side: dict[str, Any]) -> dict[str, Any]:
         if self.task not in TASKS:
