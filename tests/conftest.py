@@ -76,6 +76,17 @@ def photo_dir(tmp_path: Path, photos: dict[str, np.ndarray]) -> Path:
     return folder
 
 
+@pytest.fixture()
+def one_thread() -> None:
+    """Run torch on one thread, so feature values from separate runs and processes are bit-identical."""
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
 @pytest.fixture(scope="session")
 def shared_pristine() -> Path:
     """The shared pristine reference photos; tests using them skip when ../shared/data is absent."""
