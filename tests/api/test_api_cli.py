@@ -58,8 +58,8 @@ def test_fit_then_score_then_evaluate(labeled_dir: Path, tmp_path: Path) -> None
     )
     assert evaluated.exit_code == 0, evaluated.output
     summary, where = evaluated.output.strip().splitlines()[-2:]
-    assert summary.startswith("SROCC ") and where == f"report: {report / 'report.md'}"
-    for name in ("report.md", "results.json", "predictions.csv"):
+    assert summary.startswith("SROCC ") and where == f"report: {report / 'index.html'} (and report.md)"
+    for name in ("index.html", "report.md", "results.json", "predictions.csv"):
         assert (report / name).stat().st_size > 0
     plots = sorted(p.name for p in (report / "plots").glob("*.png"))
     assert plots == [f"svr_images_squeezenet-features.12_{kind}.png" for kind in ("qq", "residuals", "scatter")]
