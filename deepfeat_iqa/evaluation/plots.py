@@ -127,9 +127,13 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = _DPI) -> Path:
-    """Lay out ``fig`` and write it to ``path`` (parent folders created); the one place figures are written."""
+    """Lay out ``fig`` and write it to ``path`` (parent folders created); the one place figures are written.
+
+    ``bbox_inches="tight"`` makes the saved image follow its content: long tick labels or titles grow the
+    image instead of being cut at the frame, and unused margins are trimmed.
+    """
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.1)
     return path
