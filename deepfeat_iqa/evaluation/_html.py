@@ -24,8 +24,9 @@ h1 { font-size: 1.5em; margin: .3em 0; } h2 { font-size: 1.15em; margin: 1.6em 0
 table { border-collapse: collapse; margin: .4em 0; font-variant-numeric: tabular-nums; }
 th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; } th { background: #f0f0f0; }
 td.text, th.text { text-align: left; }
-.figures { display: flex; flex-wrap: wrap; gap: 1em; } .figures figure { margin: 0; }
-.figures img { max-width: 100%; height: auto; border: 1px solid #ddd; background: white; }
+.figures { display: flex; flex-wrap: wrap; gap: 1em; } .figures figure { margin: 0; flex: 0 1 360px; }
+.figures.wide figure { flex: 0 1 auto; max-width: 100%; }
+.figures img { width: 100%; height: auto; border: 1px solid #ddd; background: white; }
 figcaption { font-size: .85em; color: #555; max-width: 600px; }
 .controls { display: flex; flex-wrap: wrap; gap: 1em; align-items: center; margin: .6em 0; position: sticky; top: 0;
             background: #fafafa; padding: .4em 0; z-index: 1; }
@@ -77,7 +78,7 @@ def table(frame: pd.DataFrame, *, floatfmt: str = ".4f", index: bool = True) -> 
     flat = frame.reset_index() if index and (any(n is not None for n in frame.index.names) or not isinstance(frame.index, pd.RangeIndex)) else frame
     head = "".join(f"<th class=\"{'' if _numeric(flat[c]) else 'text'}\">{esc(c)}</th>" for c in flat.columns)
     rows = []
-    for _, row in flat.iterrows():
+    for _, row in flat.astype(object).iterrows():  # object rows keep each cell's type (ints stay ints)
         cells = []
         for value in row:
             if isinstance(value, (float, np.floating)):

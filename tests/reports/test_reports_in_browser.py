@@ -38,3 +38,15 @@ def test_score_report_in_browser(photo_dir: Path, tmp_path: Path) -> None:
 def test_evaluation_report_in_browser(photo_dir: Path, tmp_path: Path) -> None:
     written = evaluation_result(photo_dir).save_report(tmp_path / "eval")
     _check(written["html"], tmp_path, 3 + 4)
+
+
+def test_cross_experiment_page_in_browser(photo_dir: Path, tmp_path: Path) -> None:
+    from deepfeat_iqa.studies._cross import CrossStudy
+    from deepfeat_iqa.studies._html_report import experiment_page
+
+    result = evaluation_result(photo_dir, n_splits=1)
+    study = CrossStudy({(a, b): result for a in ("live", "csiq", "tid2013") for b in ("live", "csiq", "tid2013") if a != b})
+    heatmap = study.heatmap(tmp_path / "out" / "cross.png")
+    page = experiment_page(tmp_path / "out" / "cross.html", "cross (smoke)", heatmap=heatmap,
+                           tables=[("SROCC", study.matrix("srocc")), ("pairs", study.to_frame())])  # fmt: skip
+    _check(page, tmp_path, 1)
