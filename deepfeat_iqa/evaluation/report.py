@@ -11,16 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from deepfeat_iqa.evaluation._html import esc, page, record, svg_histogram, table
 from deepfeat_iqa.evaluation.thumbnails import thumbnails
-
-if TYPE_CHECKING:
-    from deepfeat_iqa.evaluation.results import EvaluationResult
 
 REPORT_HTML = "index.html"
 #: Above this many photos the contact sheet lets the browser load thumbnails as they scroll into view.
@@ -138,9 +135,10 @@ def score_report(scores: pd.DataFrame, out_dir: str | Path, *, failed: Mapping[s
     return _write(out_dir, title, "\n".join(body), script=_SORT_SCRIPT)
 
 
-def evaluation_report(result: EvaluationResult, out_dir: str | Path, *, plots: Sequence[Path] = (), worst: int = 8,
+def evaluation_report(result: Any, out_dir: str | Path, *, plots: Sequence[Path] = (), worst: int = 8,
                       files: Sequence[str] = ()) -> Path:  # fmt: skip
-    """Write ``out_dir/index.html`` for an evaluation: tables, diagnostic plots, the most misjudged photos, the record.
+    """Write ``out_dir/index.html`` for an evaluation (``result``: an ``EvaluationResult``, which calls this from
+    ``save_report``; typed loosely so the two modules do not import each other): tables, diagnostic plots, the most misjudged photos, the record.
 
     ``plots`` are PNGs already written under ``out_dir`` (scatter, residuals, QQ, in that order); ``worst``
     photos are shown for each direction of error; ``files`` are the other report files, linked.
@@ -178,7 +176,7 @@ def evaluation_report(result: EvaluationResult, out_dir: str | Path, *, plots: S
     return _write(out_dir, title, "\n".join(body))
 
 
-def _misjudged(result: EvaluationResult, out_dir: Path, worst: int) -> str:
+def _misjudged(result: Any, out_dir: Path, worst: int) -> str:
     """Cards of the largest over- and under-predictions, each photo's predictions averaged over its test splits."""
     preds = result.predictions
     if preds.empty:
