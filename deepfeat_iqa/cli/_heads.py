@@ -196,7 +196,7 @@ def evaluate_command(
     test_size: Annotated[float | None, typer.Option("--test-size", help="Held-out fraction (repeated; default 0.2).")] = None,
     seed: Seed = 0,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Folder for report.md, results.json, predictions.csv and plots/.")
+        Path | None, typer.Option("--report", help="Folder for index.html (open it in a browser), report.md, results.json, predictions.csv, plots/ and thumbs/.")
     ] = None,
 ) -> None:
     """Evaluate a head over content-separated splits; print the summary and optionally write a report."""
@@ -222,7 +222,7 @@ def evaluate_command(
             result.save_report(report)
     typer.echo(result.summary())
     if report is not None:
-        typer.echo(f"report: {report / 'report.md'}")
+        typer.echo(f"report: {report / 'index.html'} (and report.md)")
 
 
 @app.command("score")
@@ -246,6 +246,9 @@ def score_command(
     trusted: Annotated[
         bool, typer.Option("--trusted", help="Also read pickle/joblib model files (they can run code: only files you trust).")
     ] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Folder for index.html: the photos as a contact sheet sorted by score, a histogram, failures (thumbnails cached in DIR/thumbs).")
+    ] = None,
 ) -> None:
     """Score photos with a fitted model (the bundled one by default), extracting features exactly as the model's were."""
     from deepfeat_iqa.persist import load
@@ -270,3 +273,31 @@ def score_command(
     if len(table) <= 20:  # a handful of photos: show them, worst first
         typer.echo(table.sort_values("score").to_string(index=False, columns=[c for c in ("id", "score", "sd") if c in table]))
     typer.echo(f"Scored {len(table)} photos -> {out}")
+    if report is not None:
+        from deepfeat_iqa.evaluation.report import score_report
+
+        with user_errors():
+            page = score_report(table, report, failed=_unscored(ds.paths, table), note=_model_note(model_file))
+        typer.echo(f"report: {page}")
+
+
+def _unscored(paths: list[Path], table: Any) -> dict[str, str]:
+    """Photos asked for but missing from the score table (left out by ``--on-error skip``), with the reason."""
+    from deepfeat_iqa.errors import DataError
+    from deepfeat_iqa.inputs.images import load_rgb
+
+    scored = {str(p) for p in table["path"]}
+    missing: dict[str, str] = {}
+    for path in paths:
+        if str(path) in scored:
+            continue
+        try:
+            load_rgb(path)
+            missing[str(path)] = "left out by extraction (see the log)"
+        except DataError as error:
+            missing[str(path)] = str(error)
+    return missing
+
+
+def _model_note(model_file: Path | None) -> str:
+    return f"Scored with {model_file}." if model_file is not None else "Scored with the bundled model (docs/model-card.md)."

@@ -13,7 +13,7 @@ RootOption = Annotated[list[str], typer.Option("--root", help="NAME=DIR: where d
 SmokeOption = Annotated[bool, typer.Option("--smoke", help="Offline check: synthetic sets from pristine photos, random weights except EfficientNet-Lite.")]
 ReferencesOption = Annotated[Path | None, typer.Option("--references", help="Pristine photos for --smoke (default $DEEPFEAT_IQA_PRISTINE, shared/data/pristine, or bundled photos).")]
 ModelsOption = Annotated[str | None, typer.Option("--models", help="Comma-separated backbones replacing the file's (e.g. to smoke-test a subset).")]
-OutOption = Annotated[Path, typer.Option("--out", help="Folder for <name>.md, <name>.json and <name>.png.")]
+OutOption = Annotated[Path, typer.Option("--out", help="Folder for <name>.md, <name>.json, <name>.png and <name>.html (heatmap with its tables).")]
 ResultsOption = Annotated[Path | None, typer.Option("--results", help="SQLite results store (default <out>/<name>.db); rerun to resume.")]
 StoreOption = Annotated[str, typer.Option("--store", help="Feature store directory; 'cache' is the user cache.")]
 JobsOption = Annotated[int, typer.Option("--n-jobs", help="Cells evaluated in parallel processes.")]

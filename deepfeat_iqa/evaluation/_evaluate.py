@@ -149,6 +149,7 @@ def evaluate(
         "seed": seed,
         "head_seeds": seed_params(template),
         "dataset": lf.dataset.name,
+        "scale": scale_record(lf.dataset.scale),
         "n_images": len(lf),
         "versions": library_versions(),
     }
@@ -208,7 +209,7 @@ def evaluate_cross(
     y_true = labels(test_ds)
     metrics, kind = summary_and_mapping(y_true, y_pred)
     row = {"split": 0, "n_train": len(train_lf), "n_test": len(test_lf), **metrics, "mapping": kind}
-    preds = _prediction_frame(test_ds.ids, 0, y_true, y_pred, y_std)
+    preds = _prediction_frame(test_ds.ids, 0, y_true, y_pred, y_std, paths=test_ds.paths)
     info = {
         "head": name,
         "head_params": {k: repr(v) for k, v in template.get_params(deep=False).items()},
@@ -221,6 +222,7 @@ def evaluate_cross(
         "test_dataset": test_ds.name,
         "dataset": f"{train_ds.name}->{test_ds.name}",
         "labels": "z-scored per database (DMOS flipped)",
+        "scale": {"kind": "z-scored MOS", "low": None, "high": None, "higher_is_better": True},
         "seed": None,
         "head_seeds": seed_params(template),
         "versions": library_versions(),
@@ -384,7 +386,8 @@ def _one_split(
     y_pred, y_std = _predict(estimator, X[test], dataset.subset(test))
     metrics, kind = summary_and_mapping(y[test], y_pred)
     row = {"split": index, "n_train": int(train.size), "n_test": int(test.size), **metrics, "mapping": kind}
-    return row, _prediction_frame([dataset.ids[i] for i in test], index, y[test], y_pred, y_std)
+    return row, _prediction_frame([dataset.ids[i] for i in test], index, y[test], y_pred, y_std,
+                                  paths=[dataset.paths[i] for i in test])
 
 
 def _predict(estimator: BaseEstimator, X: Any, dataset: Dataset) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: N803
@@ -396,11 +399,22 @@ def _predict(estimator: BaseEstimator, X: Any, dataset: Dataset) -> tuple[np.nda
         return np.asarray(estimator.predict(X, **predict_side_labels(estimator, dataset)), dtype=np.float64), None
 
 
-def _prediction_frame(ids: Sequence[str], split: int, y_true: np.ndarray, y_pred: np.ndarray, y_std: np.ndarray | None) -> pd.DataFrame:
+def _prediction_frame(ids: Sequence[str], split: int, y_true: np.ndarray, y_pred: np.ndarray, y_std: np.ndarray | None,
+                      *, paths: Sequence[Any] | None = None) -> pd.DataFrame:
+    """One row per test image; ``path`` lets a report show the photos the head misjudges most."""
     frame = pd.DataFrame({"id": list(ids), "split": split, "y_true": y_true, "y_pred": y_pred})
+    if paths is not None:
+        frame.insert(1, "path", [str(p) for p in paths])
     if y_std is not None:
         frame["y_std"] = y_std
     return frame
+
+
+def scale_record(scale: Any) -> dict[str, Any] | None:
+    """The dataset's score scale as JSON-ready fields, so plots and reports can name the units of MOS."""
+    if scale is None:
+        return None
+    return {"kind": scale.kind, "low": float(scale.low), "high": float(scale.high), "higher_is_better": bool(scale.higher_is_better)}
 
 
 def _result(outcomes: list[tuple[dict, pd.DataFrame]], info: dict, signatures: tuple[str, ...]) -> EvaluationResult:

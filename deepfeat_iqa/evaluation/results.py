@@ -167,18 +167,25 @@ class EvaluationResult:
         return text
 
     def save_report(self, folder: str | Path) -> dict[str, Path]:
-        """Write the report files under ``folder``: ``report.md``, ``results.json``, ``predictions.csv``, ``plots/``.
+        """Write the report under ``folder``: ``index.html``, ``report.md``, ``results.json``, ``predictions.csv``, ``plots/``.
 
-        The one layout every command uses (``evaluate --report``), so a report folder always reads alike.
+        The one layout every command uses (``evaluate --report``), so a report folder always reads alike;
+        ``index.html`` (:func:`deepfeat_iqa.evaluation.report.evaluation_report`) shows the tables, the plots,
+        the photos the model misjudges most (thumbnails in ``thumbs/``) and the run record.
         """
+        from deepfeat_iqa.evaluation.report import evaluation_report
+
         folder = Path(folder).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         written = {"report": folder / REPORT_MARKDOWN, "results": folder / REPORT_JSON, "predictions": folder / "predictions.csv"}
         written["report"].write_text(self.to_markdown())
         self.to_json(written["results"])
         self.predictions.to_csv(written["predictions"], index=False)
-        for number, path in enumerate(self.plot(folder / "plots")):
+        plots = self.plot(folder / "plots")
+        for number, path in enumerate(plots):
             written[f"plot{number}"] = path
+        files = [REPORT_MARKDOWN, REPORT_JSON, "predictions.csv"]
+        written["html"] = evaluation_report(self, folder, plots=plots, files=files)
         return written
 
     def plot(self, out_dir: str | Path, *, stem: str | None = None) -> list[Path]:
@@ -196,7 +203,8 @@ class EvaluationResult:
             f"{self.info.get('head', '?')} on {self.info.get('dataset', '?')}, {where}: "
             f"{len(self.predictions)} test predictions, {self.n_splits} splits"
         )
-        return prediction_figures(self.predictions["y_true"], self.predictions["y_pred"], out_dir, stem=stem, title=title)
+        return prediction_figures(self.predictions["y_true"], self.predictions["y_pred"], out_dir, stem=stem, title=title,
+                                  scale=self.info.get("scale"))
 
     def __repr__(self) -> str:
         return f"EvaluationResult({self.summary()})"

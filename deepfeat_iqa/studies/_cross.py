@@ -78,11 +78,14 @@ class CrossStudy:
         image = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
         ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=30, ha="right")
         ax.set_yticks(range(grid.shape[0]), grid.index)
-        for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
-            if np.isfinite(value):
-                ax.text(j, i, f"{value:.3f}", ha="center", va="center", color="white", fontsize=8)
+        values = grid.to_numpy(dtype=float)
+        middle = np.nanmean(values) if np.isfinite(values).any() else 0.0
+        for (i, j), value in np.ndenumerate(values):
+            if np.isfinite(value):  # dark text on the light (high) end of viridis, white on the dark end
+                ax.text(j, i, f"{value:.3f}", ha="center", va="center", color="white" if value <= middle else "black", fontsize=8)
         ax.set_xlabel("tested on")
         ax.set_ylabel("trained on")
+        ax.set_title(f"{metric.upper()} on z-scored MOS", fontsize=10)
         fig.colorbar(image, ax=ax, label=metric.upper())
         from deepfeat_iqa.evaluation.plots import save_figure
 

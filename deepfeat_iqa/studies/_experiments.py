@@ -270,7 +270,9 @@ def run_experiment(
     extend: bool = False,
     progress: bool = True,
 ) -> ExperimentOutput:
-    """Run a validated experiment and write ``<out_dir>/<name>.{md,json,png}``."""
+    """Run a validated experiment and write ``<out_dir>/<name>.{md,json,png,html}``."""
+    from deepfeat_iqa.studies._html_report import experiment_page
+
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / (experiment.name + ("-smoke" if smoke else ""))
     header = [f"# {experiment.name}" + (" (smoke run)" if smoke else ""), ""]
@@ -300,8 +302,15 @@ def run_experiment(
             body += ["", f"Note: {RANDOM_NOTE}"]
         paths = [stem.with_suffix(".json")]
         study.to_json(paths[0])
+        heatmap = None
         if len(study.table().query("status == 'done'")):
-            paths.append(study.heatmap(stem.with_suffix(".png"), title=experiment.name + (" (smoke)" if smoke else "")))
+            heatmap = study.heatmap(stem.with_suffix(".png"), title=experiment.name + (" (smoke)" if smoke else ""))
+            paths.append(heatmap)
+        cells = study.table()
+        shown = cells[[c for c in cells.columns if c in (*columns, "status", "fit_s", "error")]]
+        paths.append(experiment_page(stem.with_suffix(".html"), header[0].lstrip("# "), heatmap=heatmap,
+                                     notes=[f"Reproduces: {experiment.paper}."] if experiment.paper else [],
+                                     tables=[(f"Best {k} layers per backbone and head", best[columns]), ("All cells", shown)]))  # fmt: skip
         if experiment.report.get("significance"):
             for name in datasets:
                 found = study.results(dataset=name)
@@ -320,6 +329,9 @@ def run_experiment(
                 study.to_markdown(metrics=("srocc", "plcc", "krocc", "rmse"))]  # fmt: skip
         paths = [stem.with_suffix(".json"), study.heatmap(stem.with_suffix(".png"))]
         study.to_json(paths[0])
+        matrices = [(f"{m.upper()} (rows: trained on, columns: tested on; z-scored MOS)", study.matrix(m)) for m in ("srocc", "plcc", "krocc", "rmse")]
+        paths.append(experiment_page(stem.with_suffix(".html"), header[0].lstrip("# "), heatmap=paths[1], tables=matrices,
+                                     notes=[f"Features: {study.info['feature_key']}; head {study.info['head']}."]))  # fmt: skip
     markdown = "\n".join(header + body) + "\n"
     md_path = stem.with_suffix(".md")
     md_path.write_text(markdown)

@@ -155,8 +155,13 @@ class Study:
         for (i, j), value in np.ndenumerate(grid.to_numpy()):
             if np.isfinite(value):
                 ax.text(j, i, f"{value:.3f}", ha="center", va="center", color="white" if value < np.nanmean(grid.to_numpy()) else "black", fontsize=8)
-        fig.colorbar(image, ax=ax, label=metric.upper())
-        ax.set_title(title or f"{metric.upper()} per layer and head")
+        fig.colorbar(image, ax=ax, label=f"{metric.upper()} (mean over splits)")
+        ax.set_xlabel("head" if table["dataset"].nunique() == 1 else "dataset: head")
+        ax.set_ylabel("backbone / layer")
+        import textwrap
+
+        wrap = max(30, int((3.2 + label_inches + 1.2 * grid.shape[1]) * 72 / 7.5))  # characters per title line
+        ax.set_title("\n".join(textwrap.wrap(title or f"{metric.upper()} per layer and head", width=wrap)))
         from deepfeat_iqa.evaluation.plots import save_figure
 
         path = save_figure(fig, path, dpi=110)

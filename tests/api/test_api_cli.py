@@ -45,8 +45,11 @@ def test_fit_then_score_then_evaluate(labeled_dir: Path, tmp_path: Path) -> None
     assert zipfile.is_zipfile(model_file)  # the .dfi format (a zip of JSON + safetensors), not a joblib pickle
 
     scores_csv = tmp_path / "scores.csv"
-    scored = runner.invoke(app, ["score", str(labeled_dir), "--model-file", str(model_file), "--out", str(scores_csv), "--store", "none"])
+    scored = runner.invoke(app, ["score", str(labeled_dir), "--model-file", str(model_file), "--out", str(scores_csv), "--store", "none",
+                                 "--report", str(tmp_path / "score-report")])  # fmt: skip
     assert scored.exit_code == 0, scored.output
+    assert f"report: {tmp_path / 'score-report' / 'index.html'}" in scored.output
+    assert len(list((tmp_path / "score-report" / "thumbs").glob("*.jpg"))) == 12
     scores = pd.read_csv(scores_csv)
     assert list(scores.columns) == ["id", "path", "score"] and len(scores) == 12 and scores["score"].notna().all()
     # the id is the dataset id (file name relative to the folder, as in labels.csv), not the path again
@@ -58,8 +61,8 @@ def test_fit_then_score_then_evaluate(labeled_dir: Path, tmp_path: Path) -> None
     )
     assert evaluated.exit_code == 0, evaluated.output
     summary, where = evaluated.output.strip().splitlines()[-2:]
-    assert summary.startswith("SROCC ") and where == f"report: {report / 'report.md'}"
-    for name in ("report.md", "results.json", "predictions.csv"):
+    assert summary.startswith("SROCC ") and where == f"report: {report / 'index.html'} (and report.md)"
+    for name in ("index.html", "report.md", "results.json", "predictions.csv"):
         assert (report / name).stat().st_size > 0
     plots = sorted(p.name for p in (report / "plots").glob("*.png"))
     assert plots == [f"svr_images_squeezenet-features.12_{kind}.png" for kind in ("qq", "residuals", "scatter")]

@@ -78,6 +78,7 @@ def test_smoke_sweep_runs_offline_and_flags_random_weights(tmp_path: Path, photo
     document = json.loads((out / "tiny-smoke.json").read_text())
     assert [c["weights"] for c in document["cells"]] == ["random"] and document["cells"][0]["random_weights"] is True
     assert (out / "tiny-smoke.png").stat().st_size > 1000 and (out / "tiny-smoke.md").exists()
+    assert 'src="tiny-smoke.png"' in (out / "tiny-smoke.html").read_text()  # the heatmap page beside the Markdown
     again = _invoke("sweep", str(file), "--smoke", "--references", str(photo_dir), "--out", str(out), "--quiet")
     assert again.exit_code == 0 and json.loads((out / "tiny-smoke.json").read_text())["cells"] == document["cells"]
 
@@ -92,6 +93,7 @@ def test_smoke_cross_writes_the_matrix(tmp_path: Path, photo_dir: Path, monkeypa
     pairs = json.loads((out / "tinycross-smoke.json").read_text())["pairs"]
     assert [(p["train"], p["test"]) for p in pairs] == [("live", "csiq"), ("live", "tid2013"), ("both", "tid2013")]
     assert (out / "tinycross-smoke.png").stat().st_size > 1000
+    assert 'src="tinycross-smoke.png"' in (out / "tinycross-smoke.html").read_text()
 
 
 @pytest.mark.parametrize(
