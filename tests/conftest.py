@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,13 @@ def pytest_configure(config: pytest.Config) -> None:
     patch = pytest.MonkeyPatch()
     if "OMP_NUM_THREADS" not in os.environ:
         patch.setenv("OMP_NUM_THREADS", "1")
+    # Module- and session-scoped fixtures run outside ``isolated_environment`` (a fine-tune fixture once filled
+    # ~/.cache/deepfeat-iqa/pixels): the whole session gets throw-away caches too, removed in pytest_unconfigure.
+    session_home = Path(tempfile.mkdtemp(prefix="dfi-test-session-"))
+    for variable, sub in (("DEEPFEAT_IQA_CACHE", "deepfeat-iqa"), ("HF_HOME", "huggingface"), ("TORCH_HOME", "torch"),
+                          ("XDG_CACHE_HOME", "xdg-cache")):  # fmt: skip
+        patch.setenv(variable, str(session_home / sub))
+    config.stash[_SESSION_HOME] = session_home
     config.stash[_ENV_PATCH] = patch
     try:
         from hypothesis import settings
@@ -43,9 +52,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     patch = config.stash.get(_ENV_PATCH, None)
     if patch is not None:
         patch.undo()
+    session_home = config.stash.get(_SESSION_HOME, None)
+    if session_home is not None:
+        shutil.rmtree(session_home, ignore_errors=True)
 
 
 _ENV_PATCH = pytest.StashKey[pytest.MonkeyPatch]()
+_SESSION_HOME = pytest.StashKey[Path]()
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
