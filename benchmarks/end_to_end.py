@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from deepfeat_iqa.runtime.machine import describe as describe_machine, one_line as one_line_machine
 import deepfeat_iqa as dfi
 from deepfeat_iqa.heads import make_head
 from deepfeat_iqa.evaluation.metrics import summary
@@ -341,7 +341,7 @@ def main() -> None:
     if not photos:
         parser.error(f"no pristine photos under {PRISTINE}; set DEEPFEAT_IQA_SHARED to the folder holding data/pristine")
     load = os.getloadavg()[0]  # above ~2 on this 2-core machine, other jobs inflate times and skew ratios
-    result = {"meta": {"machine": f"2-core machine ({platform.processor() or platform.machine()}), 1-min load average {load:.1f} at the start",
+    result = {"meta": {"machine": f"{one_line_machine()}, 1-min load average {load:.1f} at the start", "cpu": describe_machine(),
                        "torch": torch.__version__, "threads": torch.get_num_threads(), "note": args.note}}  # fmt: skip
     if not args.skip_throughput:
         result["throughput"] = [throughput(m, args.batch, args.rounds, args.fit_epochs, photos) for m in ("efficientnet_lite0", "resnet50")]

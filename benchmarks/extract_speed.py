@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from deepfeat_iqa.runtime.machine import describe as describe_machine
 import deepfeat_iqa as dfi
 from deepfeat_iqa.backbones import build_backbone, forward_layers, resolve_layers
 from deepfeat_iqa.runtime.precision import DEFAULT_PRECISION
@@ -136,8 +137,7 @@ def main() -> None:
 
     result: dict = {
         "quick": args.quick, "n_images": n_small, "batch_size": batch_size, "model": "resnet50 (random weights) @224",
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "python": platform.python_version(), "load_avg_at_start": os.getloadavg()},
+        "machine": {**describe_machine(), "python": platform.python_version(), "load_avg_at_start": os.getloadavg()},
     }  # fmt: skip
     build_backbone("resnet50", "random")
     for precision in ("fp32", "bf16"):

@@ -26,11 +26,11 @@ import argparse
 import json
 import math
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
+from deepfeat_iqa.runtime.machine import describe as describe_machine
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -108,7 +108,7 @@ def main() -> None:
     inducing = _child("inducing", mid, dim, args.threads)
     large_run = _child("auto", large, dim, args.threads)
     result = {
-        "quick": args.quick, "threads": args.threads, "cpu": platform.processor() or platform.machine(),
+        "quick": args.quick, "threads": args.threads, "cpu": describe_machine(),
         "machine": f"2-core machine, 1-min load average {load_at_start:.1f} at the start (above ~2 other jobs inflate "
         "absolute times; ratios are measured in the same run)",
         "vs_sklearn": {"ours": ours, "sklearn": sk, "speedup": sk["fit_s"] / ours["fit_s"], "srocc_diff": ours["srocc"] - sk["srocc"]},

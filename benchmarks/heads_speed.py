@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import time
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from threadpoolctl import threadpool_limits
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
+from deepfeat_iqa.runtime.machine import describe as describe_machine
 from deepfeat_iqa.heads import GPR, BlockStandardizer, LinearSVRHead
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -146,7 +146,7 @@ def run_tuning_only(threads: int) -> None:
     tuning = tuning_run(3000, 512, 30)
     print(json.dumps(tuning))  # noqa: T201
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"threads": threads, "cpu": platform.processor() or platform.machine(), "tuning": tuning}
+    payload = {"threads": threads, "cpu": describe_machine(), "tuning": tuning}
     (RESULTS / "heads_speed_tuning.json").write_text(json.dumps(payload, indent=2, default=str))
 
 
@@ -173,7 +173,7 @@ def run(quick: bool, threads: int) -> None:
     result = {
         "quick": quick,
         "threads": threads,
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": describe_machine(),
         "versions": {"torch": torch.__version__, "sklearn": sklearn.__version__, "numpy": np.__version__},
         "cases": rows,
         "tuning": tuning,

@@ -23,13 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+from deepfeat_iqa.runtime.machine import describe as describe_machine, one_line as one_line_machine
 import deepfeat_iqa as dfi
 from deepfeat_iqa.heads import make_head
 from deepfeat_iqa.evaluation.metrics import summary
@@ -104,7 +104,7 @@ def main() -> None:
 
 def write(table: list[dict], ds, args: argparse.Namespace, note: str | None = None) -> None:
     """``image_head_recipes.{json,md}``: the table and exactly what made it."""
-    meta = {"machine": f"2-core machine ({platform.processor() or platform.machine()}), 1-min load average "
+    meta = {"cpu": describe_machine(), "machine": f"{one_line_machine()}, 1-min load average "
                        f"{os.getloadavg()[0]:.1f} at the end (other jobs change minutes, not SROCC)",
             "dataset": ds.name, "n_images": len(ds), "n_groups": len(set(ds.group_ids)), "splits": args.splits,
             "epochs": args.epochs, "recipes": {r: options(r, args.epochs, args.ensemble) for r in args.recipes.split(",")},
