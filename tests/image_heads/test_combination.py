@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,3 +118,18 @@ def test_without_a_head_photos_get_the_recommended_combination_and_features_a_gp
     assert _chosen_head("svr", features=None, layer=None, pooling=None, crops=None, model="efficientnet_lite0") == "svr"
     assert [m.backbone for m in DEFAULT_MEMBERS] == ["efficientnet_lite0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
     assert {m.views for m in DEFAULT_MEMBERS} == {"full512", "grid512"}  # never a native-size forward of a 12-MP photo
+
+
+def test_score_examples_scores_the_seven_shipped_photos_worst_first(images, tmp_path) -> None:
+    from deepfeat_iqa.cli import app
+
+    path = dfi.save_model(dfi.fit(images, head="combination", **SMALL), tmp_path / "combo.dfi")
+    out = tmp_path / "examples.csv"
+    result = CliRunner().invoke(app, ["score", "--examples", "--model-file", str(path), "--out", str(out), "--store", "none"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert sorted(Path(p).stem for p in table["path"]) == sorted(["astronaut", "chelsea", "coffee", "rocket", "motorcycle", "china", "flower"])
+    shown = [line.split()[0] for line in result.output.splitlines()[1:8]]
+    assert shown == table.sort_values("score")["id"].tolist()
+    nothing = CliRunner().invoke(app, ["score", "--out", str(out)])
+    assert nothing.exit_code != 0 and "--examples" in nothing.output
