@@ -19,7 +19,7 @@ Layers = Annotated[
 Weights = Annotated[str, typer.Option("--weights", "-w", help="imagenet, random, or a weights file PATH.")]
 Pooling = Annotated[str | None, typer.Option("--pooling", help="avg, max, avg+std, gridKxK or flatten (default avg).")]
 Crops = Annotated[str | None, typer.Option("--crops", help="center, resize, randomN[@seedS], grid, patches or full (default center).")]
-Precision = Annotated[str | None, typer.Option("--precision", help="fp32 or bf16 (default: the library's, see docs/precision.md).")]
+Precision = Annotated[str | None, typer.Option("--precision", help="auto, fp32 or bf16 (default auto: bf16 only where the CPU/GPU runs it natively, docs/precision.md).")]
 Store = Annotated[
     str, typer.Option("--store", help="Feature store directory or fsspec URL; 'cache' is the user cache, 'none' caches nothing.")
 ]
