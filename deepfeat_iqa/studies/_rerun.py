@@ -110,12 +110,28 @@ def _describe_array(value: Any) -> Any:
     return None if value is None else [str(v) for v in np.asarray(value, dtype=object).ravel()]
 
 
+def _weight_files(weights: Any) -> dict[str, Any]:
+    """Path, size and mtime of each weights file named: a file rewritten in place is other weights (planned again)."""
+    names = list(weights.values()) if isinstance(weights, Mapping) else [weights]
+    found: dict[str, Any] = {}
+    for name in names:
+        if isinstance(name, (str, os.PathLike)) and str(name) not in ("imagenet", "random"):
+            path = Path(name).expanduser()
+            if path.exists():
+                stat = path.resolve().stat()
+                found[str(name)] = [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+            else:
+                found[str(name)] = None
+    return found
+
+
 def call_signature(datasets: Any, arguments: Mapping[str, Any]) -> str | None:
     """The hash a rerun is recognized by, or ``None`` when an argument has no stable description."""
     try:
         record = {
             "datasets": {name: _dataset_digest(ds) for name, ds in _datasets(datasets).items()},
             "arguments": _describe(dict(arguments)),
+            "weight_files": _weight_files(arguments.get("weights")),
             "machine": machine_signature(),
         }
     except (_Unstable, TypeError, ValueError):
