@@ -96,7 +96,7 @@ def main() -> None:
             "rerun": rerun,
         }
         times: dict[str, list[float]] = {k: [] for k in kinds}
-        imported: dict[str, list[str]] = {}
+        imported: dict[str, list[list[str]]] = {"rerun": [], "rerun_before": []}
         if args.before is not None:
             times["rerun_before"] = []
         for _ in range(args.repeats):
@@ -104,11 +104,11 @@ def main() -> None:
                 seconds, out = timed(command, ROOT)
                 times[kind].append(seconds)
                 if kind == "rerun":
-                    imported["rerun"] = json.loads(out.strip().splitlines()[-1])["imported"]
+                    imported["rerun"].append(json.loads(out.strip().splitlines()[-1])["imported"])
             if args.before is not None:
                 seconds, out = timed(rerun, args.before.resolve())
                 times["rerun_before"].append(seconds)
-                imported["rerun_before"] = json.loads(out.strip().splitlines()[-1])["imported"]
+                imported["rerun_before"].append(json.loads(out.strip().splitlines()[-1])["imported"])
     median = {k: statistics.median(v) for k, v in times.items()}
     record = {
         "machine": machine.describe(), "load_before": load_before, "load_after": os.getloadavg()[0],
@@ -124,11 +124,11 @@ def main() -> None:
         f"{machine.one_line(record['machine'])}; load {load_before:.1f} before, {record['load_after']:.1f} after.",
         f"Sweep: {n_images} images, {first['cells']} cells (resnet10t random weights, every stage, svr); first run {first_s:.1f} s.",
         "",
-        "| new process | median s | runs (s) | heavy modules imported |",
+        "| new process | median s | runs (s) | torch/timm/sklearn/zarr imported, per run |",
         "|---|---|---|---|",
     ]
     for kind, values in times.items():
-        shown = ", ".join(imported.get(kind, [])) or ("—" if kind.startswith("rerun") else "")
+        shown = "; ".join(", ".join(run) or "none" for run in imported.get(kind, []))
         lines.append(f"| {kind} | {median[kind]:.2f} | {', '.join(f'{v:.2f}' for v in values)} | {shown} |")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -12,6 +12,7 @@ loading any backbone or reading any feature.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -61,6 +62,7 @@ def sweep(
     n_jobs: int = 1,
     batch_size: int | None = None,
     device: str | None = None,
+    client: Any = None,
     progress: bool = True,
 ) -> Study:
     """Evaluate every combination of the axes, caching each cell in a results store.
@@ -103,6 +105,10 @@ def sweep(
         Cells of one extraction group are evaluated in this many processes (joblib) when not 1.
     batch_size, device:
         Passed to :func:`deepfeat_iqa.extract`.
+    client:
+        Extract on Dask, as :func:`deepfeat_iqa.extract`'s ``client=`` (a Client, a scheduler address or
+        ``"local"``, connected once for the whole sweep; ``store`` must be a path every worker opens). Checked
+        before planning when any cell is left to compute: an unreachable scheduler fails the call, not the cells.
     progress:
         A progress bar over cells.
 
@@ -124,12 +130,17 @@ def sweep(
     if finished is not None:  # a rerun of a finished sweep: nothing to plan, load or compute
         return Study(ResultsStore(results), finished)
 
+    from deepfeat_iqa.runtime.cluster import check_reachable, connect
     from deepfeat_iqa.runtime.device import resolve_device
     from deepfeat_iqa.runtime.precision import resolve_precision
     from deepfeat_iqa.studies._plan import (
         as_datasets, as_list, check_backbone, check_protocol, definition_of, head_choices, plan_cells,
     )  # fmt: skip
 
+    if client is not None:
+        if store is None:
+            raise ConfigError("client= sends blocks to Dask workers, which write to the store: pass a store= every worker can open.")
+        check_reachable(client)
     found = as_datasets(datasets)
     model_list = [str(m) for m in as_list(models)]
     if not model_list:
@@ -161,9 +172,10 @@ def sweep(
     definition_id = definition_of(cells, spec)
     db.register(definition_id, spec, cells, displays, extend=extend)
     db.remember_call(signature, definition_id)
-    _Runner(db, found, choices, store=store, batch_size=batch_size, device=device, n_jobs=n_jobs, progress=progress).run(
-        cells, retry_failed=retry_failed
-    )
+    with contextlib.nullcontext(None) if client is None else connect(client) as live:
+        runner = _Runner(db, found, choices, store=store, batch_size=batch_size, device=device, n_jobs=n_jobs,
+                         client=live, progress=progress)  # fmt: skip
+        runner.run(cells, retry_failed=retry_failed)
     return Study(db, definition_id)
 
 
@@ -250,6 +262,7 @@ class _Runner:
                 dataset, model=cell.backbone, layer=layers, pooling=cell.pooling, crops=cell.views, weights=cell.weights,
                 store=self.options["store"], batch_size=self.options["batch_size"], device=self.options["device"],
                 precision=cell.precision, seed=cell.protocol.seed, progress=self.options["progress"],
+                client=self.options["client"],
             )  # fmt: skip
         return FeatureSet({name: replace(lf, per_view=np.asarray(lf.per_view)) for name, lf in found.items()})
 

@@ -91,3 +91,15 @@ def test_client_local_extracts_two_photos(tmp_path: Path) -> None:
     assert "features.12: 2 images x 1 views" in result.output
     alone = runner.invoke(app, ["extract", str(folder), *TINY, *store])  # the same features: read back, not recomputed
     assert alone.exit_code == 0 and "features.12: 2 images x 1 views" in alone.output
+
+
+def test_sweep_and_cross_check_the_scheduler_before_any_work(dead_address: str, tmp_path: Path) -> None:
+    from helpers import TESTS
+
+    experiments = TESTS.parent / "benchmarks" / "experiments"
+    for command, file in (("sweep", "seed003_table1.toml"), ("cross", "seed003_table5.toml")):
+        result = runner.invoke(app, [command, str(experiments / file), "--smoke", "--dry-run", "--out", str(tmp_path),
+                                     "--client", dead_address])  # fmt: skip
+        assert result.exit_code == 1, result.output
+        assert f"error: Cannot reach the Dask scheduler at '{dead_address}' within 1 s" in result.output
+        assert "--client local" in result.output and len(result.output.strip().splitlines()) == 1
