@@ -59,6 +59,7 @@ def score(photos: Any, model: Any = None, *, return_std: bool | None = None, **e
     >>> table = dfi.score("photos/")            # doctest: +SKIP
     >>> table.sort_values("score").head()       # the worst photos first  # doctest: +SKIP
     """
+    from deepfeat_iqa.errors import ConfigError
     from deepfeat_iqa.extraction import as_dataset
     from deepfeat_iqa.heads._adapter import supports_std
     from deepfeat_iqa.persist import load
@@ -69,6 +70,11 @@ def score(photos: Any, model: Any = None, *, return_std: bool | None = None, **e
         features = fitted.features_of(dataset, **extract_options)
         dataset, inputs = features.dataset, features
     else:  # an image head (or a combination) reads the photos; runtime options it has (store, device) apply
+        if extract_options.get("client") is not None:
+            raise ConfigError(
+                f"client= sends feature extraction to Dask workers; this model ({type(fitted.estimator).__name__}) reads "
+                "the photos in this process. Drop client=, or score with a feature-head model."
+            )
         inputs = dataset
         runtime = {k: v for k, v in extract_options.items() if k in ("store", "device", "batch_size", "num_workers")}
         own = fitted.estimator.get_params(deep=False)

@@ -10,7 +10,7 @@ import typer
 from deepfeat_iqa.cli._app import app
 from deepfeat_iqa.cli._errors import user_errors
 from deepfeat_iqa.cli._options import (
-    DEFAULT_BACKBONE, BatchSize, Crops, Device, Layers, Model, NumWorkers, OnError, Pooling, Precision, Seed, Store,
+    DEFAULT_BACKBONE, BatchSize, Client, Crops, Device, Layers, Model, NumWorkers, OnError, Pooling, Precision, Seed, Store,
     Weights, extract_options, images_arg, layer_arg,
 )  # fmt: skip
 
@@ -29,6 +29,7 @@ def extract(
     device: Device = None,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
+    client: Client = None,
     seed: Seed = 0,
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write the features: .npz (for fit/evaluate --features) or .csv (mean over views).")
@@ -43,7 +44,7 @@ def extract(
         raise typer.BadParameter(f"--out must end in .npz or .csv, got {out.name!r}.", param_hint="--out")
     with user_errors():
         options = extract_options(pooling=pooling, crops=crops, precision=precision, store=store, device=device,
-                                  batch_size=batch_size, num_workers=num_workers, on_error=on_error)  # fmt: skip
+                                  batch_size=batch_size, num_workers=num_workers, on_error=on_error, client=client)  # fmt: skip
         feats = run_extract(images, model=model, layer=[layer_arg(x) for x in layer] if layer else None, weights=weights,
                             seed=seed, **options)  # fmt: skip
         for name, lf in feats.items():

@@ -12,8 +12,8 @@ import typer
 from deepfeat_iqa.cli._app import app
 from deepfeat_iqa.cli._errors import user_errors
 from deepfeat_iqa.cli._options import (
-    DEFAULT_BACKBONE, BatchSize, Crops, Device, Layers, Model, NumWorkers, OnError, Pooling, Precision, Seed, Store,
-    Weights, extract_options, images_arg, layer_arg, store_arg,
+    DEFAULT_BACKBONE, BatchSize, Client, Crops, Device, Layers, Model, NumWorkers, OnError, Pooling, Precision, Seed, Store,
+    Weights, client_arg, extract_options, images_arg, layer_arg, store_arg,
 )  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,15 @@ def _image_head_options(head: str, options: dict[str, Any], model: str, weights:
     return {k: v for k, v in defaults.items() if k in accepted} | options
 
 
+def _no_client_for_images(client: str | None, head: str) -> None:
+    """``--client`` sends feature extraction to Dask; a head that trains on the photos has none to send."""
+    if client_arg(client) is not None:
+        raise typer.BadParameter(
+            f"--client sends feature extraction to Dask workers; the image head {head} reads the photos in this process "
+            "(drop --client, or choose a feature head with --head).", param_hint="--client",
+        )  # fmt: skip
+
+
 def _chosen_head(head: str | None, *, features: Path | None, layer: list[str] | None, pooling: str | None,
                  crops: str | None, model: str) -> str:
     """``--head`` as given; without it, the recommended combination unless the features were chosen by hand."""
@@ -134,6 +143,7 @@ def fit_command(
     batch_size: BatchSize = None,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
+    client: Client = None,
     head: Head = None,
     head_option: HeadOptions = None,
     seed: Seed = 0,
@@ -152,12 +162,13 @@ def fit_command(
         image_options = _image_head_options(head, _head_options(head_option), model, weights, seed,
                                             precision=precision, store=store_arg(store), device=device)  # fmt: skip
         if image_options is not None:
+            _no_client_for_images(client, head)
             fitted = fit(ds, head=head, **image_options)
             save(fitted, out)
             typer.echo(f"{fitted!r} -> {out}")
             return
         options = extract_options(pooling=pooling, crops=crops, precision=precision, store=store, device=device,
-                                  batch_size=batch_size, num_workers=num_workers, on_error=on_error)  # fmt: skip
+                                  batch_size=batch_size, num_workers=num_workers, on_error=on_error, client=client)  # fmt: skip
         feats, concat = _features(ds, features, layer, model, weights, seed, options)
         fitted = fit(feats, head=head, layers=concat, **_head_options(head_option))
         # The key holds only the weights' fingerprint; `score` needs the source to load them again.
@@ -189,6 +200,7 @@ def evaluate_command(
     batch_size: BatchSize = None,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
+    client: Client = None,
     head: Head = None,
     head_option: HeadOptions = None,
     protocol: Annotated[str, typer.Option("--protocol", help="repeated, repeated-80-20, kfold or official.")] = "repeated",
@@ -208,10 +220,11 @@ def evaluate_command(
         image_options = _image_head_options(head, _head_options(head_option), model, weights, seed,
                                             precision=precision, store=store_arg(store), device=device)  # fmt: skip
         if image_options is not None:  # an image head: the same splits, on the photos themselves
+            _no_client_for_images(client, head)
             result = evaluate(ds, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, **image_options)
         else:
             options = extract_options(pooling=pooling, crops=crops, precision=precision, store=store, device=device,
-                                      batch_size=batch_size, num_workers=num_workers, on_error=on_error)  # fmt: skip
+                                      batch_size=batch_size, num_workers=num_workers, on_error=on_error, client=client)  # fmt: skip
             feats, concat = _features(ds, features, layer, model, weights, seed, options)
             result = evaluate(
                 feats, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, layers=concat,
@@ -243,6 +256,7 @@ def score_command(
     batch_size: BatchSize = None,
     num_workers: NumWorkers = None,
     on_error: OnError = "raise",
+    client: Client = None,
     trusted: Annotated[
         bool, typer.Option("--trusted", help="Also read pickle/joblib model files (they can run code: only files you trust).")
     ] = False,
@@ -264,7 +278,8 @@ def score_command(
     ds = images_arg(paths)
     with user_errors():
         fitted = None if model_file is None else load(model_file, trusted=trusted)
-        options = extract_options(store=store, device=device, batch_size=batch_size, num_workers=num_workers, on_error=on_error)
+        options = extract_options(store=store, device=device, batch_size=batch_size, num_workers=num_workers, on_error=on_error,
+                                  client=client)  # fmt: skip
         if weights is not None:
             options["weights"] = weights
         table = score(ds, fitted, **options)

@@ -1,7 +1,7 @@
 """Options every command spells the same way (long and short flags), and the image inputs of extract/score.
 
 One definition per option, so ``-l`` is ``--layer`` on every command, and every command that extracts
-features takes ``--device``, ``--batch-size``, ``--num-workers`` and ``--on-error``.
+features takes ``--device``, ``--batch-size``, ``--num-workers``, ``--on-error`` and ``--client``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ BatchSize = Annotated[
 ]
 NumWorkers = Annotated[int | None, typer.Option("--num-workers", "-j", help="Decoding processes (default: all cores but one).")]
 OnError = Annotated[str, typer.Option("--on-error", help="raise: stop at an unreadable image; skip: record it and go on.")]
+Client = Annotated[
+    str | None,
+    typer.Option("--client", help="Dask scheduler address (tcp://host:8786), or 'local' for a local cluster (one worker per core); "
+                 "extraction then runs as Dask tasks writing to --store, which every worker must open. Default: this process."),
+]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of random crops, random weights, splits and distortions.")]
 
 from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE  # noqa: E402 - torch-free, so --help stays fast
@@ -39,6 +44,11 @@ def store_arg(store: str) -> str | None:
     return None if store.lower() == "none" else store
 
 
+def client_arg(client: str | None) -> str | None:
+    """``--client none`` (any case) extracts in this process, as no ``--client`` does."""
+    return None if client is None or client.lower() == "none" else client
+
+
 def layer_arg(text: str) -> str | int:
     """``-2`` on the command line is a stage index, as ``layer=-2`` is in Python."""
     return int(text) if text.lstrip("-").isdigit() else text
@@ -46,11 +56,11 @@ def layer_arg(text: str) -> str | int:
 
 def extract_options(
     *, pooling: str | None = None, crops: str | None = None, precision: str | None = None, store: str = "cache",
-    device: str | None = None, batch_size: int | None = None, num_workers: int | None = None, on_error: str = "raise",
+    device: str | None = None, batch_size: int | None = None, num_workers: int | None = None, on_error: str = "raise", client: str | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of ``extract`` the user gave; the library's own defaults apply to the rest."""
     given = {"pooling": pooling, "crops": crops, "precision": precision, "device": device, "num_workers": num_workers,
-             "batch_size": batch_size}  # fmt: skip
+             "batch_size": batch_size, "client": client_arg(client)}  # fmt: skip
     return {k: v for k, v in given.items() if v is not None} | {"store": store_arg(store), "on_error": on_error}
 
 

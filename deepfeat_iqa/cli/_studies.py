@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from deepfeat_iqa.cli._app import app
+from deepfeat_iqa.cli._options import Client, client_arg
 
 RootOption = Annotated[list[str], typer.Option("--root", help="NAME=DIR: where dataset NAME of the file lives; repeat per dataset.")]
 SmokeOption = Annotated[bool, typer.Option("--smoke", help="Offline check: synthetic sets from pristine photos, random weights except EfficientNet-Lite.")]
@@ -23,7 +24,7 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 
 
 def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path | None, models: str | None, out: Path,
-         results: Path | None, store: str, n_jobs: int, extend: bool, dry_run: bool, quiet: bool) -> None:  # fmt: skip
+         results: Path | None, store: str, n_jobs: int, extend: bool, dry_run: bool, quiet: bool, client: str | None = None) -> None:  # fmt: skip
     from deepfeat_iqa.errors import DeepfeatError
     from deepfeat_iqa.studies._experiments import (
         load_datasets,
@@ -39,6 +40,10 @@ def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path 
             raise typer.BadParameter(f"{file} is a {experiment.kind} experiment; run it with `deepfeat-iqa {experiment.kind} {file}`.")
         override = [m.strip() for m in models.split(",") if m.strip()] if models else None
         settings = validate(experiment, parse_roots(roots or []), smoke=smoke, models_override=override)
+        if client_arg(client) is not None:  # before the datasets are built: an unreachable scheduler fails now
+            from deepfeat_iqa.runtime.cluster import check_reachable
+
+            check_reachable(client_arg(client))
         if dry_run:
             typer.echo(f"{experiment.name}: valid {kind} experiment ({'smoke' if smoke else 'real data'}).")
             for key, value in settings.items():
@@ -51,10 +56,12 @@ def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path 
         name = experiment.name + ("-smoke" if smoke else "")
         output = run_experiment(
             experiment, settings, datasets, out_dir=out, smoke=smoke, results=results or out / f"{name}.db",
-            store=None if store == "none" else store, n_jobs=n_jobs, extend=extend, progress=not quiet,
+            store=None if store == "none" else store, n_jobs=n_jobs, extend=extend, client=client_arg(client), progress=not quiet,
         )  # fmt: skip
     except DeepfeatError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        from deepfeat_iqa.cli._errors import _command_options, cli_vocabulary
+
+        typer.echo(f"error: {cli_vocabulary(str(exc), _command_options())}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(output.markdown)
     typer.echo("wrote: " + ", ".join(str(p) for p in output.paths))
@@ -74,9 +81,10 @@ def sweep(
     extend: ExtendOption = False,
     dry_run: DryOption = False,
     quiet: QuietOption = False,
+    client: Client = None,
 ) -> None:
     """Run a sweep experiment: backbones x layers x heads, cached cell by cell (a rerun resumes)."""
-    _run("sweep", file, root, smoke, references, models, out, results, store, n_jobs, extend, dry_run, quiet)
+    _run("sweep", file, root, smoke, references, models, out, results, store, n_jobs, extend, dry_run, quiet, client)
 
 
 @app.command()
@@ -90,6 +98,7 @@ def cross(
     store: StoreOption = "cache",
     dry_run: DryOption = False,
     quiet: QuietOption = False,
+    client: Client = None,
 ) -> None:
     """Run a cross-dataset experiment: train on each database (or union), test on every other."""
-    _run("cross", file, root, smoke, references, models, out, None, store, 1, False, dry_run, quiet)
+    _run("cross", file, root, smoke, references, models, out, None, store, 1, False, dry_run, quiet, client)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.io import loadmat
 
 from deepfeat_iqa.datasets._checks import (
     Source,
@@ -100,3 +99,9 @@ def load_live(root: str | Path, *, realigned: bool = True) -> Dataset:
         distortion=distortion,
         root=root,
     )
+
+
+def loadmat(path):  # noqa: ANN001, ANN201 - scipy.io on first use: `import deepfeat_iqa.datasets` stays light
+    from scipy.io import loadmat as read
+
+    return read(path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scipy.io import loadmat
 
 from deepfeat_iqa.datasets._checks import (
     Source,
@@ -80,3 +79,9 @@ def load_livec(root: str | Path, *, include_training: bool = False) -> Dataset:
     paths = locate_images(names_src, folder, relative, rows)
     warn_unlisted(names_src, folder, paths)
     return Dataset(ids=names, paths=paths, mos=mos, scale=SCALE, name="livec", root=root)
+
+
+def loadmat(path):  # noqa: ANN001, ANN201 - scipy.io on first use: `import deepfeat_iqa.datasets` stays light
+    from scipy.io import loadmat as read
+
+    return read(path)

@@ -4,14 +4,27 @@ The last stage of the flow images -> views -> backbones -> store -> heads -> eva
 everything here is built from ``extract`` and ``evaluate`` and stores its cells in a SQLite results store.
 """
 
-from deepfeat_iqa.studies._cells import Cell, Protocol
-from deepfeat_iqa.studies._cross import CrossStudy, cross
-from deepfeat_iqa.studies._ensemble import ensemble
-from deepfeat_iqa.studies._results_store import ResultsStore
-from deepfeat_iqa.studies._significance import SignificanceMatrix, significance
-from deepfeat_iqa.studies._study import Study
-from deepfeat_iqa.studies._sweep import open_study, sweep
-from deepfeat_iqa.studies._truncation import truncated_layers
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Resolved on first use (PEP 562), as the top-level package is: a rerun of a finished sweep reads its
+# results store without importing torch (cross, significance and the heads are imported when used).
+_LAZY: dict[str, str] = {
+    "Cell": "_cells",
+    "Protocol": "_cells",
+    "CrossStudy": "_cross",
+    "cross": "_cross",
+    "ensemble": "_ensemble",
+    "ResultsStore": "_results_store",
+    "SignificanceMatrix": "_significance",
+    "significance": "_significance",
+    "Study": "_study",
+    "open_study": "_sweep",
+    "sweep": "_sweep",
+    "truncated_layers": "_truncation",
+}
 
 __all__ = [
     "Cell",
@@ -27,3 +40,17 @@ __all__ = [
     "sweep",
     "truncated_layers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

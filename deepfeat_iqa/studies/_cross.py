@@ -146,6 +146,7 @@ def cross(
     store: Any = "cache",
     seed: int = 0,
     precision: str | None = None,
+    client: Any = None,
     progress: bool = True,
     **head_options: Any,
 ) -> CrossStudy:
@@ -161,6 +162,8 @@ def cross(
     model, layer, pooling, crops, weights, store, seed, precision:
         How features are extracted from Datasets (see :func:`deepfeat_iqa.extract`); a list ``layer``
         concatenates layers.
+    client:
+        Extract on Dask, as :func:`deepfeat_iqa.extract`'s ``client=`` (connected once for every database).
     unions:
         Named training unions, e.g. ``{"category-I": ["live1", "live2"]}``; each is z-scored per member.
     train:
@@ -203,9 +206,14 @@ def cross(
             raise unknown_name_error("test dataset", name, datasets)
     for name, item in datasets.items():
         check_zscorable(name, item if isinstance(item, Dataset) else as_layer_features(item, _layers(layer, item)).dataset)
-    features = {name: _features(item, model=model, layer=layer, pooling=pooling, crops=crops, weights=weights, store=store,
-                                seed=seed, precision=precision, progress=progress)
-                for name, item in datasets.items()}  # fmt: skip
+    from contextlib import nullcontext
+
+    from deepfeat_iqa.runtime.cluster import connect
+
+    with nullcontext(None) if client is None else connect(client) as live:  # one connection (or LocalCluster) for all
+        features = {name: _features(item, model=model, layer=layer, pooling=pooling, crops=crops, weights=weights,
+                                    store=store, seed=seed, precision=precision, progress=progress, client=live)
+                    for name, item in datasets.items()}  # fmt: skip
     results = {}
     for train_name in trains:
         members = unions.get(train_name, [train_name])
@@ -229,7 +237,7 @@ def _layers(layer: str | Sequence[str] | None, item: Any) -> list[str] | None:
 
 
 def _features(item: Dataset | Features, *, model: str, layer: Any, pooling: str, crops: str, weights: str, store: Any,
-              seed: int, precision: str | None, progress: bool) -> LayerFeatures:  # fmt: skip
+              seed: int, precision: str | None, progress: bool, client: Any = None) -> LayerFeatures:  # fmt: skip
     """One LayerFeatures per database: extracted (via the store) from a Dataset, or the features given."""
     if not isinstance(item, Dataset):
         return as_layer_features(item, _layers(layer, item))
@@ -237,6 +245,7 @@ def _features(item: Dataset | Features, *, model: str, layer: Any, pooling: str,
 
     names = [layer] if layer is None or isinstance(layer, str) else list(layer)
     feats = extract(item, model=model, layer=names if names != [None] else None, pooling=pooling, crops=crops,
-                    weights=weights, store=store, seed=seed, precision=precision or "auto", progress=progress)  # fmt: skip
+                    weights=weights, store=store, seed=seed, precision=precision or "auto", progress=progress,
+                    client=client)  # fmt: skip
     lf = feats.only() if len(feats) == 1 else feats.concat()
     return LayerFeatures(key=lf.key, per_view=np.asarray(lf.per_view), dataset=lf.dataset, blocks=lf.blocks)

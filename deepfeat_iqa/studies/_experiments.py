@@ -268,6 +268,7 @@ def run_experiment(
     store: Any,
     n_jobs: int = 1,
     extend: bool = False,
+    client: Any = None,
     progress: bool = True,
 ) -> ExperimentOutput:
     """Run a validated experiment and write ``<out_dir>/<name>.{md,json,png,html}``."""
@@ -291,7 +292,8 @@ def run_experiment(
         from deepfeat_iqa.studies._study import RANDOM_NOTE
         from deepfeat_iqa.studies._sweep import sweep
 
-        study = sweep(datasets, **settings, store=store, results=results, n_jobs=n_jobs, extend=extend, progress=progress)
+        study = sweep(datasets, **settings, store=store, results=results, n_jobs=n_jobs, extend=extend, client=client,
+                      progress=progress)  # fmt: skip
         body = ["## All cells", "", study.to_markdown()]
         k = int(experiment.report.get("best", 3))
         best = study.best(k=k, metric=experiment.report.get("metric", "srocc"))
@@ -324,7 +326,7 @@ def run_experiment(
 
         options = dict(settings)
         head = options.pop("head", "gpr")
-        study = cross(datasets, head=head, **options, store=store, progress=progress)
+        study = cross(datasets, head=head, **options, store=store, client=client, progress=progress)
         body = [f"Features: {study.info['feature_key']}; head {study.info['head']}; weights {settings.get('weights', 'imagenet')}.", "",
                 study.to_markdown(metrics=("srocc", "plcc", "krocc", "rmse"))]  # fmt: skip
         paths = [stem.with_suffix(".json"), study.heatmap(stem.with_suffix(".png"))]

@@ -122,6 +122,12 @@ class ResultsStore:
                 [(definition_id, i, cell.cell_id, _dumps(display)) for i, (cell, display) in enumerate(zip(cells, displays))],
             )
 
+    def remember_call(self, signature: str | None, definition_id: str) -> None:
+        """Record the call signature that planned ``definition_id`` (``studies._rerun``: a finished rerun skips planning)."""
+        from deepfeat_iqa.studies._rerun import remember_call
+
+        remember_call(self._db, signature, definition_id)
+
     def study_cells(self, definition_id: str) -> list[tuple[str, dict]]:
         rows = self._db.execute(
             "SELECT cell_id, display FROM study_cells WHERE definition_id = ? ORDER BY position", (definition_id,)

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from deepfeat_iqa.errors import ConfigError
-from deepfeat_iqa.evaluation.metrics import aggregate
 from deepfeat_iqa.evaluation.results import METRICS, EvaluationResult, _finite, _jsonable
 from deepfeat_iqa.studies._results_store import ResultsStore
 
@@ -44,6 +43,8 @@ class Study:
         Failed cells are kept with ``status="failed"`` and their ``error``; cells not computed yet (a
         sweep still running elsewhere) have ``status="missing"``.
         """
+        from deepfeat_iqa.evaluation.metrics import aggregate  # scipy: only when a table is asked for
+
         rows = self.db.rows(self.cell_ids)
         records = []
         for cell_id, display in self._cells:

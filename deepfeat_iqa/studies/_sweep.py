@@ -12,36 +12,29 @@ loading any backbone or reading any feature.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deepfeat_iqa.runtime.progress import Progress
-from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError
-from deepfeat_iqa.features._sets import FeatureSet, LayerFeatures
+from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE
 from deepfeat_iqa.studies._cells import Cell, Protocol
-from deepfeat_iqa.studies._plan import (
-    HeadAxis,
-    HeadChoice,
-    LayerAxis,
-    as_datasets,
-    as_list,
-    check_backbone,
-    check_protocol,
-    definition_of,
-    head_choices,
-    plan_cells,
-)
+from deepfeat_iqa.studies._rerun import call_signature, finished_definition
 from deepfeat_iqa.studies._results_store import ResultsStore
 from deepfeat_iqa.studies._study import Study
-from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE
+
+if TYPE_CHECKING:  # the planning, the features and the heads import torch/scikit-learn: only on the way to compute
+    from deepfeat_iqa.datasets import Dataset
+    from deepfeat_iqa.features._sets import FeatureSet, LayerFeatures
+    from deepfeat_iqa.runtime.progress import Progress
+    from deepfeat_iqa.studies._plan import HeadAxis, HeadChoice, LayerAxis
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +62,7 @@ def sweep(
     n_jobs: int = 1,
     batch_size: int | None = None,
     device: str | None = None,
+    client: Any = None,
     progress: bool = True,
 ) -> Study:
     """Evaluate every combination of the axes, caching each cell in a results store.
@@ -111,6 +105,10 @@ def sweep(
         Cells of one extraction group are evaluated in this many processes (joblib) when not 1.
     batch_size, device:
         Passed to :func:`deepfeat_iqa.extract`.
+    client:
+        Extract on Dask, as :func:`deepfeat_iqa.extract`'s ``client=`` (a Client, a scheduler address or
+        ``"local"``, connected once for the whole sweep; ``store`` must be a path every worker opens). Checked
+        before planning when any cell is left to compute: an unreachable scheduler fails the call, not the cells.
     progress:
         A progress bar over cells.
 
@@ -124,9 +122,25 @@ def sweep(
     >>> study = dfi.sweep(ds, models=["efficientnet_lite0"], layers="stages", heads=["svr", "gpr"], n=10)  # doctest: +SKIP
     >>> study.best(k=3)  # doctest: +SKIP
     """
-    from deepfeat_iqa.runtime.precision import resolve_precision
-    from deepfeat_iqa.runtime.device import resolve_device
+    arguments = dict(models=models, layers=layers, heads=heads, pooling=pooling, crops=crops, weights=weights,
+                     truncate=truncate, protocol=protocol, n=n, test_size=test_size, by=by, seed=seed,
+                     precision=precision, device=device)  # fmt: skip
+    signature = call_signature(datasets, arguments)
+    finished = finished_definition(results, signature, retry_failed=retry_failed)
+    if finished is not None:  # a rerun of a finished sweep: nothing to plan, load or compute
+        return Study(ResultsStore(results), finished)
 
+    from deepfeat_iqa.runtime.cluster import check_reachable, connect
+    from deepfeat_iqa.runtime.device import resolve_device
+    from deepfeat_iqa.runtime.precision import resolve_precision
+    from deepfeat_iqa.studies._plan import (
+        as_datasets, as_list, check_backbone, check_protocol, definition_of, head_choices, plan_cells,
+    )  # fmt: skip
+
+    if client is not None:
+        if store is None:
+            raise ConfigError("client= sends blocks to Dask workers, which write to the store: pass a store= every worker can open.")
+        check_reachable(client)
     found = as_datasets(datasets)
     model_list = [str(m) for m in as_list(models)]
     if not model_list:
@@ -157,9 +171,11 @@ def sweep(
     db = ResultsStore(results)
     definition_id = definition_of(cells, spec)
     db.register(definition_id, spec, cells, displays, extend=extend)
-    _Runner(db, found, choices, store=store, batch_size=batch_size, device=device, n_jobs=n_jobs, progress=progress).run(
-        cells, retry_failed=retry_failed
-    )
+    db.remember_call(signature, definition_id)
+    with contextlib.nullcontext(None) if client is None else connect(client) as live:
+        runner = _Runner(db, found, choices, store=store, batch_size=batch_size, device=device, n_jobs=n_jobs,
+                         client=live, progress=progress)  # fmt: skip
+        runner.run(cells, retry_failed=retry_failed)
     return Study(db, definition_id)
 
 
@@ -178,6 +194,8 @@ class _Runner:
         groups: dict[tuple, list[Cell]] = {}
         for cell in pending:
             groups.setdefault(cell.group, []).append(cell)
+        from deepfeat_iqa.runtime.progress import Progress
+
         with Progress(len(cells), "sweep cells", "cell", enabled=self.options["progress"]) as bar:
             bar.update(len(cells) - len(pending))
             for group_cells in groups.values():
@@ -233,6 +251,7 @@ class _Runner:
     def _features(self, cell: Cell, dataset: Dataset, layers: list[str]) -> FeatureSet:
         """All layers of the group from one extraction, read into memory (workers get plain arrays)."""
         from deepfeat_iqa.classical import extract_classical, list_classical
+        from deepfeat_iqa.features._sets import FeatureSet
 
         if cell.backbone in list_classical():
             found = extract_classical(dataset, cell.backbone, store=self.options["store"], progress=self.options["progress"])
@@ -243,6 +262,7 @@ class _Runner:
                 dataset, model=cell.backbone, layer=layers, pooling=cell.pooling, crops=cell.views, weights=cell.weights,
                 store=self.options["store"], batch_size=self.options["batch_size"], device=self.options["device"],
                 precision=cell.precision, seed=cell.protocol.seed, progress=self.options["progress"],
+                client=self.options["client"],
             )  # fmt: skip
         return FeatureSet({name: replace(lf, per_view=np.asarray(lf.per_view)) for name, lf in found.items()})
 
@@ -281,6 +301,8 @@ def _evaluate_cell(
 
 def _input_record(inputs: LayerFeatures | Dataset, result: Any) -> tuple[int | None, str]:
     """``(dim, weights)`` stored with a cell: the feature dim and weights fingerprint, or the image head's weights."""
+    from deepfeat_iqa.features._sets import LayerFeatures
+
     if isinstance(inputs, LayerFeatures):
         return inputs.dim, inputs.key.weights
     record = (result.info.get("feature_key") or {}) if result is not None else {}

@@ -1,0 +1,74 @@
+"""A finished sweep rerun from a new process plans nothing and imports neither torch, timm nor zarr (issue 21)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+from sklearn.linear_model import Ridge
+
+import deepfeat_iqa as dfi
+
+from helpers import TESTS
+from helpers.studies import TINY_MODEL
+
+RERUN = textwrap.dedent(
+    """
+    import json, sys
+    from sklearn.linear_model import Ridge
+    import deepfeat_iqa as dfi
+
+    folder, results, store, changed = sys.argv[1:5]
+    ds = dfi.datasets.load_folder(folder, folder + "/labels.csv", group_col="ref")
+    study = dfi.sweep(ds, models="{model}", layers=["stage2", "stage3"], heads=[Ridge(alpha=1.0 if changed == "no" else 2.0)],
+                      weights="random", n=2, store=store, results=results, progress=False)
+    heavy = sorted(m for m in ("torch", "timm", "zarr", "deepfeat_iqa.backbones", "deepfeat_iqa.extraction") if m in sys.modules)
+    print(json.dumps({{"heavy": heavy, "statuses": study.db.statuses(study.cell_ids)}}))
+    """
+).format(model=TINY_MODEL)
+
+
+def _rerun(folder: Path, tmp_path: Path, changed: str) -> dict:
+    script = tmp_path / "rerun.py"
+    script.write_text(RERUN)
+    done = subprocess.run(
+        [sys.executable, str(script), str(folder), str(tmp_path / "study.db"), str(tmp_path / "f.zarr"), changed],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**__import__("os").environ, "PYTHONPATH": f"{TESTS.parent}:{TESTS}"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_finished_sweep_rerun_computes_nothing_and_imports_no_torch(tiny, tmp_path: Path) -> None:
+    folder = tiny.paths[0].parent
+    pd.DataFrame({"image": tiny.ids, "mos": tiny.mos, "ref": tiny.groups}).to_csv(folder / "labels.csv", index=False)
+    ds = dfi.datasets.load_folder(folder, folder / "labels.csv", group_col="ref")
+    first = dfi.sweep(ds, models=TINY_MODEL, layers=["stage2", "stage3"], heads=[Ridge(alpha=1.0)], weights="random", n=2,
+                      store=tmp_path / "f.zarr", results=tmp_path / "study.db", progress=False)  # fmt: skip
+    table = first.table()
+    assert (table["status"] == "done").all() and len(table) == 2
+
+    again = _rerun(folder, tmp_path, "no")
+    assert again["heavy"] == [], again  # no backbone, no extraction, no feature store: the results store answered
+    assert sorted(again["statuses"]) == sorted(first.cell_ids) and set(again["statuses"].values()) == {"done"}
+    pd.testing.assert_frame_equal(dfi.studies.open_study(tmp_path / "study.db").table(), table)
+
+
+def test_a_changed_argument_plans_again(tiny, tmp_path: Path) -> None:
+    folder = tiny.paths[0].parent
+    pd.DataFrame({"image": tiny.ids, "mos": tiny.mos, "ref": tiny.groups}).to_csv(folder / "labels.csv", index=False)
+    ds = dfi.datasets.load_folder(folder, folder / "labels.csv", group_col="ref")
+    dfi.sweep(ds, models=TINY_MODEL, layers=["stage2", "stage3"], heads=[Ridge(alpha=1.0)], weights="random", n=2,
+              store=tmp_path / "f.zarr", results=tmp_path / "study.db", progress=False)  # fmt: skip
+    # another head option is another definition: planned again (and refused without extend=, as before)
+    try:
+        _rerun(folder, tmp_path, "yes")
+    except AssertionError as error:
+        assert "written by another sweep definition" in str(error)
+    else:
+        raise AssertionError("a changed head must not be answered from the finished definition")
