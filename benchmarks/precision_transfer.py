@@ -45,7 +45,7 @@ def main() -> int:
 
     warnings.filterwarnings("ignore", message="precision='bf16' on a CPU")
     ds = dfi.datasets.load_folder(DATA / "images", DATA / "labels.csv")
-    feats = {p: dfi.extract(ds, layer=LAYERS, pooling="avg+std", crops="full", precision=p, store=args.store, progress=False).concat(LAYERS)
+    feats = {p: dfi.extract(ds, layer=LAYERS, pooling="avg+std", crops="full512", precision=p, store=args.store, progress=False).concat(LAYERS)
              for p in ("fp32", "bf16")}  # fmt: skip
     rows = {"fit fp32 -> predict bf16": ("fp32", "bf16"), "fit bf16 -> predict fp32": ("bf16", "fp32")}
     out: dict[str, dict[str, list[float]]] = {name: {"agreement": [], "same": [], "cross": []} for name in rows}
@@ -62,7 +62,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "precision_transfer.json").write_text(json.dumps(record, indent=2))
     lines = [f"Measured on {machine.one_line(record['machine'])}; clive-dev, {args.splits} content-separated splits, "
-             "Lite0 block4-6+conv_head avg+std full, GPR.", "",
+             "Lite0 block4-6+conv_head avg+std full512, GPR.", "",
              "| direction | SROCC(same-precision pred, cross-precision pred) | SROCC vs MOS, same precision | SROCC vs MOS, cross precision |",
              "|---|---|---|---|"]  # fmt: skip
     for name, values in out.items():

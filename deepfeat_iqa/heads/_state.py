@@ -21,8 +21,6 @@ import torch
 
 from deepfeat_iqa.errors import DataError
 
-#: float64 arrays of at least this many values whose every value is a float32 are stored as float32 (lossless).
-_NARROW_FROM = 4096
 #: Qualified class name -> class, for the objects a stored state may rebuild.
 _STATE_TYPES: dict[str, type] = {}
 #: torch modules a state may rebuild: constructed from their stored ``spec`` by our own code.
@@ -59,10 +57,6 @@ def encode(value: Any, arrays: dict[str, np.ndarray], name: str) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.kind in "OUS":
             return {"__strarray__": [str(v) for v in value.ravel().tolist()], "shape": list(value.shape)}
-        if value.dtype == np.float64 and value.size >= _NARROW_FROM and np.array_equal(value.astype(np.float32), value):
-            # float32 features held in float64 (a GPR's training rows): stored at half the size, restored exactly.
-            arrays[name] = np.ascontiguousarray(value, dtype=np.float32)
-            return {"__array__": name, "dtype": "float64"}
         arrays[name] = np.ascontiguousarray(value)
         return {"__array__": name}
     if isinstance(value, torch.Tensor):
@@ -99,8 +93,7 @@ def decode(node: Any, arrays: dict[str, np.ndarray]) -> Any:
     if not isinstance(node, dict):
         return node
     if "__array__" in node:
-        stored = _array(node["__array__"], arrays)
-        return stored.astype(node["dtype"]) if "dtype" in node else stored
+        return _array(node["__array__"], arrays)
     if "__tensor__" in node:
         return torch.from_numpy(np.array(_array(node["__tensor__"], arrays)))
     if "__strarray__" in node:

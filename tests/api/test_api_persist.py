@@ -220,15 +220,3 @@ def test_any_registered_head_with_the_state_pair_round_trips(feats: LayerFeature
         HEADS.remove("test-own-state")
     with pytest.raises(ModelVersionError, match="not a registered head"):
         load(tmp_path / "own.dfi")
-
-
-def test_float64_arrays_that_hold_float32_values_are_stored_narrow_and_restored_exactly() -> None:
-    from deepfeat_iqa.heads._state import decode, encode
-
-    arrays: dict = {}
-    exact = np.random.default_rng(0).normal(size=(64, 100)).astype(np.float32).astype(np.float64)
-    wide = np.random.default_rng(1).normal(size=(64, 100))
-    node = encode({"exact": exact, "wide": wide}, arrays, "s")
-    assert arrays["s.exact"].dtype == np.float32 and arrays["s.wide"].dtype == np.float64
-    back = decode(node, arrays)
-    assert back["exact"].dtype == np.float64 and np.array_equal(back["exact"], exact) and np.array_equal(back["wide"], wide)
