@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +17,7 @@ from deepfeat_iqa.heads import make_head
 from deepfeat_iqa.training import Normalize
 from deepfeat_iqa.training._data import TrainCrops
 from deepfeat_iqa.inputs.views import Geometry
+from helpers.kill import run_until_marker
 
 from .conftest import FAST, make_images
 
@@ -55,39 +52,35 @@ def test_validation_rows_are_whole_content_groups(images):
 
 
 _KILLED_RUN = """
-import sys, deepfeat_iqa as dfi
+import sys, torch, deepfeat_iqa as dfi
 sys.path.insert(0, {tests!r})
 from helpers.image_sets import FAST, make_images
 from pathlib import Path
+# torch.save runs only in training._checkpoint.write (temporary file, fsync, rename): stop inside epoch 3's save,
+# after its temporary file is written and before the rename
+stop_at(torch, "save", call=3, marker={marker!r}, after=True)
 ds = make_images(Path({root!r}))
 dfi.heads.make_head("spaq-bl", epochs=6, checkpoint_dir={ckpt!r}, **FAST).fit(ds)
 """
 
 
 def _checkpoint_epoch(ckpt: Path) -> int:
-    files = list(ckpt.glob("run-*/checkpoint.pt"))
-    if not files:
-        return 0
-    try:
-        return int(torch.load(files[0], map_location="cpu", weights_only=True)["epoch"])
-    except Exception:  # noqa: BLE001 - a file being replaced right now; poll again
-        return 0
+    (file,) = ckpt.glob("run-*/checkpoint.pt")
+    return int(torch.load(file, map_location="cpu", weights_only=True)["epoch"])
 
 
 @pytest.mark.slow
 def test_a_fit_killed_with_sigkill_resumes_to_the_uninterrupted_result(images, tmp_path):
-    ckpt = tmp_path / "ckpt"
+    """Killed at a fixed point: inside epoch 3's checkpoint save, after the temporary file is written.
+
+    Epoch 2's checkpoint must survive intact, and the resumed fit must equal an uninterrupted one.
+    """
+    ckpt, marker = tmp_path / "ckpt", tmp_path / "stopped"
     root = Path(images.paths[0]).parent
-    script = _KILLED_RUN.format(tests=str(ROOT / "tests"), root=str(root), ckpt=str(ckpt))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-c", script], env=env)
-    deadline = time.time() + 240
-    while _checkpoint_epoch(ckpt) < 2 and process.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    stopped_at = _checkpoint_epoch(ckpt)
-    assert 2 <= stopped_at < 6, f"the run was not killed mid-way (checkpoint at epoch {stopped_at})"
+    script = _KILLED_RUN.format(tests=str(ROOT / "tests"), root=str(root), ckpt=str(ckpt), marker=str(marker))
+    run_until_marker(script, marker, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert sorted(p.name for p in ckpt.glob("run-*/checkpoint.pt*")) == ["checkpoint.pt", "checkpoint.pt.partial"]
+    assert _checkpoint_epoch(ckpt) == 2
     resumed = make_head("spaq-bl", epochs=6, checkpoint_dir=str(ckpt), **FAST).fit(images)
     uninterrupted = make_head("spaq-bl", epochs=6, **FAST).fit(images)
     assert [r["epoch"] for r in resumed.history_] == list(range(1, 7))
