@@ -10,6 +10,7 @@ exactly the state that call leaves, on any machine, and nothing in the package k
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import subprocess
@@ -17,16 +18,14 @@ import sys
 import time
 from pathlib import Path
 
-#: Prepend to a child script: defines ``stop_at(owner, name, *, call, marker, after=True)``.
-HOOK = '''
-import functools as _functools, os as _os, pathlib as _pathlib, time as _time
-
 def stop_at(owner, name, *, call, marker, after=True):
     """Make the ``call``-th call of ``owner.name`` write ``marker`` and block (after or before the real call)."""
+    import functools
+
     original = getattr(owner, name)
     calls = [0]
 
-    @_functools.wraps(original)
+    @functools.wraps(original)
     def wrapper(*args, **kwargs):
         calls[0] += 1
         if calls[0] == call and not after:
@@ -38,11 +37,41 @@ def stop_at(owner, name, *, call, marker, after=True):
 
     setattr(owner, name, wrapper)
 
+
 def _stop(marker):
-    _pathlib.Path(marker).write_text(str(_os.getpid()))
+    import os
+    import pathlib
+    import time
+
+    pathlib.Path(marker).write_text(str(os.getpid()))
     while True:  # the parent sends SIGKILL now
-        _time.sleep(60)
-'''
+        time.sleep(60)
+
+
+def stop_feature_writes(call: int, marker: str) -> None:
+    """Stop this process after its ``call``-th store write, with ``marker`` holding the rows written (JSON).
+
+    For ``client.run`` on one Dask worker: the test learns which block that worker was writing.
+    """
+    import json
+    import pathlib
+
+    from deepfeat_iqa.store._zarr import FeatureArray
+
+    original, calls = FeatureArray.write, [0]
+
+    def write(self, rows, values, n_crops):
+        original(self, rows, values, n_crops)
+        calls[0] += 1
+        if calls[0] == call:
+            pathlib.Path(marker + ".rows").write_text(json.dumps([int(r) for r in rows]))
+            _stop(marker)
+
+    FeatureArray.write = write
+
+
+#: Prepend to a child script: defines ``stop_at(owner, name, *, call, marker, after=True)`` there.
+HOOK = "\n" + inspect.getsource(stop_at) + "\n\n" + inspect.getsource(_stop) + "\n"
 
 
 def run_until_marker(
