@@ -120,9 +120,25 @@ def test_images_smaller_than_the_crop_are_upscaled_as_the_views_document(tmp_pat
 
 
 @pytest.mark.parametrize("level", ["image", "patch"])
-def test_several_crops_per_image_train_per_image_or_per_patch(images, level):
+def test_several_crops_per_image_train_per_image_or_per_patch(images, level, monkeypatch):
+    """Per image: every batch's 3 crops of an image are averaged into one output; per patch: never averaged."""
+    from deepfeat_iqa.training import _engine
+
+    averaged = []
+    original = _engine._per_image
+
+    def spy(outputs, counts):
+        result = original(outputs, counts)
+        averaged.append([(len(v), len(result[k])) for k, v in outputs.items()])
+        return result
+
+    monkeypatch.setattr(_engine, "_per_image", spy)
     model = make_head("spaq-bl", epochs=1, crops_per_image=3, target_level=level, **FAST).fit(images)
     assert np.isfinite(model.history_[0]["loss"]) and np.isfinite(model.predict(images)).all()
+    if level == "patch":
+        assert averaged == []
+    else:
+        assert averaged and all(n_in == 3 * n_out for batch in averaged for n_in, n_out in batch), averaged
 
 
 def test_training_leaves_the_callers_random_stream_alone(images):
