@@ -62,3 +62,27 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path, one_thr
         group = zarr.open_group(str(path.parent), mode="r")
         assert group["done"][:].all() and not group["failed"][:].any()
         assert (group["n_crops"][:] == 3).all() and np.isfinite(group["values"][:]).all()
+
+
+def test_a_crash_while_values_are_written_leaves_those_rows_not_done(tmp_path: Path) -> None:
+    """The done-mask is updated only after the values: a write that dies half-way marks nothing done."""
+    from deepfeat_iqa.store._zarr import FeatureArray
+
+    group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
+    group.create_array("values", shape=(8, 1, 4), chunks=(4, 1, 4), dtype="float32", fill_value=np.nan)
+    for name, dtype, fill in (("done", bool, False), ("failed", bool, False), ("n_crops", "int32", 0)):
+        group.create_array(name, shape=(8,), chunks=(4,), dtype=dtype, fill_value=fill)
+    array = FeatureArray(group)
+    array.write(np.arange(0, 4), np.ones((4, 1, 4)), np.ones(4))
+
+    class DiskFull:
+        dtype = array.values.dtype
+
+        def __setitem__(self, selection, value):
+            raise OSError(28, "No space left on device")
+
+    array.values = DiskFull()
+    with pytest.raises(OSError, match="No space left"):
+        array.write(np.arange(4, 8), np.ones((4, 1, 4)), np.ones(4))
+    assert group["done"][:].tolist() == [True] * 4 + [False] * 4
+    assert np.isnan(group["values"][4:]).all()
