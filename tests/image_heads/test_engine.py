@@ -117,6 +117,12 @@ def test_images_smaller_than_the_crop_are_upscaled_as_the_views_document(tmp_pat
     small = make_images(tmp_path, n_groups=4, size=(12, 20))
     model = make_head("spaq-bl", epochs=1, **{**FAST, "test_views": "grid"}).fit(small)
     assert np.isfinite(model.predict(small)).all()
+    # a training crop of a 12 x 20 image is a full 32 x 32 crop of the image scaled up (shorter side 32), not
+    # padding: no row or column of it is one flat value, as padded borders would be
+    crop = TrainCrops([small.paths[0]], Geometry((32, 32)), Normalize((0.5,) * 3, (0.25,) * 3), None, count=1, seed=0)[(0, 1)][1]
+    assert crop.shape[-3:] == (3, 32, 32)
+    flat = crop.reshape(3, 32, 32)
+    assert (flat.std(dim=2) > 0).all() and (flat.std(dim=1) > 0).all()
 
 
 @pytest.mark.parametrize("level", ["image", "patch"])
