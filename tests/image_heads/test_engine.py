@@ -53,6 +53,7 @@ def test_validation_rows_are_whole_content_groups(images):
 
 _KILLED_RUN = """
 import sys, torch, deepfeat_iqa as dfi
+torch.set_num_threads(1)  # as the parent (one_thread): losses summed on other thread counts differ in the last bits
 sys.path.insert(0, {tests!r})
 from helpers.image_sets import FAST, make_images
 from pathlib import Path
@@ -70,7 +71,7 @@ def _checkpoint_epoch(ckpt: Path) -> int:
 
 
 @pytest.mark.slow
-def test_a_fit_killed_with_sigkill_resumes_to_the_uninterrupted_result(images, tmp_path):
+def test_a_fit_killed_with_sigkill_resumes_to_the_uninterrupted_result(images, tmp_path, one_thread):
     """Killed at a fixed point: inside epoch 3's checkpoint save, after the temporary file is written.
 
     Epoch 2's checkpoint must survive intact, and the resumed fit must equal an uninterrupted one.
