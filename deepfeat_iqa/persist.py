@@ -22,12 +22,14 @@ Pickle/joblib files (what deepfeat-iqa 0.1 wrote) can still be written and read,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import pickle
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +97,8 @@ def save(model: QualityModel, path: str | Path, *, format: str = "safe", compres
     if format == "pickle":
         payload = {"format": FORMAT, "format_version": _PICKLE_FORMAT_VERSION, "feature_key": model.key.to_dict() if model.key is not None else None,
                    "versions": library_versions(), "model": model}  # fmt: skip
-        joblib.dump(payload, path, compress=compress)
+        with _replace_when_written(path) as partial:
+            joblib.dump(payload, partial, compress=compress)
     else:
         _write_safe(model, path, compress)
     logger.info("Saved %r to %s (%s format)", model, path, format)
@@ -140,14 +143,27 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
         members[_MANIFEST] = json.dumps(manifest, indent=1, allow_nan=True, default=_plain_json).encode()
     except TypeError as exc:
         raise DataError(f"The model's record cannot be written as JSON ({exc}); keep model.info to plain values.") from exc
-    # Written beside the target and moved into place, so a crash never leaves half a model file.
-    partial = path.with_name(path.name + ".partial")
     level = None if compress == 0 else compress
     method = zipfile.ZIP_STORED if compress == 0 else zipfile.ZIP_DEFLATED
-    with zipfile.ZipFile(partial, "w", compression=method, compresslevel=level) as archive:
+    with _replace_when_written(path) as partial, zipfile.ZipFile(partial, "w", compression=method, compresslevel=level) as archive:
         for name in (_MANIFEST, _ARRAYS, _SKOPS):
             if name in members:
                 archive.writestr(name, members[name])
+
+
+@contextlib.contextmanager
+def _replace_when_written(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only once the block finished writing it.
+
+    A crash mid-write leaves ``path`` as it was (the previous model, or nothing); an exception also removes the
+    temporary file (a kill leaves ``<name>.partial``, which the next save overwrites).
+    """
+    partial = path.with_name(path.name + ".partial")
+    try:
+        yield partial
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(path)
 
 

@@ -178,9 +178,45 @@ def test_save_refuses_a_bare_estimator(tmp_path: Path) -> None:
         save(Ridge(), tmp_path / "x.dfi")
 
 
-def test_a_crash_never_leaves_a_half_written_model(feats: LayerFeatures, tmp_path: Path) -> None:
-    path = save(fit(feats, head="svr"), tmp_path / "m.dfi")
-    assert path.is_file() and not any(name.endswith(".partial") for name in os.listdir(tmp_path))
+def test_a_crash_never_leaves_a_half_written_model(feats: LayerFeatures, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save that fails midway (the disk fills after the manifest) leaves the previous model file as it was."""
+    first = fit(feats, head="svr")
+    path = save(first, tmp_path / "m.dfi")
+    second = fit(feats, head=Ridge(alpha=10.0))  # manifest + skops member: the failure hits the second member
+    assert not np.allclose(second.predict(feats), first.predict(feats))
+    written = []
+
+    def writestr_then_fail(self, name, data, *args, **kwargs):
+        if str(self.filename).startswith(str(path)):  # the model file (skops writes zips of its own in memory)
+            if written:
+                raise OSError(28, "No space left on device")
+            written.append(name)
+        return original(self, name, data, *args, **kwargs)
+
+    original = zipfile.ZipFile.writestr
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        save(second, path)
+    monkeypatch.undo()
+    assert written == ["manifest.json"]  # the failure came midway, after one member
+    assert os.listdir(tmp_path) == ["m.dfi"]  # no partial file remains
+    np.testing.assert_array_equal(load(path).predict(feats), first.predict(feats))
+
+
+def test_a_crash_never_leaves_a_half_written_pickle_model(feats: LayerFeatures, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = fit(feats, head="svr")
+    path = save(first, tmp_path / "m.pkl", format="pickle")
+
+    def dump_half_then_fail(value, filename, **kwargs):
+        Path(filename).write_bytes(b"\x80\x04half a pickle")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("deepfeat_iqa.persist.joblib.dump", dump_half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        save(fit(feats, head=Ridge()), path, format="pickle")
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["m.pkl"]
+    np.testing.assert_array_equal(load(path, trusted=True).predict(feats), first.predict(feats))
 
 
 class _OwnStateHead(RegressorMixin, BaseEstimator):

@@ -53,6 +53,8 @@ def test_correlations_follow_their_definitions(noisy):
 def test_hand_computed_cases():
     assert metrics.srocc([1, 2, 3, 4, 5], [2, 4, 6, 8, 10]) == pytest.approx(1.0)
     assert metrics.srocc([1, 2, 3, 4, 5], [5, 4, 3, 2, 1]) == pytest.approx(-1.0)
+    # monotonic but far from linear: ranks agree exactly (Pearson's r on these values is about 0.79)
+    assert metrics.srocc([1, 2, 3, 4, 5], [1, 2, 3, 4, 100]) == pytest.approx(1.0, abs=1e-12)
     # one discordant pair of 6: tau = (5 - 1) / 6
     assert metrics.krocc([1, 2, 3, 4], [1, 2, 4, 3]) == pytest.approx(4 / 6)
     # rank differences d = (0, 0, -1, 1): rho = 1 - 6 * 2 / (4 * (16 - 1))

@@ -3,6 +3,7 @@ worker, failures per row, bad clients, and two concurrent extractions into one s
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -55,11 +56,9 @@ def _assert_same(got: dfi.FeatureSet, want: dfi.FeatureSet) -> None:
         assert len(set(got[layer].dataset.ids)) == len(got[layer])
 
 
-def _done_rows(store: Path) -> int:
-    try:
-        return min(int(zarr.open_array(str(p), mode="r")[:].sum()) for p in store.rglob("done") if p.is_dir())
-    except (ValueError, FileNotFoundError, KeyError):
-        return 0
+def _done_mask(store: Path, layer: str) -> np.ndarray:
+    (path,) = (p for p in store.rglob("done") if p.is_dir() and layer in p.relative_to(store).parts)
+    return zarr.open_array(str(path), mode="r")[:]
 
 
 def test_two_workers_write_one_store_equal_to_one_process(client, tmp_path: Path) -> None:
@@ -110,10 +109,18 @@ def test_unreachable_scheduler_fails_fast(photo_dir: Path, tmp_path: Path, monke
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    started = time.monotonic()
+    timeouts = []  # "fast" = the connect is bounded by CONNECT_TIMEOUT_S and nothing is planned first; no clock
+
+    class RecordingClient(distributed.Client):
+        def __init__(self, *args, **kwargs):
+            timeouts.append(kwargs.get("timeout"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(driver.distributed, "Client", RecordingClient)
     with pytest.raises(ConfigError, match=rf"Cannot reach the Dask scheduler at 'tcp://127.0.0.1:{port}' within 1 s"):
         dfi.extract(photo_dir, store=tmp_path / "f.zarr", client=f"tcp://127.0.0.1:{port}", **SETTINGS)
-    assert time.monotonic() - started < 30
+    assert timeouts == ["1s"] and not (tmp_path / "f.zarr").exists()
+    monkeypatch.undo()
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
         closed = distributed.Client(cluster, set_as_default=False)
     closed.close()
@@ -152,31 +159,47 @@ def test_two_extractions_of_different_settings_into_one_store_at_once(tmp_path: 
 def test_killed_worker_leaves_only_its_block_and_a_rerun_does_exactly_the_missing_rows(
     client, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """One worker is killed at a fixed point: right after its first write (layer2 of its block's first batch).
+
+    The hook (``helpers.kill``) is installed in that worker only and signals the test, which sends SIGKILL. The
+    test's own cluster allows no retries, so the outcome is one: the run stops with the StoreError that says
+    to run again, the victim's block holds exactly that one batch of layer2 and nothing of layer4, and a
+    rerun computes exactly the rows still missing, to the features of one process.
+    """
+    import dask
+
+    from helpers.kill import stop_feature_writes
+
     images = _images(tmp_path / "images", 64)  # 8 blocks of 8 rows
-    store = tmp_path / "f.zarr"
-    victim = min(client.run(os.getpid).values())
-    killed = threading.Event()
+    store, marker = tmp_path / "f.zarr", tmp_path / "stopped"
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    with cluster, distributed.Client(cluster) as doomed:
+        victim_address, victim = min(doomed.run(os.getpid).items(), key=lambda item: item[1])
+        doomed.run(stop_feature_writes, 1, str(marker), workers=[victim_address])
 
-    def kill_mid_run() -> None:
-        deadline = time.monotonic() + 120
-        while _done_rows(store) < 8 and time.monotonic() < deadline:
-            time.sleep(0.005)
-        os.kill(victim, signal.SIGKILL)
-        killed.set()
+        def kill_at_marker() -> None:
+            deadline = time.monotonic() + 300  # bounds a hung run only; the kill point is the marker
+            while not marker.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.kill(victim, signal.SIGKILL)
 
-    killer = threading.Thread(target=kill_mid_run)
-    killer.start()
-    try:
-        dfi.extract(images, store=store, client=client, **SETTINGS)  # the scheduler may retry the block elsewhere
-    except dfi.errors.StoreError as error:
-        assert "Run extract again" in str(error)
-    killer.join()
-    assert killed.is_set()
-    missing = 64 - _done_rows(store)
+        killer = threading.Thread(target=kill_at_marker)
+        killer.start()
+        with pytest.raises(dfi.errors.StoreError, match=r"Dask workers died .*Run extract again"):
+            dfi.extract(images, store=store, client=doomed, **SETTINGS)
+        killer.join()
+        assert marker.read_text() == str(victim)
+    # The cluster is closed: no task of the stopped run can still write while the store is read below. The
+    # other worker's block is wherever the close found it; the victim's is exactly its first batch of layer2.
+    written = json.loads(Path(f"{marker}.rows").read_text())
+    block = slice(written[0] // 8 * 8, written[0] // 8 * 8 + 8)
+    done = {layer: _done_mask(store, layer) for layer in SETTINGS["layer"]}
+    assert np.flatnonzero(done["layer2"][block]).tolist() == [r - block.start for r in written] == [0, 1, 2, 3]
+    assert not done["layer4"][block].any()
+    missing = int((~(done["layer2"] & done["layer4"])).sum())
+    assert missing >= 8
     with caplog.at_level(logging.INFO, logger="deepfeat_iqa.extraction._extract"):
         feats = dfi.extract(images, store=store, client=client, **SETTINGS)
-    if missing:
-        assert f"Extracting {missing} of 64" in caplog.text
-    else:
-        assert "Extracting" not in caplog.text
+    assert f"Extracting {missing} of 64" in caplog.text
     _assert_same(feats, _reference(images))

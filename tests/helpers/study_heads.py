@@ -1,18 +1,8 @@
-"""Heads the study tests need in a subprocess too (importable by name): a slow one and a failing one."""
+"""A head the study tests need (importable by name, also from a subprocess): one that fails on wide features."""
 
 from __future__ import annotations
 
-import time
-
 from sklearn.linear_model import Ridge
-
-
-class SlowRidge(Ridge):
-    """Ridge that takes a while per fit, so a sweep can be killed between two cells."""
-
-    def fit(self, X, y, sample_weight=None):  # noqa: N803
-        time.sleep(0.4)
-        return super().fit(X, y, sample_weight)
 
 
 class WideFails(Ridge):

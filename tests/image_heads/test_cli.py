@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from deepfeat_iqa.cli import (
@@ -29,7 +32,13 @@ def test_cli_fits_scores_and_evaluates_an_image_head(images, tmp_path):
     assert "consumes='images'" in fitted.output
     scored = runner.invoke(app, ["score", str(folder), "--model-file", str(model_file), "--out", str(tmp_path / "s.csv")])
     assert scored.exit_code == 0, scored.output
-    assert pd.read_csv(tmp_path / "s.csv")["score"].notna().sum() == len(images)
+    scores = pd.read_csv(tmp_path / "s.csv")
+    from deepfeat_iqa.persist import load
+
+    expected = dict(zip(images.ids, load(model_file).predict(images)))  # the fitted model's scores, not just any
+    assert sorted(scores["id"].map(lambda p: Path(p).name)) == sorted(images.ids)
+    for image, score in zip(scores["id"], scores["score"]):
+        assert score == pytest.approx(expected[Path(image).name], rel=1e-5, abs=1e-5)
     evaluated = runner.invoke(app, ["evaluate", *data, *tiny, "--n", "2"])
     assert evaluated.exit_code == 0, evaluated.output
     assert evaluated.output.strip().splitlines()[-1].startswith("SROCC ")

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +17,7 @@ from deepfeat_iqa.heads import make_head
 from deepfeat_iqa.training import Normalize
 from deepfeat_iqa.training._data import TrainCrops
 from deepfeat_iqa.inputs.views import Geometry
+from helpers.kill import run_until_marker
 
 from .conftest import FAST, make_images
 
@@ -55,39 +52,36 @@ def test_validation_rows_are_whole_content_groups(images):
 
 
 _KILLED_RUN = """
-import sys, deepfeat_iqa as dfi
+import sys, torch, deepfeat_iqa as dfi
+torch.set_num_threads(1)  # as the parent (one_thread): losses summed on other thread counts differ in the last bits
 sys.path.insert(0, {tests!r})
 from helpers.image_sets import FAST, make_images
 from pathlib import Path
+# torch.save runs only in training._checkpoint.write (temporary file, fsync, rename): stop inside epoch 3's save,
+# after its temporary file is written and before the rename
+stop_at(torch, "save", call=3, marker={marker!r}, after=True)
 ds = make_images(Path({root!r}))
 dfi.heads.make_head("spaq-bl", epochs=6, checkpoint_dir={ckpt!r}, **FAST).fit(ds)
 """
 
 
 def _checkpoint_epoch(ckpt: Path) -> int:
-    files = list(ckpt.glob("run-*/checkpoint.pt"))
-    if not files:
-        return 0
-    try:
-        return int(torch.load(files[0], map_location="cpu", weights_only=True)["epoch"])
-    except Exception:  # noqa: BLE001 - a file being replaced right now; poll again
-        return 0
+    (file,) = ckpt.glob("run-*/checkpoint.pt")
+    return int(torch.load(file, map_location="cpu", weights_only=True)["epoch"])
 
 
 @pytest.mark.slow
-def test_a_fit_killed_with_sigkill_resumes_to_the_uninterrupted_result(images, tmp_path):
-    ckpt = tmp_path / "ckpt"
+def test_a_fit_killed_with_sigkill_resumes_to_the_uninterrupted_result(images, tmp_path, one_thread):
+    """Killed at a fixed point: inside epoch 3's checkpoint save, after the temporary file is written.
+
+    Epoch 2's checkpoint must survive intact, and the resumed fit must equal an uninterrupted one.
+    """
+    ckpt, marker = tmp_path / "ckpt", tmp_path / "stopped"
     root = Path(images.paths[0]).parent
-    script = _KILLED_RUN.format(tests=str(ROOT / "tests"), root=str(root), ckpt=str(ckpt))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-c", script], env=env)
-    deadline = time.time() + 240
-    while _checkpoint_epoch(ckpt) < 2 and process.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    stopped_at = _checkpoint_epoch(ckpt)
-    assert 2 <= stopped_at < 6, f"the run was not killed mid-way (checkpoint at epoch {stopped_at})"
+    script = _KILLED_RUN.format(tests=str(ROOT / "tests"), root=str(root), ckpt=str(ckpt), marker=str(marker))
+    run_until_marker(script, marker, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert sorted(p.name for p in ckpt.glob("run-*/checkpoint.pt*")) == ["checkpoint.pt", "checkpoint.pt.partial"]
+    assert _checkpoint_epoch(ckpt) == 2
     resumed = make_head("spaq-bl", epochs=6, checkpoint_dir=str(ckpt), **FAST).fit(images)
     uninterrupted = make_head("spaq-bl", epochs=6, **FAST).fit(images)
     assert [r["epoch"] for r in resumed.history_] == list(range(1, 7))
@@ -124,12 +118,34 @@ def test_images_smaller_than_the_crop_are_upscaled_as_the_views_document(tmp_pat
     small = make_images(tmp_path, n_groups=4, size=(12, 20))
     model = make_head("spaq-bl", epochs=1, **{**FAST, "test_views": "grid"}).fit(small)
     assert np.isfinite(model.predict(small)).all()
+    # a training crop of a 12 x 20 image is a full 32 x 32 crop of the image scaled up (shorter side 32), not
+    # padding: no row or column of it is one flat value, as padded borders would be
+    crop = TrainCrops([small.paths[0]], Geometry((32, 32)), Normalize((0.5,) * 3, (0.25,) * 3), None, count=1, seed=0)[(0, 1)][1]
+    assert crop.shape[-3:] == (3, 32, 32)
+    flat = crop.reshape(3, 32, 32)
+    assert (flat.std(dim=2) > 0).all() and (flat.std(dim=1) > 0).all()
 
 
 @pytest.mark.parametrize("level", ["image", "patch"])
-def test_several_crops_per_image_train_per_image_or_per_patch(images, level):
+def test_several_crops_per_image_train_per_image_or_per_patch(images, level, monkeypatch):
+    """Per image: every batch's 3 crops of an image are averaged into one output; per patch: never averaged."""
+    from deepfeat_iqa.training import _engine
+
+    averaged = []
+    original = _engine._per_image
+
+    def spy(outputs, counts):
+        result = original(outputs, counts)
+        averaged.append([(len(v), len(result[k])) for k, v in outputs.items()])
+        return result
+
+    monkeypatch.setattr(_engine, "_per_image", spy)
     model = make_head("spaq-bl", epochs=1, crops_per_image=3, target_level=level, **FAST).fit(images)
     assert np.isfinite(model.history_[0]["loss"]) and np.isfinite(model.predict(images)).all()
+    if level == "patch":
+        assert averaged == []
+    else:
+        assert averaged and all(n_in == 3 * n_out for batch in averaged for n_in, n_out in batch), averaged
 
 
 def test_training_leaves_the_callers_random_stream_alone(images):

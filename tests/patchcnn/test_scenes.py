@@ -52,7 +52,12 @@ def test_kmeans_errors() -> None:
 def test_clusters_are_stored_with_the_dataset_and_computed_once(blur_set, monkeypatch) -> None:
     ds = with_scene_clusters(blur_set, k=4, seed=0)
     table = ds.scene_clusters
-    assert table.shape == (len(blur_set), 38) and set(table["cluster"]) <= {0, 1, 2, 3}
+    assert table.shape == (len(blur_set), 38) and set(table["cluster"]) == {0, 1, 2, 3}  # k=4: all four used
+    # the ids are k-means clusters of the stored descriptors: each image sits nearest its own cluster's mean
+    descriptors, ids = table.iloc[:, :37].to_numpy(), table["cluster"].to_numpy()
+    means = np.stack([descriptors[ids == j].mean(axis=0) for j in range(4)])
+    nearest = np.linalg.norm(descriptors[:, None, :] - means[None], axis=2).argmin(axis=1)
+    np.testing.assert_array_equal(nearest, ids)
     assert list(table.index) == blur_set.ids
     sub = ds.subset([0, 5, 9])  # the table follows row selections
     assert list(sub.scene_clusters.index) == [blur_set.ids[i] for i in (0, 5, 9)]

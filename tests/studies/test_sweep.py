@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +17,8 @@ from deepfeat_iqa.studies import open_study
 
 from helpers import TESTS
 from helpers.studies import TINY_MODEL, make_dataset
-from helpers.study_heads import SlowRidge, WideFails
+from helpers.kill import run_until_marker
+from helpers.study_heads import WideFails
 
 METRIC_COLUMNS = ["srocc", "plcc", "krocc", "rmse"]
 
@@ -133,13 +130,15 @@ _KILLED_SCRIPT = textwrap.dedent(
     import sys
     sys.path[:0] = [{tests!r}]
     from helpers.studies import make_dataset
-    from helpers.study_heads import SlowRidge
+    from sklearn.linear_model import Ridge
     import deepfeat_iqa as dfi
+    from deepfeat_iqa.studies._results_store import ResultsStore
+    stop_at(ResultsStore, "write_result", call=2, marker={marker!r})  # after the second cell's transaction
     from skimage import data
     photos = {{n: getattr(data, n)() for n in ("astronaut", "chelsea", "coffee", "rocket", "camera")}}
     photos["camera"] = photos["camera"][..., None].repeat(3, axis=2)
     ds = make_dataset(__import__("pathlib").Path({images!r}), photos)
-    dfi.sweep(ds, models="resnet10t", layers="stages", heads=[SlowRidge()], weights="random", n=2,
+    dfi.sweep(ds, models="resnet10t", layers="stages", heads=[Ridge()], weights="random", n=2,
               store={store!r}, results={results!r}, progress=False)
     """
 )
@@ -157,22 +156,12 @@ def _done_rows(db: Path) -> int:
 
 @pytest.mark.slow
 def test_sweep_killed_mid_way_resumes_to_the_same_table(tmp_path: Path, photos) -> None:
-    images, db = tmp_path / "images", tmp_path / "killed.db"
-    script = _KILLED_SCRIPT.format(tests=str(TESTS), images=str(images), store=str(tmp_path / "f.zarr"), results=str(db))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, "-c", script], env=env)
-    try:
-        deadline = time.monotonic() + 240
-        while _done_rows(db) < 1 and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert process.poll() is None, "the sweep finished (or crashed) before it could be killed"
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-    finally:
-        if process.poll() is None:
-            process.kill()
-    done_at_kill = _done_rows(db)
-    assert 1 <= done_at_kill < 6
+    """The child is killed at a fixed point (``helpers.kill``): right after its second cell is committed."""
+    images, db, marker = tmp_path / "images", tmp_path / "killed.db", tmp_path / "stopped"
+    script = _KILLED_SCRIPT.format(tests=str(TESTS), images=str(images), store=str(tmp_path / "f.zarr"), results=str(db),
+                                   marker=str(marker))  # fmt: skip
+    run_until_marker(script, marker, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert _done_rows(db) == 2
 
     photo_set = dict(photos)
     photo_set.pop("motorcycle")
@@ -180,7 +169,7 @@ def test_sweep_killed_mid_way_resumes_to_the_same_table(tmp_path: Path, photos) 
 
     photo_set["camera"] = data.camera()[..., None].repeat(3, axis=2)
     ds = make_dataset(images, photo_set)
-    settings = dict(models=TINY_MODEL, layers="stages", heads=[SlowRidge()], weights="random", n=2, store=tmp_path / "f.zarr", progress=False)
+    settings = dict(models=TINY_MODEL, layers="stages", heads=[Ridge()], weights="random", n=2, store=tmp_path / "f.zarr", progress=False)
     resumed = dfi.sweep(ds, results=db, **settings).table()
     fresh = dfi.sweep(ds, results=tmp_path / "fresh.db", **settings).table()
     assert _done_rows(db) == len(resumed) == 6  # every cell once: no duplicates, none lost

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -25,7 +26,12 @@ def test_synth_command_builds_a_set_that_evaluate_reads(tmp_path: Path) -> None:
     built = runner.invoke(app, ["synth", "--references", str(refs), "--out", str(out), "--per-image", "3", "--max-side", "64"])
     assert built.exit_code == 0, built.output
     assert f"12 images of 4 references, pseudo-MOS 0-100 -> {out}" in built.output
-    assert (out / "labels.csv").is_file()
+    import deepfeat_iqa as dfi
+
+    built_set = dfi.datasets.load("synth", out)  # what `evaluate --dataset synth` reads: 3 versions of each reference
+    assert len(built_set) == 12 and sorted(pd.Series(built_set.groups).value_counts().to_dict().items()) == [
+        ("a", 3), ("b", 3), ("c", 3), ("d", 3)]  # fmt: skip
+    assert np.all((built_set.mos >= 0) & (built_set.mos <= 100)) and np.ptp(built_set.mos) > 0
     evaluated = runner.invoke(app, ["evaluate", "--dataset", "synth", "--root", str(out), "-m", "squeezenet", "-w", "random",
                                     "-l", "features.12", "--store", "none", "-j", "0", "--head", "svr", "-n", "2"])  # fmt: skip
     assert evaluated.exit_code == 0, evaluated.output

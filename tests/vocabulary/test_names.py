@@ -48,9 +48,14 @@ def test_one_target_scale_name_across_heads():
         assert fitted[2].y_scale_ == fitted[2].y_std_
 
 
-def test_one_device_default():
+def test_one_device_default(monkeypatch):
     assert GPR().device is None and MultitaskMLP().device is None
-    assert resolve_device(None) == resolve_device("auto")
+    import torch
+
+    for available, expected in ((False, "cpu"), (True, "cuda")):  # both branches, whatever this machine has
+        monkeypatch.setattr(torch.cuda, "is_available", lambda available=available: available)
+        assert resolve_device(None) == resolve_device("auto") == resolve_device(" Auto ") == torch.device(expected)
+    monkeypatch.undo()
     assert resolve_device("cpu").type == "cpu"
     with pytest.raises(ConfigError, match="is not a torch device"):
         resolve_device("gpu0")
