@@ -6,8 +6,7 @@ import the heads, torch or the splitters through this package.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from deepfeat_iqa._lazy_exports import lazy_exports
 
 _LAZY: dict[str, str] = {
     "compare": "_evaluate",
@@ -22,15 +21,4 @@ _LAZY: dict[str, str] = {
 __all__ = ["Comparison", "EvaluationResult", "compare", "evaluate", "evaluate_cross", "summary_table", "within_scene_srocc"]
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -6,8 +6,7 @@ everything here is built from ``extract`` and ``evaluate`` and stores its cells 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from deepfeat_iqa._lazy_exports import lazy_exports
 
 # Resolved on first use (PEP 562), as the top-level package is: a rerun of a finished sweep reads its
 # results store without importing torch (cross, significance and the heads are imported when used).
@@ -42,15 +41,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
