@@ -35,7 +35,7 @@ class FeatureKey:
     precision:
         ``"fp32"``, ``"bf16"`` or ``"fp16"``: it changes activations, so the store keeps them apart; a fitted
         model accepts fp32 and bf16 features in place of each other (measured: predictions agree to SROCC
-        0.999, :data:`deepfeat_iqa.runtime.precision.INTERCHANGEABLE`), so models move between CPUs with and
+        0.9995, :data:`deepfeat_iqa.runtime.precision.INTERCHANGEABLE`), so models move between CPUs with and
         without native bf16.
     """
 
