@@ -6,7 +6,7 @@ Makes synthetic 12-MP JPEGs (4000x3000, quality 95) by upscaling clive-dev photo
 clive-dev is absent) and measures, side by side in one run:
 
 * decode ms per photo: the full decode vs the reduced decode a ``full512`` view asks for (``Image.draft``);
-* extraction throughput of EfficientNet-Lite0 ``blocks.4`` with ``crops="full512"`` (the recommended view)
+* extraction throughput of EfficientNet-Lite0 ``blocks.4`` with ``views="full512"`` (the recommended view)
   on those photos, against its floor: a bare ``forward_features`` loop over pre-made 512x683 tensors in the
   same precision (goal ≥ 0.85x).
 
@@ -75,11 +75,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_photos(Path(tmp), args.photos)
         full_ms, reduced_ms = decode_ms(paths, None, args.repeats), decode_ms(paths, 512, args.repeats)
-        dfi.extract(paths[:1], layer="blocks.4", crops="full512", store=None, progress=False)  # warm-up
+        dfi.extract(paths[:1], layers="blocks.4", views="full512", store=None, progress=False)  # warm-up
         rate = 0.0
         for _ in range(args.repeats):
             start = time.perf_counter()
-            dfi.extract(paths, layer="blocks.4", crops="full512", store=None, progress=False)
+            dfi.extract(paths, layers="blocks.4", views="full512", store=None, progress=False)
             rate = max(rate, len(paths) / (time.perf_counter() - start))
     model = build_backbone("efficientnet_lite0", "imagenet").model.eval().to(memory_format=memory_format(precision))
     x = torch.randn(1, 3, 512, 683).contiguous(memory_format=memory_format(precision))

@@ -80,7 +80,7 @@ for dim in dims:
 start = time.perf_counter()
 for head in ("svr", "gpr"):
     for lf in layers:
-        dfi.evaluate(lf, head=head, protocol="repeated", n=repeats, seed=0, progress=False)
+        dfi.evaluate(lf, head=head, protocol="repeated", n_splits=repeats, seed=0, progress=False)
 print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 

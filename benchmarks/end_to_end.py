@@ -216,10 +216,10 @@ def accuracy(args: argparse.Namespace) -> tuple[list[dict], dict]:
         raise SystemExit(f"--recipes: unknown {unknown}; choose from {', '.join(RECIPES)}")
     ds = with_stand_in_labels(dataset(args), names)
     partial = OUT / f"end_to_end_partial{_suffix(args)}.json"
-    splits = dfi.splits.repeated(ds, n=args.splits, test_size=0.2, seed=0)
+    splits = dfi.splits.repeated(ds, n_splits=args.splits, test_size=0.2, seed=0)
     common = {"model": "efficientnet_lite0", "store": None, "num_workers": 1, "progress": False, "crops": "grid"}
     start = time.perf_counter()
-    frozen = dfi.extract(ds, weights="imagenet", layer=GPR_LAYERS, **common)
+    frozen = dfi.extract(ds, weights="imagenet", layers=GPR_LAYERS, **common)
     extract_minutes = (time.perf_counter() - start) / 60
     rows: dict[str, list[dict]] = {}
     minutes: dict[str, float] = {}
@@ -242,7 +242,7 @@ def accuracy(args: argparse.Namespace) -> tuple[list[dict], dict]:
             label, head_name, extra = RECIPES[name]
             tuned_label = f"GPR, fine-tuned features of {label}"
             t0 = time.perf_counter()
-            head = make_head(head_name, epochs=args.epochs, batch_size=8, accumulate=2, crop=args.crop, num_workers=1,
+            head = make_head(head_name, epochs=args.epochs, batch_size=8, accumulate=2, crop_size=args.crop, num_workers=1,
                              progress=False, **extra)  # fmt: skip
             head.fit(train, attributes=train.attributes, exif=train.exif, scenes=train.scenes)
             predicted = head.predict(test)
@@ -251,7 +251,7 @@ def accuracy(args: argparse.Namespace) -> tuple[list[dict], dict]:
             predictions[name].append(predicted)
             if head_name == "spaq-bl" and not args.no_tuned_gpr:
                 t0 = time.perf_counter()
-                tuned = dfi.extract(ds, weights=head.trunk_state_dict(), layer=GPR_LAYERS, **common)
+                tuned = dfi.extract(ds, weights=head.trunk_state_dict(), layers=GPR_LAYERS, **common)
                 gpr = dfi.evaluate(tuned, head="gpr", layers=GPR_LAYERS, splits=[split], progress=False)
                 minutes[tuned_label] += (time.perf_counter() - t0) / 60
                 rows[tuned_label].append(gpr.per_split.iloc[0].to_dict())

@@ -46,7 +46,7 @@ def main() -> None:
     seconds = {"build": time.perf_counter() - start}
     start = time.perf_counter()
     suffix = "_quick" if args.quick else ""
-    study = dfi.sweep(ds, models=list(MODELS), layers=list(LAYERS), heads=["gpr"], n=args.repeats, seed=0,
+    study = dfi.sweep(ds, backbones=list(MODELS), layers=list(LAYERS), heads=["gpr"], n_splits=args.repeats, seed=0,
                       store=args.cache / "features.zarr", results=args.cache / f"ensemble{suffix}.db", progress=False)  # fmt: skip
     seconds["sweep"] = time.perf_counter() - start
     table = study.table()

@@ -45,7 +45,7 @@ LAYERS = ["layer1", "layer2", "layer3", "layer4"]
 _RSS_CHILD = """
 import resource, sys
 import deepfeat_iqa as dfi
-dfi.extract(sys.argv[1], model="resnet50", layer="layer4", weights="random", store=sys.argv[2],
+dfi.extract(sys.argv[1], backbone="resnet50", layers="layer4", weights="random", store=sys.argv[2],
             precision=sys.argv[3], batch_size=32, progress=False)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -96,7 +96,7 @@ def bare_forward(n: int, precision: str, batch_size: int) -> float:
 def pipeline(paths: list[Path], precision: str, batch_size: int, layers: list[str], store: object = None) -> float:
     """Seconds for one ``extract`` over ``paths`` (the model is cached in-process after the first call)."""
     return timed(
-        lambda: dfi.extract(paths, model="resnet50", layer=layers, weights="random", store=store, precision=precision,
+        lambda: dfi.extract(paths, backbone="resnet50", layers=layers, weights="random", store=store, precision=precision,
                             batch_size=batch_size, progress=False)  # fmt: skip
     )
 
@@ -113,7 +113,7 @@ def nasnet_seconds_per_image(paths: list[Path], precision: str) -> float:
     torch.set_num_threads(1)
 
     def run(subset: list[Path]) -> None:
-        dfi.extract(subset, model="nasnetalarge", weights="random", store=None, batch_size=1, num_workers=0, precision=precision, progress=False)
+        dfi.extract(subset, backbone="nasnetalarge", weights="random", store=None, batch_size=1, num_workers=0, precision=precision, progress=False)
 
     try:
         run(paths[:1])  # build the model and warm its kernels

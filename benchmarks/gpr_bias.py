@@ -59,10 +59,10 @@ def main() -> None:
     refs = [p for f in ("kodak24", "cbsd68") for p in sorted((PRISTINE / f).glob("*.png"))][: args.refs]
     ds = dfi.synth.build(refs, args.cache / f"synthetic-{len(refs)}refs-{args.per_image}", kind="synthetic",
                          per_image=args.per_image, max_side=384, seed=0, n_jobs=-1, progress=False)  # fmt: skip
-    lf = dfi.extract(ds, model="efficientnet_lite0", layer=LAYER, precision="bf16", store=args.cache / "features.zarr", progress=False)[LAYER]
+    lf = dfi.extract(ds, backbone="efficientnet_lite0", layers=LAYER, precision="bf16", store=args.cache / "features.zarr", progress=False)[LAYER]
     X, y = lf.X.astype(np.float64), lf.dataset.mos
     rows = []
-    for index, split in enumerate(repeated(lf.dataset, n=args.repeats, test_size=0.2, seed=0)):
+    for index, split in enumerate(repeated(lf.dataset, n_splits=args.repeats, test_size=0.2, seed=0)):
         train, test = np.asarray(split.train), np.asarray(split.test)
         row: dict = {"split": index, "n_test": len(test), "data_shift": float(y[test].mean() - y[train].mean())}
         for name, model in (("learned", LearnedMeanGPR(device="cpu")), ("zero", GPR(device="cpu"))):

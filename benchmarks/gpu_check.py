@@ -70,18 +70,18 @@ def extraction(paths: list[Path], cpu_images: int, store: Path) -> dict:
     import deepfeat_iqa as dfi
 
     subset = paths[:cpu_images]
-    dfi.extract(paths[:16], model=MODEL, layer=LAYERS, device="cuda", store=None, progress=False)  # warm-up
+    dfi.extract(paths[:16], backbone=MODEL, layers=LAYERS, device="cuda", store=None, progress=False)  # warm-up
     torch.cuda.synchronize()
     start = time.perf_counter()
-    gpu = dfi.extract(paths, model=MODEL, layer=LAYERS, device="cuda", store=store / "gpu.zarr", progress=False)
+    gpu = dfi.extract(paths, backbone=MODEL, layers=LAYERS, device="cuda", store=store / "gpu.zarr", progress=False)
     gpu_s = time.perf_counter() - start
     start = time.perf_counter()
-    cpu_auto = dfi.extract(subset, model=MODEL, layer=LAYERS, device="cpu", store=None, progress=False)
+    cpu_auto = dfi.extract(subset, backbone=MODEL, layers=LAYERS, device="cpu", store=None, progress=False)
     cpu_s = time.perf_counter() - start
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    gpu32 = dfi.extract(subset, model=MODEL, layer=LAYERS, device="cuda", precision="fp32", store=None, progress=False)
-    cpu32 = dfi.extract(subset, model=MODEL, layer=LAYERS, device="cpu", precision="fp32", store=None, progress=False)
+    gpu32 = dfi.extract(subset, backbone=MODEL, layers=LAYERS, device="cuda", precision="fp32", store=None, progress=False)
+    cpu32 = dfi.extract(subset, backbone=MODEL, layers=LAYERS, device="cpu", precision="fp32", store=None, progress=False)
     rows = np.arange(len(subset))
     agreement = {
         layer: {

@@ -79,11 +79,11 @@ def main() -> None:
     if args.from_partial:
         saved = json.loads(partial.read_text())
         return write(summarize(saved["rows"], saved["minutes"]), ds, args, note="partial: a stopped run; 'splits' says how many each finished")
-    splits = dfi.splits.repeated(ds, n=args.splits, test_size=0.2, seed=0)
+    splits = dfi.splits.repeated(ds, n_splits=args.splits, test_size=0.2, seed=0)
     rows: dict[str, list[dict]] = {}
     minutes: dict[str, float] = {}
     start = time.perf_counter()
-    frozen = dfi.extract(ds, model="efficientnet_lite0", layer=GPR_LAYERS, crops="grid", store=None, progress=False)
+    frozen = dfi.extract(ds, backbone="efficientnet_lite0", layers=GPR_LAYERS, views="grid", store=None, progress=False)
     gpr = dfi.evaluate(frozen, head="gpr", layers=GPR_LAYERS, splits=splits, progress=False)
     rows["GPR, frozen features (4 layers)"] = gpr.per_split.to_dict("records")
     minutes["GPR, frozen features (4 layers)"] = (time.perf_counter() - start) / 60

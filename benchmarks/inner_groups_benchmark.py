@@ -69,11 +69,11 @@ def main() -> None:
                          per_image=per_image, max_side=384, seed=0, n_jobs=-1, progress=False)  # fmt: skip
     build_s = time.perf_counter() - start
     start = time.perf_counter()
-    lf = dfi.extract(ds, model=MODEL, layer=LAYER, precision="bf16", store=args.cache / "features.zarr", progress=False)[LAYER]
+    lf = dfi.extract(ds, backbone=MODEL, layers=LAYER, precision="bf16", store=args.cache / "features.zarr", progress=False)[LAYER]
     extract_s = time.perf_counter() - start
     X, y, groups = lf.X, lf.dataset.mos, np.asarray(lf.dataset.groups)
 
-    splits = repeated(lf.dataset, n=args.repeats, test_size=0.2, seed=0)
+    splits = repeated(lf.dataset, n_splits=args.repeats, test_size=0.2, seed=0)
     rows: list[dict] = []
     for head in args.heads:
         options, chosen = HEADS[head]

@@ -5,7 +5,7 @@
 Side by side in one run, on the same photos (clive-dev's first photos resized to ``--size``, or the
 photos scikit-image ships when clive-dev is absent), EfficientNet-Lite0 with real ImageNet weights:
 
-* ``dfi.extract(..., layer="blocks.4", crops="full", store=None)`` with the **default** precision, with
+* ``dfi.extract(..., layers="blocks.4", views="full", store=None)`` with the **default** precision, with
   ``precision="fp32"`` and with ``precision="bf16"`` (img/s, best of ``--repeats``);
 * the floor: a bare ``forward_features`` loop over pre-made tensors in fp32 and under bf16 autocast.
 
@@ -55,7 +55,7 @@ def extract_rate(paths: list[Path], precision: str | None, repeats: int) -> tupl
     best, resolved = 0.0, ""
     for _ in range(repeats):
         start = time.perf_counter()
-        feats = dfi.extract(paths, layer="blocks.4", crops="full", store=None, progress=False, **options)
+        feats = dfi.extract(paths, layers="blocks.4", views="full", store=None, progress=False, **options)
         best = max(best, len(paths) / (time.perf_counter() - start))
         resolved = feats.only().key.precision
     return best, resolved

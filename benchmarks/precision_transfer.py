@@ -45,11 +45,11 @@ def main() -> int:
 
     warnings.filterwarnings("ignore", message="precision='bf16' on a CPU")
     ds = dfi.datasets.load_folder(DATA / "images", DATA / "labels.csv")
-    feats = {p: dfi.extract(ds, layer=LAYERS, pooling="avg+std", crops="full512", precision=p, store=args.store, progress=False).concat(LAYERS)
+    feats = {p: dfi.extract(ds, layers=LAYERS, pooling="avg+std", views="full512", precision=p, store=args.store, progress=False).concat(LAYERS)
              for p in ("fp32", "bf16")}  # fmt: skip
     rows = {"fit fp32 -> predict bf16": ("fp32", "bf16"), "fit bf16 -> predict fp32": ("bf16", "fp32")}
     out: dict[str, dict[str, list[float]]] = {name: {"agreement": [], "same": [], "cross": []} for name in rows}
-    for split in dfi.splits.repeated(ds, n=args.splits, seed=0):
+    for split in dfi.splits.repeated(ds, n_splits=args.splits, seed=0):
         for name, (fitted_on, given) in rows.items():
             model = dfi.fit(feats[fitted_on].subset(split.train), head="gpr")
             same = model.predict(feats[fitted_on].subset(split.test))

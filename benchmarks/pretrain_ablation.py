@@ -177,7 +177,7 @@ def main() -> None:
                                  kind="authentic", per_image=per_authentic, max_side=args.side, seed=args.seed,
                                  n_jobs=2, progress=False)  # fmt: skip
     timings["build_sets"] = round(time.perf_counter() - start, 1)
-    splits = dfi.splits.repeated(target, n=args.splits, test_size=0.25, seed=args.seed)
+    splits = dfi.splits.repeated(target, n_splits=args.splits, test_size=0.25, seed=args.seed)
     n_train = len(splits[0].train)
     print(f"pretraining set {len(pretrain_set)} images of {len(pretrain_pool)} photos; target {len(target)} images "
           f"of {len(set(target.group_ids))} contents; {len(splits)} splits, {n_train} training images", flush=True)  # fmt: skip
@@ -282,7 +282,7 @@ def main() -> None:
 
     if "gpr" in args.models:
         t0 = time.perf_counter()
-        feats = dfi.extract(target, model=MODEL, weights="imagenet", layer="pool", crops="center", progress=False)
+        feats = dfi.extract(target, backbone=MODEL, weights="imagenet", layers="pool", views="center", progress=False)
         record("GPR on frozen ImageNet features", dfi.evaluate(feats, head="gpr", **common), time.perf_counter() - t0)
     if "imagenet" in args.models:
         fine_tune("FT from ImageNet", "imagenet", 0.0, start_weights="imagenet")
@@ -290,7 +290,7 @@ def main() -> None:
         if variant not in args.models:
             continue
         t0 = time.perf_counter()
-        weights = dfi.pretrain.pretrain(pretrain_set, variant, model=MODEL, weights="imagenet", **stage1, exclude=target,
+        weights = dfi.pretrain.pretrain(pretrain_set, variant, backbone=MODEL, weights="imagenet", **stage1, exclude=target,
                                         seed=args.seed, num_workers=1, progress=False)  # fmt: skip
         timings[f"pretrain_{variant}"] = round(time.perf_counter() - t0, 1)
         losses = [h["loss"] for h in weights.record["history"]]

@@ -45,21 +45,21 @@ BEST_MEMBERS = [member(LITE[0], DEEP, "avg"), member(LITE[1], DEEP, "avg+std"), 
 GRID_MEMBERS = [*BEST_MEMBERS, member(LITE[0], STAGES, "avg", views="grid512")]
 
 ROWS: dict[str, dict[str, Any]] = {
-    BASELINE: dict(kind="features", model=LITE[0], layers=STAGES, pooling="avg+std", views="full", head="gpr"),
-    "L0 GPR conv_head avg center (old CLI default)": dict(kind="features", model=LITE[0], layers=["conv_head"], pooling="avg", views="center", head="gpr"),
-    "L0 GPR b4-6+head avg full512": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full512", head="gpr"),
-    "L0 GPR b4-6+head avg+std full": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg+std", views="full", head="gpr"),
-    "L0 GPR b2-6+head avg+std full": dict(kind="features", model=LITE[0], layers=["block2", *STAGES], pooling="avg+std", views="full", head="gpr"),
-    "L0 GPR b4-6+head avg+std resize": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg+std", views="resize", head="gpr"),
-    "L0 GPR b4-6+head avg+std grid": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg+std", views="grid", head="gpr"),
-    "L0 linear SVR b4-6+head avg full512": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full512", head="svr"),
-    "L0 RBF SVR b4-6+head avg full512": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full512", head="rbf-svr"),
-    "L0 MLP b4-6+head avg full512": dict(kind="features", model=LITE[0], layers=DEEP, pooling="avg", views="full512", head="mlp"),
-    "L1 GPR b4-6+head avg+std full512": dict(kind="features", model=LITE[1], layers=DEEP, pooling="avg+std", views="full512", head="gpr"),
-    "L2 GPR b4-6+head avg+std full512": dict(kind="features", model=LITE[2], layers=DEEP, pooling="avg+std", views="full512", head="gpr"),
+    BASELINE: dict(kind="features", backbone=LITE[0], layers=STAGES, pooling="avg+std", views="full", head="gpr"),
+    "L0 GPR conv_head avg center (old CLI default)": dict(kind="features", backbone=LITE[0], layers=["conv_head"], pooling="avg", views="center", head="gpr"),
+    "L0 GPR b4-6+head avg full512": dict(kind="features", backbone=LITE[0], layers=DEEP, pooling="avg", views="full512", head="gpr"),
+    "L0 GPR b4-6+head avg+std full": dict(kind="features", backbone=LITE[0], layers=DEEP, pooling="avg+std", views="full", head="gpr"),
+    "L0 GPR b2-6+head avg+std full": dict(kind="features", backbone=LITE[0], layers=["block2", *STAGES], pooling="avg+std", views="full", head="gpr"),
+    "L0 GPR b4-6+head avg+std resize": dict(kind="features", backbone=LITE[0], layers=DEEP, pooling="avg+std", views="resize", head="gpr"),
+    "L0 GPR b4-6+head avg+std grid": dict(kind="features", backbone=LITE[0], layers=DEEP, pooling="avg+std", views="grid", head="gpr"),
+    "L0 linear SVR b4-6+head avg full512": dict(kind="features", backbone=LITE[0], layers=DEEP, pooling="avg", views="full512", head="svr"),
+    "L0 RBF SVR b4-6+head avg full512": dict(kind="features", backbone=LITE[0], layers=DEEP, pooling="avg", views="full512", head="rbf-svr"),
+    "L0 MLP b4-6+head avg full512": dict(kind="features", backbone=LITE[0], layers=DEEP, pooling="avg", views="full512", head="mlp"),
+    "L1 GPR b4-6+head avg+std full512": dict(kind="features", backbone=LITE[1], layers=DEEP, pooling="avg+std", views="full512", head="gpr"),
+    "L2 GPR b4-6+head avg+std full512": dict(kind="features", backbone=LITE[2], layers=DEEP, pooling="avg+std", views="full512", head="gpr"),
     "Combination mean: GPR on L0+L1+L2": dict(kind="combination", members=BEST_MEMBERS, combiner="mean"),
     "Combination stack: GPR on L0+L1+L2": dict(kind="combination", members=BEST_MEMBERS, combiner="stack"),
-    "L0 GPR b3-6+head avg grid512": dict(kind="features", model=LITE[0], layers=STAGES, pooling="avg", views="grid512", head="gpr"),
+    "L0 GPR b3-6+head avg grid512": dict(kind="features", backbone=LITE[0], layers=STAGES, pooling="avg", views="grid512", head="gpr"),
     "Combination mean: GPR on L0+L1+L2 + L0 grid (recommended)": dict(kind="combination", members=GRID_MEMBERS, combiner="mean"),
     "SPAQ-BL L0 (head defaults)": dict(kind="image", head="spaq-bl", options={}),
     "GPR on fine-tuned L0 b4-6+head avg full512 (fine-tune then extract)": dict(kind="finetune", layers=DEEP, pooling="avg", views="full512", options=PLAIN_BL),
@@ -82,7 +82,7 @@ def run_row(name: str, spec: dict[str, Any], ds: Any, splits: list, store: str) 
 
     started = time.perf_counter()
     if spec["kind"] == "features":
-        feats = dfi.extract(ds, model=spec["model"], layer=spec["layers"], pooling=spec["pooling"], crops=spec["views"],
+        feats = dfi.extract(ds, backbone=spec["backbone"], layers=spec["layers"], pooling=spec["pooling"], views=spec["views"],
                             precision="fp32", store=store, progress=False)  # fmt: skip
         extract_s = time.perf_counter() - started
         result = dfi.evaluate(feats, head=spec["head"], layers=spec["layers"], splits=splits, progress=False)
@@ -143,9 +143,9 @@ def finetune_then_extract(ds: Any, splits: list, spec: dict[str, Any], store: st
 
     per_split = []
     for split in splits:
-        weights = dfi.finetune(ds.subset(split.train), model=LITE[0], progress=False, **{k: v for k, v in spec["options"].items() if k != "epochs"},
+        weights = dfi.finetune(ds.subset(split.train), backbone=LITE[0], progress=False, **{k: v for k, v in spec["options"].items() if k != "epochs"},
                                epochs=spec["options"]["epochs"])  # fmt: skip
-        feats = dfi.extract(ds, model=LITE[0], weights=weights, layer=spec["layers"], pooling=spec["pooling"], crops=spec["views"],
+        feats = dfi.extract(ds, backbone=LITE[0], weights=weights, layers=spec["layers"], pooling=spec["pooling"], views=spec["views"],
                             precision="fp32", store=store, progress=False)  # fmt: skip
         per_split.append(dfi.evaluate(feats, head="gpr", layers=spec["layers"], splits=[split], progress=False))
     return _joined(per_split)
@@ -216,7 +216,7 @@ def main() -> int:
     done = [json.loads(line) for line in done_path.read_text().splitlines()] if done_path.is_file() else []
     if not args.report:
         ds = dfi.datasets.load_folder(args.data / "images", args.data / "labels.csv")
-        splits = dfi.splits.repeated(ds, n=args.splits, test_size=0.2, seed=args.seed)
+        splits = dfi.splits.repeated(ds, n_splits=args.splits, test_size=0.2, seed=args.seed)
         wanted = CONFIRM if args.rows == "confirm" else list(ROWS) if args.rows == "all" else [
             name for name in ROWS if any(part.strip() in name for part in args.rows.split(","))]  # fmt: skip
         for name in wanted:

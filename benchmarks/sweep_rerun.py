@@ -39,7 +39,7 @@ SWEEP = textwrap.dedent(
     import deepfeat_iqa as dfi
     folder, results, store = sys.argv[1:4]
     ds = dfi.datasets.load_folder(folder, folder + "/labels.csv", group_col="ref")
-    study = dfi.sweep(ds, models="resnet10t", layers="stages", heads=["svr"], weights="random", n=2, precision="fp32",
+    study = dfi.sweep(ds, backbones="resnet10t", layers="stages", heads=["svr"], weights="random", n_splits=2, precision="fp32",
                       store=store, results=results, progress=False)
     heavy = sorted(m for m in ("torch", "timm", "sklearn", "zarr") if m in sys.modules)
     print(json.dumps({"cells": len(study.cell_ids), "in_process_s": time.perf_counter() - start, "imported": heavy,

@@ -60,17 +60,17 @@ def main() -> None:
                          max_side=384, seed=0, n_jobs=-1, progress=False)  # fmt: skip
     stages = [name for name in get_config(MODEL).stages if name.startswith("block")]
     assert len(stages) == 7, stages
-    dfi.extract(ds.subset(range(4)), model=MODEL, layer=stages[-1], store=None, progress=False)  # load the backbone once
+    dfi.extract(ds.subset(range(4)), backbone=MODEL, layers=stages[-1], store=None, progress=False)  # load the backbone once
 
     seconds = {}
     _, seconds["one_layer"] = timed(dfi.extract, ds, model=MODEL, layer=stages[-1], store=None, progress=False)
     feats, seconds["seven_layers"] = timed(dfi.extract, ds, model=MODEL, layer=stages, store=None, progress=False)
     start = time.perf_counter()
     for stage in stages:
-        dfi.evaluate(feats[stage], head=HEAD, n=args.repeats, seed=0, progress=False)
+        dfi.evaluate(feats[stage], head=HEAD, n_splits=args.repeats, seed=0, progress=False)
     seconds["fits"] = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
-        options = dict(models=MODEL, layers=stages, heads=[HEAD], n=args.repeats, seed=0, store=Path(tmp) / "f.zarr",
+        options = dict(backbones=MODEL, layers=stages, heads=[HEAD], n_splits=args.repeats, seed=0, store=Path(tmp) / "f.zarr",
                        results=Path(tmp) / "study.db", progress=False)  # fmt: skip
         study, seconds["sweep"] = timed(dfi.sweep, ds, **options)
         _, seconds["rerun"] = timed(dfi.sweep, ds, **options)

@@ -45,7 +45,7 @@ def evaluate_rows(feats: dfi.FeatureSet, *, kind: str, weights: str, precision: 
     for head in heads:
         for layer, lf in candidates.items():
             start = time.perf_counter()
-            result = dfi.evaluate(lf, head=head, n=repeats, seed=0, progress=False)
+            result = dfi.evaluate(lf, head=head, n_splits=repeats, seed=0, progress=False)
             agg = result.aggregate
             rows.append(
                 {
@@ -81,7 +81,7 @@ def main() -> None:
         runs = [("imagenet", "bf16"), ("imagenet", "fp32"), ("random", "bf16")]
         for weights, precision in runs:
             start = time.perf_counter()
-            feats = dfi.extract(ds, model=MODEL, layer=list(LAYERS), weights=weights, precision=precision,
+            feats = dfi.extract(ds, backbone=MODEL, layers=list(LAYERS), weights=weights, precision=precision,
                                 store=store, progress=False)
             timings[f"extract_{kind}_{weights}_{precision}"] = time.perf_counter() - start
             heads = args.heads if (weights, precision) == ("imagenet", "bf16") else ["gpr"]

@@ -1,9 +1,11 @@
-"""Import paths of 0.1 that moved in the 0.2 layout, kept working for one release with a ``FutureWarning``.
+"""What 0.1 spelled differently, kept working for one release with a ``FutureWarning``: paths and keywords.
 
 Modules that moved are aliased by a meta-path finder (``import deepfeat_iqa.metrics`` gives
 ``deepfeat_iqa.evaluation.metrics``); names that left a package are served by that package's
-``__getattr__`` through :func:`moved_name`. Both tables say where each thing lives now, so the warning
-tells the user what to write instead. Removed in 0.3 (as timm does with its old ``timm.models.layers``).
+``__getattr__`` through :func:`moved_name`; keywords renamed to the one vocabulary of docs/vocabulary.md
+(``model=`` -> ``backbone=``, ``layer=`` -> ``layers=``, ``crops=`` -> ``views=``, ``n=``/``k=``/``repeats=``
+-> ``n_splits=``, ``crop=`` -> ``crop_size=``) are mapped by :func:`renamed_keywords`. Every table says what
+to write now, so the warning tells the user. Removed in 0.3 (as timm does with its old ``timm.models.layers``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.util
+import functools
 import sys
 import warnings
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: old module path -> new module path
 MOVED_MODULES: dict[str, str] = {
@@ -86,3 +92,40 @@ def install() -> None:
     """Put the finder on ``sys.meta_path`` once (called by ``deepfeat_iqa/__init__``)."""
     if not any(isinstance(finder, _MovedModuleFinder) for finder in sys.meta_path):
         sys.meta_path.append(_MovedModuleFinder())
+
+
+def renamed(owner: str, values: Mapping[str, Any], renames: Mapping[str, str], *, stacklevel: int = 3) -> dict[str, Any]:
+    """``values`` with each old keyword of ``renames`` (old -> new) moved to its new name, warning once per call.
+
+    Passing both spellings is a ``TypeError``, as Python raises for a keyword given twice. Used by
+    :func:`renamed_keywords` (functions), the image heads' constructors and the experiment-file reader.
+    """
+    out = dict(values)
+    for old, new in renames.items():
+        if old not in out:
+            continue
+        if new in out:
+            raise TypeError(f"{owner}() got both {old}= (the 0.1 name) and {new}=; pass only {new}=.")
+        warnings.warn(f"{owner}({old}=...) is now {owner}({new}=...); the old name goes in 0.3.", FutureWarning,
+                      stacklevel=stacklevel)  # fmt: skip
+        out[new] = out.pop(old)
+    return out
+
+
+def renamed_keywords(**renames: str) -> Callable[[F], F]:
+    """Decorate a public function whose keywords were renamed (``old="new"``): old keywords warn and still work.
+
+    The signature (``help``, ``inspect.signature``) shows only the new names; positional calls are unchanged.
+    """
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if renames.keys() & kwargs.keys():
+                kwargs = renamed(func.__name__, kwargs, renames, stacklevel=4)
+            return func(*args, **kwargs)
+
+        wrapper.__dfi_renamed__ = dict(renames)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

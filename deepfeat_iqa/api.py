@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from deepfeat_iqa._moved import renamed_keywords
 from deepfeat_iqa.backbones import DEFAULT_BACKBONE, FineTunedWeights, fingerprint_state_dict
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DataError
@@ -51,13 +52,13 @@ def check_head_options(
     """Refuse keywords that are neither the caller's nor the head's, naming the parameter most likely meant.
 
     ``fit``/``evaluate`` pass unknown keywords to the head, so a misspelled split setting
-    (``repeats=`` for ``n=``) would otherwise surface as "GPR has no parameter 'repeats'", pointing at
+    (``repeats=`` for ``n_splits=``) would otherwise surface as "GPR has no parameter 'repeats'", pointing at
     the wrong place. ``own`` are the caller's parameter names, ``aliases`` common other spellings of them.
     """
     if not options:
         return
     estimator = make_head(head)
-    valid = set(estimator.get_params(deep=False))
+    valid = set(estimator.get_params(deep=False)) | set(getattr(type(estimator), "RENAMED_OPTIONS", {}))
     unknown = [name for name in options if name not in valid]
     if not unknown:
         return
@@ -114,7 +115,7 @@ class QualityModel:
     Examples
     --------
     >>> model = dfi.fit(feats, head="gpr")                      # doctest: +SKIP
-    >>> model.predict(dfi.extract(photos, model="resnet50", layer="layer3"))  # doctest: +SKIP
+    >>> model.predict(dfi.extract(photos, backbone="resnet50", layers="layer3"))  # doctest: +SKIP
     >>> dfi.fit(dataset, head="spaq-bl").predict(["photo.jpg"])  # doctest: +SKIP
     """
 
@@ -170,7 +171,7 @@ class QualityModel:
             by_pooling.setdefault(part.pooling, []).append(part.layer)
         layers: dict[str, LayerFeatures] = {}
         for pooling, paths in by_pooling.items():
-            layers.update(extract(images, model=self.key.backbone, layer=paths, pooling=pooling, crops=self.key.views, **options))
+            layers.update(extract(images, backbone=self.key.backbone, layers=paths, pooling=pooling, views=self.key.views, **options))
         return FeatureSet(layers)
 
     def predict(self, features: Any, *, return_std: bool = False, **extract_options: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -280,9 +281,10 @@ def fit(features: Inputs, head: HeadSpec | None = None, *, layers: Sequence[str]
     return QualityModel(estimator=estimator, key=inputs.key, blocks=inputs.blocks, head=name, info=info)
 
 
-def finetune(dataset: Dataset, model: str = DEFAULT_BACKBONE, *, weights: Any = "imagenet", epochs: int = 10,
+@renamed_keywords(model="backbone")
+def finetune(dataset: Dataset, backbone: str = DEFAULT_BACKBONE, *, weights: Any = "imagenet", epochs: int = 10,
              **options: Any) -> FineTunedWeights:
-    """Fine-tune ``model`` on ``dataset``'s quality scores with a regression output and return the backbone's weights.
+    """Fine-tune ``backbone`` on ``dataset``'s quality scores with a regression output and return the backbone's weights.
 
     The network is SPAQ's BL (``head="spaq-bl"``) trained by the engine; ``options`` are its parameters
     (``lr``, ``trunk_lr``, ``freeze_trunk_epochs``, ``batch_size``, ``checkpoint_dir``, ...). The
@@ -291,10 +293,10 @@ def finetune(dataset: Dataset, model: str = DEFAULT_BACKBONE, *, weights: Any = 
 
     Examples
     --------
-    >>> ft = dfi.finetune(ds, model="efficientnet_lite0", epochs=10)                        # doctest: +SKIP
-    >>> feats = dfi.extract(ds, model="efficientnet_lite0", weights=ft, layer="pool", crops="random10")  # doctest: +SKIP
+    >>> ft = dfi.finetune(ds, backbone="efficientnet_lite0", epochs=10)                                # doctest: +SKIP
+    >>> feats = dfi.extract(ds, backbone="efficientnet_lite0", weights=ft, layers="pool", views="random10")  # doctest: +SKIP
     """
-    head = make_head("spaq-bl", backbone=model, weights=weights, epochs=epochs, **options)
+    head = make_head("spaq-bl", backbone=backbone, weights=weights, epochs=epochs, **options)
     fit_estimator(head, dataset, labels(dataset), (), dataset)
     tensors = head.trunk_state_dict()
     fingerprint = fingerprint_state_dict(tensors)
@@ -313,6 +315,6 @@ def finetune(dataset: Dataset, model: str = DEFAULT_BACKBONE, *, weights: Any = 
             f"starting weights unchanged ({fingerprint[:19]}...). Train more epochs, set freeze_trunk_epochs=0, or "
             "raise trunk_lr; info['trunk_trained'] is False.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of finetune (through renamed_keywords' wrapper)
         )
-    return FineTunedWeights(model, tensors, fingerprint, info)
+    return FineTunedWeights(backbone, tensors, fingerprint, info)

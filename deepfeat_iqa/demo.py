@@ -22,6 +22,7 @@ from deepfeat_iqa.extraction._extract import extract
 from deepfeat_iqa.paths import cache_dir as user_cache_dir
 from deepfeat_iqa.evaluation.results import markdown_table
 from deepfeat_iqa.studies import sweep
+from deepfeat_iqa._moved import renamed_keywords
 from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE
 
 logger = logging.getLogger(__name__)
@@ -51,17 +52,18 @@ class DemoReport:
         return markdown_table(self.table)
 
 
+@renamed_keywords(model="backbone", repeats="n_splits", crops="views")
 def run_demo(
     out_dir: str | Path | None = None,
     *,
     references: str | Path | None = None,
     weights: str = "imagenet",
-    model: str = DEFAULT_BACKBONE,
+    backbone: str = DEFAULT_BACKBONE,
     layers: Sequence[str] = DEMO_LAYERS,
     heads: Sequence[str] = DEMO_HEADS,
     per_image: int | None = None,
-    repeats: int = 5,
-    crops: str = "center",
+    n_splits: int = 5,
+    views: str = "center",
     max_side: int = DEMO_MAX_SIDE,
     cache_dir: str | Path | None = None,
     seed: int = 0,
@@ -83,8 +85,9 @@ def run_demo(
         ``"imagenet"`` (real, offline for EfficientNet-Lite), ``"random"`` (the control), or a file.
     per_image:
         Distorted versions per reference (default: all 39 synthetic type-levels).
-    repeats:
+    n_splits:
         Content-separated 80/20 splits per evaluation (no reference photo in both train and test).
+        (0.1 spelled ``model=``, ``repeats=``, ``crops=``; they still work, with a ``FutureWarning``.)
     max_side:
         Long side the references are downscaled to before distortion (smaller is faster).
     device, batch_size, num_workers:
@@ -119,9 +122,9 @@ def run_demo(
     start = time.perf_counter()
     extract(  # timed on its own; the sweep below reads the stored features back
         dataset,
-        model=model,
-        layer=list(layers),
-        crops=crops,
+        backbone=backbone,
+        layers=list(layers),
+        views=views,
         weights=weights,
         store=cache / "features.zarr",
         seed=seed,
@@ -136,8 +139,8 @@ def run_demo(
     # Features are in the store now, so the sweep reads them back; its results stay in memory, so every
     # run refits the heads as before.
     study = sweep(
-        dataset, models=model, layers=list(layers), heads=list(heads), crops=crops, weights=weights,
-        protocol="repeated", n=repeats, seed=seed, store=cache / "features.zarr", results=":memory:", progress=progress,
+        dataset, backbones=backbone, layers=list(layers), heads=list(heads), views=views, weights=weights,
+        protocol="repeated", n_splits=n_splits, seed=seed, store=cache / "features.zarr", results=":memory:", progress=progress,
     )  # fmt: skip
     cells = study.table()
     failed = cells[cells["status"] != "done"]
@@ -152,17 +155,17 @@ def run_demo(
 
     table = pd.DataFrame(rows).set_index(["head", "layer"])
     report = DemoReport(table=table, out_dir=out_dir, seconds=seconds, weights=weights)
-    _write_report(report, dataset_size=len(dataset), n_references=len(set(dataset.group_ids)), model=model)
+    _write_report(report, dataset_size=len(dataset), n_references=len(set(dataset.group_ids)), backbone=backbone)
     return report
 
 
-def _write_report(report: DemoReport, *, dataset_size: int, n_references: int, model: str) -> None:
+def _write_report(report: DemoReport, *, dataset_size: int, n_references: int, backbone: str) -> None:
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items())
     lines = [
         "# deepfeat-iqa demo",
         "",
         f"{dataset_size} distorted images of {n_references} reference photos (seed-002 synthetic distortions, "
-        f"pseudo-MOS from six full-reference metrics); backbone `{model}`, weights `{report.weights}`; "
+        f"pseudo-MOS from six full-reference metrics); backbone `{backbone}`, weights `{report.weights}`; "
         "content-separated repeated 80/20 splits (mean over splits).",
         "",
         report.to_markdown(),
@@ -173,7 +176,7 @@ def _write_report(report: DemoReport, *, dataset_size: int, n_references: int, m
     (report.out_dir / "report.md").write_text("\n".join(lines))
     payload = {
         "weights": report.weights,
-        "model": model,
+        "backbone": backbone,
         "seconds": report.seconds,
         "results": report.table.reset_index().to_dict(orient="records"),
     }

@@ -19,7 +19,7 @@ def list_layers(name: str | BackboneConfig | LoadedBackbone, *, weights: str = "
     By default only the named layers: the friendly stages (in forward order, what integer indices count)
     and the seed-003 paper layers. ``full=True`` lists every module that outputs a tensor, in execution
     order. A stage name (``block4``) and its module path (``blocks.4``) name the same layer everywhere
-    (``extract(layer=...)``, ``feats[...]``, ``layers=[...]``), so both columns are shown.
+    (``extract(layers=...)``, ``feats[...]``, ``fit(layers=[...])``), so both columns are shown.
 
     One forward pass of a batch of one at the config's input size; random weights are the default
     because shapes do not depend on weights (and need no download). A module called several times

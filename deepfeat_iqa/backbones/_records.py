@@ -21,7 +21,7 @@ class FineTunedWeights:
     Attributes
     ----------
     backbone:
-        The registry name the tensors belong to (pass the same ``model=`` to ``extract``).
+        The registry name the tensors belong to (pass the same ``backbone=`` to ``extract``).
     tensors:
         The full backbone state dict (classifier included, untouched), named as ``build_backbone`` names it.
     fingerprint:

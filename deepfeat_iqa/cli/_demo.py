@@ -21,7 +21,7 @@ def demo(
         Path | None, typer.Option("--references", help="Folder of your own pristine photos (default: bundled photos).")
     ] = None,
     weights: Annotated[str, typer.Option("--weights", "-w", help="imagenet (offline EfficientNet-Lite), random (control), or a file.")] = "imagenet",
-    repeats: Annotated[int, typer.Option("--repeats", help="Content-separated 80/20 splits per evaluation.")] = 5,
+    n_splits: Annotated[int, typer.Option("--n-splits", "-n", help="Content-separated 80/20 splits per evaluation.")] = 5,
     per_image: Annotated[
         int | None, typer.Option("--per-image", help="Distorted versions per reference (default: all 39 type-levels).")
     ] = None,
@@ -43,7 +43,7 @@ def demo(
             out,
             references=references,
             weights=weights,
-            repeats=repeats,
+            n_splits=n_splits,
             per_image=per_image,
             max_side=max_side,
             cache_dir=cache_dir,

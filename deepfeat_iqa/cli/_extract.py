@@ -10,7 +10,7 @@ import typer
 from deepfeat_iqa.cli._app import app
 from deepfeat_iqa.cli._errors import user_errors
 from deepfeat_iqa.cli._options import (
-    DEFAULT_BACKBONE, BatchSize, Client, Crops, Device, Layers, Model, NumWorkers, OnError, Pooling, Precision, Seed, Store,
+    DEFAULT_BACKBONE, Backbone, BatchSize, Client, Device, Layers, NumWorkers, OnError, Pooling, Precision, Seed, Store, Views,
     Weights, extract_options, images_arg, layer_arg,
 )  # fmt: skip
 
@@ -18,10 +18,10 @@ from deepfeat_iqa.cli._options import (
 @app.command()
 def extract(
     paths: Annotated[list[Path], typer.Argument(help="Image files and/or folders (folders are searched recursively).")],
-    model: Model = DEFAULT_BACKBONE,
-    layer: Layers = None,
+    backbone: Backbone = DEFAULT_BACKBONE,
+    layers: Layers = None,
     pooling: Pooling = None,
-    crops: Crops = None,
+    views: Views = None,
     weights: Weights = "imagenet",
     store: Store = "cache",
     batch_size: BatchSize = None,
@@ -43,9 +43,9 @@ def extract(
     if out is not None and out.suffix not in (".npz", ".csv"):
         raise typer.BadParameter(f"--out must end in .npz or .csv, got {out.name!r}.", param_hint="--out")
     with user_errors():
-        options = extract_options(pooling=pooling, crops=crops, precision=precision, store=store, device=device,
+        options = extract_options(pooling=pooling, views=views, precision=precision, store=store, device=device,
                                   batch_size=batch_size, num_workers=num_workers, on_error=on_error, client=client)  # fmt: skip
-        feats = run_extract(images, model=model, layer=[layer_arg(x) for x in layer] if layer else None, weights=weights,
+        feats = run_extract(images, backbone=backbone, layers=[layer_arg(x) for x in layers] if layers else None, weights=weights,
                             seed=seed, **options)  # fmt: skip
         for name, lf in feats.items():
             shown = name if name == lf.key.layer else f"{name} ({lf.key.layer})"
@@ -66,14 +66,14 @@ def list_backbones_command() -> None:
 
 @app.command("list-layers")
 def list_layers_command(
-    model: Annotated[str, typer.Argument(help="Backbone name.")] = DEFAULT_BACKBONE,
+    backbone: Annotated[str, typer.Argument(help="Backbone name.")] = DEFAULT_BACKBONE,
     full: Annotated[bool, typer.Option("--full", help="Every module, not only the stages and paper layers.")] = False,
 ) -> None:
     """List a backbone's stages (stage name and module path side by side, paper names, output shapes)."""
     from deepfeat_iqa.backbones import list_layers
 
     with user_errors():
-        table = list_layers(model, full=full)
+        table = list_layers(backbone, full=full)
     typer.echo(table.to_string(index=False))
     if not full:
         typer.echo("A stage name and its module path name the same layer; --full lists every module.")

@@ -12,7 +12,7 @@ import typer
 from deepfeat_iqa.cli._app import app
 from deepfeat_iqa.cli._errors import user_errors
 from deepfeat_iqa.cli._options import (
-    DEFAULT_BACKBONE, BatchSize, Client, Crops, Device, Layers, Model, NumWorkers, OnError, Pooling, Precision, Seed, Store,
+    DEFAULT_BACKBONE, Backbone, BatchSize, Client, Device, Layers, NumWorkers, OnError, Pooling, Precision, Seed, Store, Views,
     Weights, client_arg, extract_options, images_arg, layer_arg, store_arg,
 )  # fmt: skip
 
@@ -29,11 +29,11 @@ DatasetName = Annotated[
 ]
 Root = Annotated[Path | None, typer.Option("--root", help="Where the --dataset files are.")]
 Features = Annotated[
-    Path | None, typer.Option("--features", help="Features written by `extract --out FILE.npz` (instead of extracting; --model etc. are then unused).")
+    Path | None, typer.Option("--features", help="Features written by `extract --out FILE.npz` (instead of extracting; --backbone etc. are then unused).")
 ]
 Head = Annotated[
     str | None,
-    typer.Option("--head", help="Head name: gpr, svr (= linear-svr), rbf-svr, mlp; image heads (train on the photos): spaq-bl, spaq-mt-e, spaq-mt-a, spaq-mt-s, dcnns, cnniqa, quality-aware; combination (several heads averaged). Default: the recommended combination, or gpr when --model/--layer/--pooling/--crops/--features choose features."),
+    typer.Option("--head", help="Head name: gpr, svr (= linear-svr), rbf-svr, mlp; image heads (train on the photos): spaq-bl, spaq-mt-e, spaq-mt-a, spaq-mt-s, dcnns, cnniqa, quality-aware; combination (several heads averaged). Default: the recommended combination, or gpr when --backbone/--layers/--pooling/--views/--features choose features."),
 ]
 HeadOptions = Annotated[
     list[str] | None, typer.Option("--head-option", "-o", help="KEY=VALUE passed to the head (JSON values); repeatable.")
@@ -70,9 +70,9 @@ def _head_options(pairs: list[str] | None) -> dict[str, Any]:
     return options
 
 
-def _image_head_options(head: str, options: dict[str, Any], model: str, weights: str, seed: int,
+def _image_head_options(head: str, options: dict[str, Any], backbone: str, weights: str, seed: int,
                         **runtime: Any) -> dict[str, Any] | None:
-    """For an image head (it trains on the photos, no extraction), its options with --model/--weights/--seed
+    """For an image head (it trains on the photos, no extraction), its options with --backbone/--weights/--seed
     as backbone/weights/random_state, and --precision/--store/--device where given, unless given with -o;
     ``None`` for a feature head. A head takes only the ones it has (the patch CNNs have no backbone; a
     combination names its backbones per member and takes --store for its members' features)."""
@@ -83,7 +83,7 @@ def _image_head_options(head: str, options: dict[str, Any], model: str, weights:
     if consumes(estimator) != "images":
         return None
     accepted = estimator.get_params(deep=False)
-    defaults = {"backbone": model, "weights": weights, "random_state": seed} | {k: v for k, v in runtime.items() if v is not None}
+    defaults = {"backbone": backbone, "weights": weights, "random_state": seed} | {k: v for k, v in runtime.items() if v is not None}
     return {k: v for k, v in defaults.items() if k in accepted} | options
 
 
@@ -96,28 +96,28 @@ def _no_client_for_images(client: str | None, head: str) -> None:
         )  # fmt: skip
 
 
-def _chosen_head(head: str | None, *, features: Path | None, layer: list[str] | None, pooling: str | None,
-                 crops: str | None, model: str) -> str:
+def _chosen_head(head: str | None, *, features: Path | None, layers: list[str] | None, pooling: str | None,
+                 views: str | None, backbone: str) -> str:
     """``--head`` as given; without it, the recommended combination unless the features were chosen by hand."""
     if head is not None:
         return head
     from deepfeat_iqa.heads._adapter import DEFAULT_HEADS
 
-    chosen = features is not None or layer or pooling or crops or model != DEFAULT_BACKBONE
+    chosen = features is not None or layers or pooling or views or backbone != DEFAULT_BACKBONE
     return DEFAULT_HEADS["features" if chosen else "images"]
 
 
-def _features(ds: Any, features: Path | None, layer: list[str] | None, model: str, weights: str, seed: int,
+def _features(ds: Any, features: Path | None, layers: list[str] | None, backbone: str, weights: str, seed: int,
               options: dict[str, Any]) -> tuple[Any, list[Any] | None]:
     """The features to fit or evaluate on (read from ``--features`` or extracted), and the layers to concatenate."""
     from deepfeat_iqa.extraction._extract import extract
     from deepfeat_iqa.features.files import load_features
 
-    layers = [layer_arg(x) for x in layer] if layer else None
-    if features is not None:  # the file's layers: those named with --layer, else all of them
+    layers = [layer_arg(x) for x in layers] if layers else None
+    if features is not None:  # the file's layers: those named with --layers, else all of them
         feats = load_features(features, ds)
         return feats, ([str(x) for x in layers] if layers else list(feats)) if len(feats) > 1 else None
-    feats = extract(ds, model=model, layer=layers, weights=weights, seed=seed, **options)
+    feats = extract(ds, backbone=backbone, layers=layers, weights=weights, seed=seed, **options)
     return feats, ([str(x) for x in layers] if layers and len(layers) > 1 else None)
 
 
@@ -132,10 +132,10 @@ def fit_command(
     dataset: DatasetName = None,
     root: Root = None,
     features: Features = None,
-    model: Model = DEFAULT_BACKBONE,
-    layer: Layers = None,
+    backbone: Backbone = DEFAULT_BACKBONE,
+    layers: Layers = None,
     pooling: Pooling = None,
-    crops: Crops = None,
+    views: Views = None,
     weights: Weights = "imagenet",
     precision: Precision = None,
     store: Store = "cache",
@@ -150,7 +150,7 @@ def fit_command(
 ) -> None:
     """Extract features of a labeled database (cached in the store) and fit a quality head on all of it.
 
-    An image head (``--head spaq-bl`` ...) trains on the photos themselves, with --model as its backbone.
+    An image head (``--head spaq-bl`` ...) trains on the photos themselves, with --backbone as its backbone.
     """
     from deepfeat_iqa.api import fit
     from deepfeat_iqa.features.files import feature_file_source
@@ -158,8 +158,8 @@ def fit_command(
 
     with user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
-        head = _chosen_head(head, features=features, layer=layer, pooling=pooling, crops=crops, model=model)
-        image_options = _image_head_options(head, _head_options(head_option), model, weights, seed,
+        head = _chosen_head(head, features=features, layers=layers, pooling=pooling, views=views, backbone=backbone)
+        image_options = _image_head_options(head, _head_options(head_option), backbone, weights, seed,
                                             precision=precision, store=store_arg(store), device=device)  # fmt: skip
         if image_options is not None:
             _no_client_for_images(client, head)
@@ -167,9 +167,9 @@ def fit_command(
             save(fitted, out)
             typer.echo(f"{fitted!r} -> {out}")
             return
-        options = extract_options(pooling=pooling, crops=crops, precision=precision, store=store, device=device,
+        options = extract_options(pooling=pooling, views=views, precision=precision, store=store, device=device,
                                   batch_size=batch_size, num_workers=num_workers, on_error=on_error, client=client)  # fmt: skip
-        feats, concat = _features(ds, features, layer, model, weights, seed, options)
+        feats, concat = _features(ds, features, layers, backbone, weights, seed, options)
         fitted = fit(feats, head=head, layers=concat, **_head_options(head_option))
         # The key holds only the weights' fingerprint; `score` needs the source to load them again.
         source = feature_file_source(features) if features is not None else {}
@@ -189,10 +189,10 @@ def evaluate_command(
     dataset: DatasetName = None,
     root: Root = None,
     features: Features = None,
-    model: Model = DEFAULT_BACKBONE,
-    layer: Layers = None,
+    backbone: Backbone = DEFAULT_BACKBONE,
+    layers: Layers = None,
     pooling: Pooling = None,
-    crops: Crops = None,
+    views: Views = None,
     weights: Weights = "imagenet",
     precision: Precision = None,
     store: Store = "cache",
@@ -204,7 +204,7 @@ def evaluate_command(
     head: Head = None,
     head_option: HeadOptions = None,
     protocol: Annotated[str, typer.Option("--protocol", help="repeated, repeated-80-20, kfold or official.")] = "repeated",
-    n: Annotated[int, typer.Option("--n", "-n", help="Repeated splits, or folds for kfold.")] = 10,
+    n_splits: Annotated[int | None, typer.Option("--n-splits", "-n", help="Repeated splits (default 10), or folds for kfold (default 5).")] = None,
     test_size: Annotated[float | None, typer.Option("--test-size", help="Held-out fraction (repeated; default 0.2).")] = None,
     seed: Seed = 0,
     report: Annotated[
@@ -216,18 +216,18 @@ def evaluate_command(
 
     with user_errors():
         ds = _dataset(images, labels, image_col, score_col, group_col, dataset, root)
-        head = _chosen_head(head, features=features, layer=layer, pooling=pooling, crops=crops, model=model)
-        image_options = _image_head_options(head, _head_options(head_option), model, weights, seed,
+        head = _chosen_head(head, features=features, layers=layers, pooling=pooling, views=views, backbone=backbone)
+        image_options = _image_head_options(head, _head_options(head_option), backbone, weights, seed,
                                             precision=precision, store=store_arg(store), device=device)  # fmt: skip
         if image_options is not None:  # an image head: the same splits, on the photos themselves
             _no_client_for_images(client, head)
-            result = evaluate(ds, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, **image_options)
+            result = evaluate(ds, head=head, protocol=protocol, n_splits=n_splits, test_size=test_size, seed=seed, **image_options)
         else:
-            options = extract_options(pooling=pooling, crops=crops, precision=precision, store=store, device=device,
+            options = extract_options(pooling=pooling, views=views, precision=precision, store=store, device=device,
                                       batch_size=batch_size, num_workers=num_workers, on_error=on_error, client=client)  # fmt: skip
-            feats, concat = _features(ds, features, layer, model, weights, seed, options)
+            feats, concat = _features(ds, features, layers, backbone, weights, seed, options)
             result = evaluate(
-                feats, head=head, protocol=protocol, n=n, test_size=test_size, seed=seed, layers=concat,
+                feats, head=head, protocol=protocol, n_splits=n_splits, test_size=test_size, seed=seed, layers=concat,
                 **_head_options(head_option),
             )  # fmt: skip
         result.info["weights_source"] = str(weights)

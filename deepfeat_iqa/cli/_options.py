@@ -1,7 +1,9 @@
 """Options every command spells the same way (long and short flags), and the image inputs of extract/score.
 
-One definition per option, so ``-l`` is ``--layer`` on every command, and every command that extracts
-features takes ``--device``, ``--batch-size``, ``--num-workers``, ``--on-error`` and ``--client``.
+One definition per option, so ``-l`` is ``--layers`` on every command, and every command that extracts
+features takes ``--device``, ``--batch-size``, ``--num-workers``, ``--on-error`` and ``--client``. The flags
+use the Python API's names (``--backbone`` for ``backbone=``, ``--views`` for ``views=``); 0.1's flags still
+work with a warning (:mod:`deepfeat_iqa.cli._renamed`).
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ from typing import Annotated, Any
 
 import typer
 
-Model = Annotated[str, typer.Option("--model", "-m", help="Backbone (see list-backbones), e.g. resnet50; any timm name works.")]
+Backbone = Annotated[str, typer.Option("--backbone", "-m", help="Backbone (see list-backbones), e.g. resnet50; any timm name works.")]
 Layers = Annotated[
     list[str] | None,
-    typer.Option("--layer", "-l", help="Stage name (block4), module path (blocks.4) or index (-2); repeat for several (see list-layers)."),
+    typer.Option("--layers", "-l", help="Stage name (block4), module path (blocks.4) or index (-2); repeat for several (see list-layers)."),
 ]
 Weights = Annotated[str, typer.Option("--weights", "-w", help="imagenet, random, or a weights file PATH.")]
 Pooling = Annotated[str | None, typer.Option("--pooling", help="avg, max, avg+std, gridKxK or flatten (default avg).")]
-Crops = Annotated[str | None, typer.Option("--crops", help="center, resize, randomN[@seedS], grid, patches or full (default center).")]
+Views = Annotated[str | None, typer.Option("--views", help="center, resize, randomN\\[@seedS], grid, patches, full, fullN or gridN (default center).")]
 Precision = Annotated[str | None, typer.Option("--precision", help="auto, fp32 or bf16 (default auto: bf16 only where the CPU/GPU runs it natively, docs/precision.md).")]
 Store = Annotated[
     str, typer.Option("--store", help="Feature store directory or fsspec URL; 'cache' is the user cache, 'none' caches nothing.")
@@ -50,16 +52,16 @@ def client_arg(client: str | None) -> str | None:
 
 
 def layer_arg(text: str) -> str | int:
-    """``-2`` on the command line is a stage index, as ``layer=-2`` is in Python."""
+    """``-2`` on the command line is a stage index, as ``layers=-2`` is in Python."""
     return int(text) if text.lstrip("-").isdigit() else text
 
 
 def extract_options(
-    *, pooling: str | None = None, crops: str | None = None, precision: str | None = None, store: str = "cache",
+    *, pooling: str | None = None, views: str | None = None, precision: str | None = None, store: str = "cache",
     device: str | None = None, batch_size: int | None = None, num_workers: int | None = None, on_error: str = "raise", client: str | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of ``extract`` the user gave; the library's own defaults apply to the rest."""
-    given = {"pooling": pooling, "crops": crops, "precision": precision, "device": device, "num_workers": num_workers,
+    given = {"pooling": pooling, "views": views, "precision": precision, "device": device, "num_workers": num_workers,
              "batch_size": batch_size, "client": client_arg(client)}  # fmt: skip
     return {k: v for k, v in given.items() if v is not None} | {"store": store_arg(store), "on_error": on_error}
 

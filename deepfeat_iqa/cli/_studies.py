@@ -13,7 +13,7 @@ from deepfeat_iqa.cli._options import Client, client_arg
 RootOption = Annotated[list[str], typer.Option("--root", help="NAME=DIR: where dataset NAME of the file lives; repeat per dataset.")]
 SmokeOption = Annotated[bool, typer.Option("--smoke", help="Offline check: synthetic sets from pristine photos, random weights except EfficientNet-Lite.")]
 ReferencesOption = Annotated[Path | None, typer.Option("--references", help="Pristine photos for --smoke (default $DEEPFEAT_IQA_PRISTINE, shared/data/pristine, or bundled photos).")]
-ModelsOption = Annotated[str | None, typer.Option("--models", help="Comma-separated backbones replacing the file's (e.g. to smoke-test a subset).")]
+BackbonesOption = Annotated[str | None, typer.Option("--backbones", help="Comma-separated backbones replacing the file's (e.g. to smoke-test a subset).")]
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for <name>.md, <name>.json, <name>.png and <name>.html (heatmap with its tables).")]
 ResultsOption = Annotated[Path | None, typer.Option("--results", help="SQLite results store (default <out>/<name>.db); rerun to resume.")]
 StoreOption = Annotated[str, typer.Option("--store", help="Feature store directory; 'cache' is the user cache.")]
@@ -23,7 +23,7 @@ DryOption = Annotated[bool, typer.Option("--dry-run", help="Validate the file an
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 
-def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path | None, models: str | None, out: Path,
+def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path | None, backbones: str | None, out: Path,
          results: Path | None, store: str, n_jobs: int, extend: bool, dry_run: bool, quiet: bool, client: str | None = None) -> None:  # fmt: skip
     from deepfeat_iqa.errors import DeepfeatError
     from deepfeat_iqa.studies._experiments import (
@@ -38,8 +38,8 @@ def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path 
         experiment = load_experiment(file)
         if experiment.kind != kind:
             raise typer.BadParameter(f"{file} is a {experiment.kind} experiment; run it with `deepfeat-iqa {experiment.kind} {file}`.")
-        override = [m.strip() for m in models.split(",") if m.strip()] if models else None
-        settings = validate(experiment, parse_roots(roots or []), smoke=smoke, models_override=override)
+        override = [b.strip() for b in backbones.split(",") if b.strip()] if backbones else None
+        settings = validate(experiment, parse_roots(roots or []), smoke=smoke, backbones_override=override)
         if client_arg(client) is not None:  # before the datasets are built: an unreachable scheduler fails now
             from deepfeat_iqa.runtime.cluster import check_reachable
 
@@ -73,7 +73,7 @@ def sweep(
     root: RootOption = None,
     smoke: SmokeOption = False,
     references: ReferencesOption = None,
-    models: ModelsOption = None,
+    backbones: BackbonesOption = None,
     out: OutOption = Path("results"),
     results: ResultsOption = None,
     store: StoreOption = "cache",
@@ -84,7 +84,7 @@ def sweep(
     client: Client = None,
 ) -> None:
     """Run a sweep experiment: backbones x layers x heads, cached cell by cell (a rerun resumes)."""
-    _run("sweep", file, root, smoke, references, models, out, results, store, n_jobs, extend, dry_run, quiet, client)
+    _run("sweep", file, root, smoke, references, backbones, out, results, store, n_jobs, extend, dry_run, quiet, client)
 
 
 @app.command()
@@ -93,7 +93,7 @@ def cross(
     root: RootOption = None,
     smoke: SmokeOption = False,
     references: ReferencesOption = None,
-    models: ModelsOption = None,
+    backbones: BackbonesOption = None,
     out: OutOption = Path("results"),
     store: StoreOption = "cache",
     dry_run: DryOption = False,
@@ -101,4 +101,4 @@ def cross(
     client: Client = None,
 ) -> None:
     """Run a cross-dataset experiment: train on each database (or union), test on every other."""
-    _run("cross", file, root, smoke, references, models, out, None, store, 1, False, dry_run, quiet, client)
+    _run("cross", file, root, smoke, references, backbones, out, None, store, 1, False, dry_run, quiet, client)

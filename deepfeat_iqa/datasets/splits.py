@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, KFold
 
 from deepfeat_iqa.datasets._dataset import Dataset, Scale
+from deepfeat_iqa._moved import renamed_keywords
 from deepfeat_iqa.errors import ConfigError, DataError
 
 By = Literal["group"] | None
@@ -71,8 +72,9 @@ def _sorted(train: np.ndarray, test: np.ndarray) -> Split:
     return Split(np.sort(train).astype(np.int64), np.sort(test).astype(np.int64))
 
 
-def repeated(ds: Any, n: int = 10, test_size: float = 0.2, seed: int = 0, by: By = "group") -> list[Split]:
-    """``n`` random train/test splits, content-separated by default, reproducible from ``seed``.
+@renamed_keywords(n="n_splits")
+def repeated(ds: Any, n_splits: int = 10, test_size: float = 0.2, seed: int = 0, by: By = "group") -> list[Split]:
+    """``n_splits`` random train/test splits, content-separated by default, reproducible from ``seed``.
 
     The papers report the mean (and spread) over such repeats: 10 in seed 003, five 80/20 sessions in
     seed 001. ``test_size`` is the fraction of groups, so with uneven groups the image fraction varies.
@@ -81,8 +83,8 @@ def repeated(ds: Any, n: int = 10, test_size: float = 0.2, seed: int = 0, by: By
     ----------
     ds:
         A Dataset, or anything with ``__len__`` and ``group_ids``.
-    n:
-        Number of splits.
+    n_splits:
+        Number of splits (scikit-learn's name, as in ``GroupShuffleSplit``; 0.1 called it ``n=``).
     test_size:
         Fraction in (0, 1) of groups (or of images when ``by=None``) held out for testing.
     seed:
@@ -93,14 +95,14 @@ def repeated(ds: Any, n: int = 10, test_size: float = 0.2, seed: int = 0, by: By
     Examples
     --------
     >>> ds = Dataset(ids=list("abcdefghij"), paths=list("abcdefghij"), groups=[0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
-    >>> [len(s.test) for s in repeated(ds, n=3, test_size=0.2)]
+    >>> [len(s.test) for s in repeated(ds, n_splits=3, test_size=0.2)]
     [2, 2, 2]
     """
-    if not (isinstance(n, (int, np.integer)) and n >= 1):
-        raise ConfigError(f"n must be a positive number of repeats; got {n!r}.")
+    if not (isinstance(n_splits, (int, np.integer)) and n_splits >= 1):
+        raise ConfigError(f"n_splits must be a positive number of splits; got {n_splits!r}.")
     groups = _group_labels(ds, by)
     _check_test_size(test_size, groups, by)
-    splitter = GroupShuffleSplit(n_splits=int(n), test_size=test_size, random_state=seed)
+    splitter = GroupShuffleSplit(n_splits=int(n_splits), test_size=test_size, random_state=seed)
     return [_sorted(train, test) for train, test in splitter.split(np.zeros(len(groups)), groups=groups)]
 
 
@@ -114,29 +116,32 @@ def train_test(ds: Any, test_size: float = 0.2, seed: int = 0, by: By = "group")
     >>> len(split.train), len(split.test)
     (4, 2)
     """
-    return repeated(ds, n=1, test_size=test_size, seed=seed, by=by)[0]
+    return repeated(ds, n_splits=1, test_size=test_size, seed=seed, by=by)[0]
 
 
-def kfold(ds: Any, k: int = 5, by: By = "group", seed: int = 0) -> list[Split]:
-    """Shuffled k-fold: every row is tested exactly once, groups never cross folds.
+@renamed_keywords(k="n_splits")
+def kfold(ds: Any, n_splits: int = 5, by: By = "group", seed: int = 0) -> list[Split]:
+    """Shuffled ``n_splits``-fold: every row is tested exactly once, groups never cross folds.
+
+    5 folds by default, as scikit-learn's ``KFold``; 0.1 called the count ``k=``.
 
     Examples
     --------
     >>> ds = Dataset(ids=list("abcdef"), paths=list("abcdef"), groups=[0, 0, 1, 1, 2, 2])
-    >>> sorted(int(i) for s in kfold(ds, k=3) for i in s.test)
+    >>> sorted(int(i) for s in kfold(ds, n_splits=3) for i in s.test)
     [0, 1, 2, 3, 4, 5]
     """
-    if not (isinstance(k, (int, np.integer)) and k >= 2):
-        raise ConfigError(f"k must be an integer of at least 2; got {k!r}.")
+    if not (isinstance(n_splits, (int, np.integer)) and n_splits >= 2):
+        raise ConfigError(f"n_splits must be an integer of at least 2 folds; got {n_splits!r}.")
     groups = _group_labels(ds, by)
     n_groups = np.unique(groups).size
-    if n_groups < k:
+    if n_groups < n_splits:
         unit = "content groups" if by == "group" else "images"
-        raise DataError(f"Only {n_groups} {unit} exist, fewer than k={k} folds; use a smaller k.")
+        raise DataError(f"Only {n_groups} {unit} exist, fewer than n_splits={n_splits} folds; use fewer folds.")
     if by is None:
-        folds = KFold(n_splits=int(k), shuffle=True, random_state=seed).split(groups)
+        folds = KFold(n_splits=int(n_splits), shuffle=True, random_state=seed).split(groups)
     else:
-        folds = GroupKFold(n_splits=int(k), shuffle=True, random_state=seed).split(groups, groups=groups)
+        folds = GroupKFold(n_splits=int(n_splits), shuffle=True, random_state=seed).split(groups, groups=groups)
     return [_sorted(train, test) for train, test in folds]
 
 

@@ -22,6 +22,7 @@ from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DataError, unknown_name_error
 from deepfeat_iqa.evaluation.results import Comparison, EvaluationResult, split_signature
 from deepfeat_iqa.runtime.threads import for_rows
+from deepfeat_iqa._moved import renamed_keywords
 
 logger = logging.getLogger(__name__)
 
@@ -30,21 +31,23 @@ PROTOCOLS = ("repeated", "kfold", "official")
 #: interval of 0.06-0.78 (Fisher z), too wide to rank heads.
 MIN_TEST_IMAGES = 20
 #: What evaluate() does when these split settings are not given (None means "not given").
-_SPLIT_DEFAULTS = {"n": 10, "by": "group", "seed": 0}
-#: Keywords users reach for that evaluate() spells differently.
-_ALIASES = {"repeats": "n", "n_repeats": "n", "n_splits": "n", "folds": "n", "k": "n", "random_state": "seed",
+#: ``n_splits=None`` is the split function's own default (10 repeated splits, 5 folds: ``datasets.splits``).
+_SPLIT_DEFAULTS = {"n_splits": None, "by": "group", "seed": 0}
+#: Keywords users reach for that evaluate() spells differently (``n=``, the 0.1 name, still works with a warning).
+_ALIASES = {"repeats": "n_splits", "n_repeats": "n_splits", "folds": "n_splits", "k": "n_splits", "random_state": "seed",
             "test_fraction": "test_size", "group": "by", "groups": "by", "layer": "layers"}  # fmt: skip
 _UNSET: Any = object()
 # "repeated-80-20" spells the train/test percentages the papers use; it sets test_size.
 _REPEATED_PERCENT = re.compile(r"repeated-(\d+)-(\d+)")
 
 
+@renamed_keywords(n="n_splits")
 def evaluate(
     features: Inputs,
     head: HeadSpec | None = None,
     *,
     protocol: str | None = None,
-    n: int | None = None,
+    n_splits: int | None = None,
     test_size: float | None = None,
     by: str | None = _UNSET,
     seed: int | None = None,
@@ -66,12 +69,13 @@ def evaluate(
         Registry name (``"gpr"``, ``"svr"``, ``"mlp"``, ``"spaq-bl"``, ``"combination"``, ...) or an unfitted estimator, cloned per split;
         ``None``: ``"gpr"`` for features, the recommended ``"combination"`` for a Dataset of photos.
     protocol:
-        ``"repeated"`` (default: ``n`` random content-separated splits, ``test_size`` held out),
-        ``"repeated-80-20"`` (the same, with the percentages spelled out), ``"kfold"`` (``n`` folds) or
+        ``"repeated"`` (default: ``n_splits`` random content-separated splits, ``test_size`` held out),
+        ``"repeated-80-20"`` (the same, with the percentages spelled out), ``"kfold"`` (``n_splits`` folds) or
         ``"official"`` (the publisher's split). Leave it out when passing ``splits``.
-    n:
-        Number of repeated splits, or of folds for ``"kfold"`` (10 when not given). ``"official"`` and
-        explicit ``splits`` fix their own splits, so ``n``, ``by`` and ``seed`` are refused with them.
+    n_splits:
+        Number of repeated splits, or of folds for ``"kfold"``; when not given, the split function's own
+        default (10 repeated splits, 5 folds, as :mod:`deepfeat_iqa.datasets.splits`). ``"official"`` and
+        explicit ``splits`` fix their own splits, so ``n_splits``, ``by`` and ``seed`` are refused with them.
     test_size:
         Fraction of groups held out per repeated split (0.2 when not given).
     by:
@@ -90,7 +94,7 @@ def evaluate(
         Show progress over splits: a bar on a terminal, else a log line per stage (``deepfeat_iqa.progress``).
     **head_options:
         Passed to the head's constructor. A keyword that is neither evaluate's nor the head's raises a
-        ConfigError naming the parameter it most likely meant (``repeats=`` -> ``n=``).
+        ConfigError naming the parameter it most likely meant (``repeats=`` -> ``n_splits=``).
 
     Returns
     -------
@@ -105,7 +109,7 @@ def evaluate(
 
     Examples
     --------
-    >>> result = dfi.evaluate(feats, head="svr", protocol="repeated", n=10)  # doctest: +SKIP
+    >>> result = dfi.evaluate(feats, head="svr", protocol="repeated", n_splits=10)  # doctest: +SKIP
     >>> result.summary()                                                     # doctest: +SKIP
     """
     head = default_head(features) if head is None else head
@@ -115,7 +119,7 @@ def evaluate(
     y = labels(lf.dataset)
     if hasattr(template, "prefetch"):  # a head that extracts its own inputs does so once, not once per split
         template.prefetch(lf.dataset)
-    given = {name: value for name, value in (("n", n), ("by", by), ("seed", seed)) if value is not None and value is not _UNSET}
+    given = {name: value for name, value in (("n_splits", n_splits), ("by", by), ("seed", seed)) if value is not None and value is not _UNSET}
     if by is None:
         given["by"] = None
     if splits is not None:
@@ -127,10 +131,10 @@ def evaluate(
         if protocol == "official":
             _refuse_split_settings("protocol='official'", given, None)
         settings = {**_SPLIT_DEFAULTS, **given}
-        n, by, seed = settings["n"], settings["by"], settings["seed"]
-        protocol, chosen, test_size = _protocol_splits(lf.dataset, protocol or "repeated", n=n, test_size=test_size, by=by, seed=seed)
+        n_splits, by, seed = settings["n_splits"], settings["by"], settings["seed"]
+        protocol, chosen, test_size = _protocol_splits(lf.dataset, protocol or "repeated", n_splits=n_splits, test_size=test_size, by=by, seed=seed)
     if protocol in ("official", "explicit"):
-        n, by, seed = None, None, None
+        n_splits, by, seed = None, None, None
     _check_splits(chosen, len(lf))
     _warn_small_tests([np.asarray(split.test).size for split in chosen])
     X = lf.X  # noqa: N806 - read once (a zarr-backed store is not re-read per split)
@@ -264,7 +268,7 @@ def compare(result_a: EvaluationResult, result_b: EvaluationResult, metric: str 
         raise DataError(
             f"The results were computed on different splits ({len(result_a.signatures)} vs {len(result_b.signatures)} "
             f"splits, {differing} of the shared positions differ); a paired test needs the same splits. "
-            "Evaluate both with the same dataset, protocol, n, test_size and seed (or the same splits=)."
+            "Evaluate both with the same dataset, protocol, n_splits, test_size and seed (or the same splits=)."
         )
     lower_is_better = metric.startswith("rmse")
     a = result_a.per_split[metric].to_numpy()
@@ -288,10 +292,12 @@ def compare(result_a: EvaluationResult, result_b: EvaluationResult, metric: str 
 
 
 def _protocol_splits(
-    ds: Dataset, protocol: str, *, n: int, test_size: float | None, by: str | None, seed: int
+    ds: Dataset, protocol: str, *, n_splits: int | None, test_size: float | None, by: str | None, seed: int
 ) -> tuple[str, list, float | None]:
     """Resolve a protocol name to the name to record, its splits and the test fraction it used."""
     from deepfeat_iqa.datasets import splits as sp
+
+    count = {} if n_splits is None else {"n_splits": n_splits}  # None: the split function's own default
 
     percent = _REPEATED_PERCENT.fullmatch(protocol)
     if percent:
@@ -300,14 +306,14 @@ def _protocol_splits(
             raise ConfigError(f"Protocol {protocol!r}: the train and test percentages must add up to 100.")
         if test_size is not None and not np.isclose(test_size, test_pct / 100):
             raise ConfigError(f"Protocol {protocol!r} says test_size={test_pct / 100}, but test_size={test_size} was given; pass one.")
-        return protocol, sp.repeated(ds, n=n, test_size=test_pct / 100, seed=seed, by=by), test_pct / 100
+        return protocol, sp.repeated(ds, **count, test_size=test_pct / 100, seed=seed, by=by), test_pct / 100
     if protocol == "repeated":
         test_size = 0.2 if test_size is None else test_size
-        return protocol, sp.repeated(ds, n=n, test_size=test_size, seed=seed, by=by), test_size
+        return protocol, sp.repeated(ds, **count, test_size=test_size, seed=seed, by=by), test_size
     if test_size is not None:
         raise ConfigError(f"test_size applies to repeated splits only; protocol {protocol!r} fixes its own test sets.")
     if protocol == "kfold":
-        return protocol, sp.kfold(ds, k=n, by=by, seed=seed), None
+        return protocol, sp.kfold(ds, **count, by=by, seed=seed), None
     if protocol == "official":
         return protocol, [sp.official(ds)], None
     raise unknown_name_error("protocol", protocol, [*PROTOCOLS, "repeated-80-20"])
@@ -321,7 +327,7 @@ def _refuse_split_settings(what: str, given: dict[str, Any], test_size: float | 
         shown = ", ".join(f"{name}={value!r}" for name, value in given.items())
         raise ConfigError(
             f"{what} fixes its own split, so {shown} would be ignored. Drop {', '.join(f'{k}=' for k in given)}, "
-            "or use protocol='repeated' (n random content-separated splits, seed=, test_size=) or protocol='kfold' (n folds)."
+            "or use protocol='repeated' (n_splits random content-separated splits, seed=, test_size=) or protocol='kfold' (n_splits folds)."
         )
 
 
@@ -341,7 +347,7 @@ def _warn_small_tests(sizes: list[int]) -> None:
 def _check_splits(chosen: list, n_rows: int) -> None:
     """Refuse empty, out-of-range or leaking splits before any head is fitted."""
     if not chosen:
-        raise ConfigError("No splits to evaluate on; pass n >= 1 or a non-empty splits= list.")
+        raise ConfigError("No splits to evaluate on; pass n_splits >= 1 or a non-empty splits= list.")
     for i, split in enumerate(chosen):
         train, test = np.asarray(split.train), np.asarray(split.test)
         if train.size == 0 or test.size == 0:

@@ -50,7 +50,7 @@ class EvaluationResult:
 
     Examples
     --------
-    >>> result = dfi.evaluate(feats, head="svr", n=10)  # doctest: +SKIP
+    >>> result = dfi.evaluate(feats, head="svr", n_splits=10)  # doctest: +SKIP
     >>> print(result.summary())                         # doctest: +SKIP
     SROCC 0.912 ± 0.012 | PLCC 0.930 ± 0.010 | KROCC 0.745 ± 0.015 | RMSE 0.311 ± 0.020  (svr, resnet50/layer3, 10 splits)
     """

@@ -29,6 +29,7 @@ from deepfeat_iqa.extraction._plan import (
     probe_dims,
 )
 from deepfeat_iqa.runtime.progress import Progress
+from deepfeat_iqa._moved import renamed_keywords
 from deepfeat_iqa.backbones import DEFAULT_BACKBONE, memory_state_dict, resolve_layers, weights_fingerprint
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DataError, Interrupted, StoreError
@@ -72,13 +73,14 @@ def as_dataset(images: Dataset | str | os.PathLike[str] | Sequence[str | os.Path
     return Dataset.from_paths(paths)
 
 
+@renamed_keywords(model="backbone", layer="layers", crops="views")
 def extract(
     images: Dataset | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    model: str = DEFAULT_BACKBONE,
-    layer: str | int | Sequence[str | int] | None = None,
+    backbone: str = DEFAULT_BACKBONE,
+    layers: str | int | Sequence[str | int] | None = None,
     *,
     pooling: str = "avg",
-    crops: str = "center",
+    views: str = "center",
     weights: Any = "imagenet",
     store: str | os.PathLike[str] | FeatureStore | None = DEFAULT_STORE,
     batch_size: int | None = None,
@@ -98,17 +100,19 @@ def extract(
     ----------
     images:
         A :class:`~deepfeat_iqa.datasets.Dataset`, a folder (searched recursively), or a list of paths.
-    model:
+    backbone:
         Backbone name; the default ``"efficientnet_lite0"`` has offline ImageNet weights (the ``lite-weights``
         extra). ``"resnet50"`` or any registered or timm name also works; see ``list_backbones()``.
-    layer:
+        (0.1 called it ``model=``; that still works, with a ``FutureWarning``, as do ``layer=`` and ``crops=``.)
+    layers:
         Layer name, index or module path, or a list of them, all taken from one forward pass;
-        ``None`` is the backbone's default layer. See ``list_layers(model)``.
+        ``None`` is the backbone's default layer. See ``list_layers(backbone)``.
     pooling:
         ``"avg"``, ``"max"``, ``"avg+std"``, ``"gridKxK"`` or ``"flatten"`` (see :mod:`deepfeat_iqa.extraction.pooling`).
-    crops:
+    views:
         View protocol: ``"center"``, ``"resize"``, ``"randomN"``, ``"randomN@seedS"``, ``"grid"``, ``"patches"``,
-        ``"full"`` (see :mod:`deepfeat_iqa.inputs.views`).
+        ``"full"``, and ``"fullN"``/``"gridN"`` (the photo shrunk to short side N first; see
+        :mod:`deepfeat_iqa.inputs.views`).
     weights:
         ``"imagenet"``, ``"random"`` (seeded by ``seed``), a weights file, or in-memory weights: what
         :func:`deepfeat_iqa.finetune` returns, an ``nn.Module`` or a state dict; the store keys features
@@ -125,8 +129,9 @@ def extract(
     device:
         ``"cpu"``, ``"cuda"``, ...; ``None`` (or ``"auto"``) picks CUDA when available.
     precision:
-        ``"auto"`` (bf16 on the CPU and on GPUs that have it, else fp16), ``"fp32"``, ``"bf16"`` or
-        ``"fp16"`` (CUDA only); autocast + channels_last. The resolved value is part of the feature key.
+        ``"auto"`` (bf16 where the CPU or GPU runs it natively, else fp32; fp16 on GPUs without bf16; see
+        docs/precision.md), ``"fp32"``, ``"bf16"`` or ``"fp16"`` (CUDA only); autocast + channels_last. The
+        resolved value is part of the feature key.
     dtype:
         Storage dtype: ``"auto"`` (float16 above 4096 dims, else float32), ``"float16"`` or ``"float32"``.
     seed:
@@ -153,7 +158,7 @@ def extract(
 
     Examples
     --------
-    >>> feats = extract("photos/", model="resnet18", layer=["layer3", "layer4"], weights="random")  # doctest: +SKIP
+    >>> feats = extract("photos/", backbone="resnet18", layers=["layer3", "layer4"], weights="random")  # doctest: +SKIP
     >>> feats["layer4"].X.shape  # doctest: +SKIP
     (5, 512)
     """
@@ -176,18 +181,18 @@ def extract(
             "torch.save(module.state_dict(), path)) and pass weights=path."
         )
     # In-memory weights are cached under their fingerprint, which the plan carries to extract_block.
-    loaded = load_backbone(model, weights, int(seed), dev)
+    loaded = load_backbone(backbone, weights, int(seed), dev)
     config = loaded.config
-    names = _layer_names(layer)
+    names = _layer_names(layers)
     paths = resolve_layers(loaded, None if names == [None] else names)
-    view = make_view(crops, int(seed), loaded)
+    view = make_view(views, int(seed), loaded)
     if view.name == "full" and pool.name == "flatten":
-        raise ConfigError("pooling='flatten' needs crops of one size; crops='full' keeps each image's size. Use 'avg' or 'gridKxK'.")
+        raise ConfigError("pooling='flatten' needs crops of one size; views='full' keeps each image's size. Use 'avg' or 'gridKxK'.")
 
     # 1. plan: index the files, create every array (one writer), find the rows still to do
     backend = _open_store(store)
     key, _ = backend.sync_index(dataset)
-    targets = make_targets(dataset, model, loaded, names, paths, pool.spec, view, precision, key)
+    targets = make_targets(dataset, backbone, loaded, names, paths, pool.spec, view, precision, key)
 
     def widths() -> dict[str, int]:
         return probe_dims(prepare_model(loaded.model, precision), tuple(config.input_size), paths, pool, precision, dev)
@@ -197,8 +202,8 @@ def extract(
         for array in arrays.values():
             heal_logged(array.group)
     plan = ExtractionPlan(
-        store_url=backend.url, ids=tuple(dataset.ids), paths=tuple(str(p) for p in dataset.paths), model=model,
-        weights=weights_fingerprint(weights), seed=int(seed), device=None if device is None else str(device), crops=crops, pooling=pool.spec,
+        store_url=backend.url, ids=tuple(dataset.ids), paths=tuple(str(p) for p in dataset.paths), model=backbone,
+        weights=weights_fingerprint(weights), seed=int(seed), device=None if device is None else str(device), crops=views, pooling=pool.spec,
         precision=precision, batch_size=int(batch_size), on_error=on_error, targets=tuple(targets),
         block_rows=block_rows_for(arrays, len(dataset)),
     )  # fmt: skip
@@ -206,8 +211,8 @@ def extract(
 
     # 2. blocks: here, or one Dask task per block
     if pending.size:
-        log.info("Extracting %d of %d images (%s, %s, %s, %s).", pending.size, len(dataset), model, view.spec, pool.spec, precision)
-        with Progress(int(pending.size), f"extract {model} {view.spec}", "img", enabled=progress) as bar:
+        log.info("Extracting %d of %d images (%s, %s, %s, %s).", pending.size, len(dataset), backbone, view.spec, pool.spec, precision)
+        with Progress(int(pending.size), f"extract {backbone} {view.spec}", "img", enabled=progress) as bar:
             try:
                 if client is not None:
                     from deepfeat_iqa.extraction._dask import run_blocks
@@ -264,13 +269,13 @@ def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
         raise ConfigError(f"{name}={value!r} is not one of {', '.join(repr(a) for a in allowed)}.")
 
 
-def _layer_names(layer: str | int | Sequence[str | int] | None) -> list[Any]:
+def _layer_names(layers: str | int | Sequence[str | int] | None) -> list[Any]:
     """The requested layers in order, duplicates dropped; ``[None]`` for the default layer."""
-    if layer is None or isinstance(layer, (str, int)):
-        return [layer]
-    names = list(dict.fromkeys(layer))
+    if layers is None or isinstance(layers, (str, int)):
+        return [layers]
+    names = list(dict.fromkeys(layers))
     if not names:
-        raise ConfigError("layer=[] names no layer; pass None for the backbone's default layer.")
+        raise ConfigError("layers=[] names no layer; pass None for the backbone's default layer.")
     return names
 
 

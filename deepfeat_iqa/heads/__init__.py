@@ -20,6 +20,7 @@ from typing import Any
 
 from sklearn.base import BaseEstimator, clone
 
+from deepfeat_iqa._moved import renamed
 from deepfeat_iqa.errors import ConfigError, unknown_parameter_error
 from deepfeat_iqa.heads._state import StateMixin, qualified_name, register_module_type, register_state_type
 from deepfeat_iqa.registry import Registry
@@ -137,6 +138,9 @@ def make_head(spec: str | BaseEstimator, **options: Any) -> BaseEstimator:
             f"head must be a registered name (see dfi.heads.list_heads()) or a scikit-learn style estimator "
             f"with fit, predict and get_params; got {type(spec).__name__}."
         )
+    renames = getattr(type(estimator), "RENAMED_OPTIONS", {})
+    if renames.keys() & options.keys():  # 0.1 spellings (an image head's crop=): warn, then use the new name
+        options = renamed(type(estimator).__name__, options, renames)
     valid = estimator.get_params(deep=False)
     unknown = sorted(set(options) - set(valid))
     if unknown:

@@ -72,7 +72,7 @@ def as_layer_features(features: Features, layers: Sequence[str] | None = None) -
     if isinstance(features, Dataset):
         raise ConfigError(
             f"This head learns from features, but a Dataset ({features.name!r}) was given; run "
-            "dfi.extract(dataset, model=...) first and pass its result, or pick an image head "
+            "dfi.extract(dataset, backbone=...) first and pass its result, or pick an image head "
             "(e.g. head='spaq-bl') that trains on the images themselves."
         )
     raise ConfigError(

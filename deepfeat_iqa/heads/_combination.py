@@ -299,8 +299,8 @@ class Combination(StateMixin, RegressorMixin, BaseEstimator):
         if token in _MEMO_KEYS and all(row is not None for row in cached):
             made, blocks = _MEMO_KEYS[token]
         else:
-            feats = extract(dataset, model=member.backbone, layer=list(member.layers), pooling=member.pooling,
-                            crops=member.views, weights=member.weights, precision=precision, device=self.device,
+            feats = extract(dataset, backbone=member.backbone, layers=list(member.layers), pooling=member.pooling,
+                            views=member.views, weights=member.weights, precision=precision, device=self.device,
                             batch_size=self.batch_size, store=self.store, progress=False)  # fmt: skip
             lf = feats.concat(list(member.layers)) if len(member.layers) > 1 else feats[member.layers[0]]
             cached = list(np.asarray(lf.X, dtype=np.float32))

@@ -118,6 +118,11 @@ def decode(node: Any, arrays: dict[str, np.ndarray]) -> Any:
 def restore_object(cls: type, attributes: dict[str, Any]) -> Any:
     """An instance of ``cls`` with ``attributes``, created without ``__init__`` (as unpickling does)."""
     obj = cls.__new__(cls)
+    # options renamed since the file was written (an image head's 0.1 ``crop`` is ``crop_size`` now)
+    for old, new in getattr(cls, "RENAMED_OPTIONS", {}).items():
+        if old in attributes and new not in attributes:
+            attributes = {**attributes, new: attributes[old]}
+            del attributes[old]
     obj.__dict__.update(attributes)  # bypasses frozen dataclasses' __setattr__, as pickle does
     return obj
 

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from deepfeat_iqa.backbones import fingerprint_state_dict
+from deepfeat_iqa._moved import renamed_keywords
+from deepfeat_iqa.backbones import DEFAULT_BACKBONE, fingerprint_state_dict
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DataError
 from deepfeat_iqa.training._side_tasks import DistortionEncoder
@@ -144,18 +145,19 @@ def stage1_labels(dataset: Dataset, variant: str) -> tuple[np.ndarray | None, np
     return scores, classes, encoder
 
 
+@renamed_keywords(model="backbone", crop="crop_size")
 def pretrain(
     dataset: Dataset,
     variant: str = "multi",
     *,
-    model: str = "efficientnet_lite0",
+    backbone: str = DEFAULT_BACKBONE,
     weights: Any = "imagenet",
     epochs: int = 30,
     batch_size: int = 64,
     accumulate: int = 1,
     lr: float = 1e-5,
     trunk_lr: float = 1e-4,
-    crop: int = 224,
+    crop_size: int = 224,
     resize: int | None = STAGE1_RESIZE,
     precision: str = "auto",
     exclude: Dataset | Iterable[Dataset] = (),
@@ -177,7 +179,7 @@ def pretrain(
     variant:
         ``"multi"`` (seed 002: ``L = L_s + L_c``), ``"reg"`` (pseudo-MOS only, L1), ``"cls"`` (type/level
         only: softmax cross-entropy for one class per image, BCE for multi-hot authentic labels).
-    model, weights:
+    backbone, weights:
         The backbone and its starting weights (seed 002: ImageNet ResNet-50; default EfficientNet-Lite0).
     epochs, batch_size, accumulate:
         Seed 002: 30 epochs, mini-batch 256 (e.g. ``batch_size=64, accumulate=4``).
@@ -185,8 +187,8 @@ def pretrain(
         Adam learning rates of the two FC branches and of the backbone. Seed 002: backbone 1e-4;
         classification FCs 1e-5 (synthetic) or 1e-4 (authentic); regression FCs 1e-6. The engine has one
         rate for everything outside the trunk, so both branches share ``lr`` (default 1e-5).
-    crop, resize:
-        One random ``crop`` per image per epoch, after resizing the short side to ``resize`` (seed 002
+    crop_size, resize:
+        One random ``crop_size`` crop per image per epoch, after resizing the short side to ``resize`` (seed 002
         scales to 256 x 256; we keep the aspect ratio).
     exclude:
         Datasets (e.g. the target's test split) whose content groups must not be among the pretraining
@@ -220,13 +222,14 @@ def pretrain(
     )  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        trunk, loaded, dims = build_trunk(model, weights, None, seed)
+        trunk, loaded, dims = build_trunk(backbone, weights, None, seed)
         net = QualityAwareNet(trunk, sum(dims), variant, n_classes=len(encoder.classes) if encoder else 0)
     config = loaded.config
-    geometry = Geometry((crop, crop), config.crop_pct, config.interpolation)
+    geometry = Geometry((crop_size, crop_size), config.crop_pct, config.interpolation)
     pipeline = Pipeline(geometry, Normalize(tuple(config.mean), tuple(config.std)), resize)
-    record = {"stage": "pretrain", "variant": variant, "model": model, "weights": loaded.weights_sha256,
-              "crop": crop, "resize": resize, "ids": dataset.fingerprint()}  # fmt: skip
+    # checkpoint record: keys as 0.1 wrote them, so its checkpoints still resume
+    record = {"stage": "pretrain", "variant": variant, "model": backbone, "weights": loaded.weights_sha256,
+              "crop": crop_size, "resize": resize, "ids": dataset.fingerprint()}  # fmt: skip
     outcome = fit_network(
         net, PretrainLoss(multilabel), TrainData(list(dataset.paths), targets), None, settings=settings,
         pipeline=pipeline, val_view=parse_views("center", geometry),
@@ -234,7 +237,7 @@ def pretrain(
     )  # fmt: skip
     tensors = {k: v.detach().cpu().clone() for k, v in trunk.backbone.state_dict().items()}
     info = {
-        "dataset": dataset.name, "n_images": len(dataset), "settings": settings.to_dict(), "crop": crop, "resize": resize,
+        "dataset": dataset.name, "n_images": len(dataset), "settings": settings.to_dict(), "crop_size": crop_size, "resize": resize,
         "start_weights": loaded.weights_source, "start_fingerprint": loaded.weights_sha256,
         "classes": list(encoder.classes) if encoder else [], "multilabel": multilabel,
         "history": outcome.history, "precision": outcome.precision,

@@ -25,13 +25,16 @@ class Protocol:
     """How every cell of a sweep is evaluated (the arguments of :func:`deepfeat_iqa.evaluate`)."""
 
     protocol: str = "repeated"
-    n: int = 10
+    n_splits: int = 10
     test_size: float | None = None
     by: str | None = "group"
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record results stores keep; ``n_splits`` is stored as ``n``, its 0.1 name, so cell ids stay."""
+        record = asdict(self)
+        record["n"] = record.pop("n_splits")
+        return record
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Cell:
         """Everything hashed: what decides the cell's numbers (labels for display left out)."""
         record = asdict(self)
         record.pop("layer_label")
+        record["protocol"] = self.protocol.to_dict()
         record["head_options"] = [list(option) for option in self.head_options]
         return record
 

@@ -21,6 +21,7 @@ from deepfeat_iqa.datasets import Dataset, Scale
 from deepfeat_iqa.errors import ConfigError, DataError
 from deepfeat_iqa.features._sets import LayerFeatures
 from deepfeat_iqa.evaluation.results import METRICS, EvaluationResult, _finite
+from deepfeat_iqa._moved import renamed_keywords
 from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE
 
 
@@ -131,14 +132,15 @@ def union_features(name: str, members: dict[str, LayerFeatures]) -> LayerFeature
     return LayerFeatures(key=key, per_view=per_view, dataset=dataset, blocks=blocks)
 
 
+@renamed_keywords(model="backbone", layer="layers", crops="views")
 def cross(
     datasets: Mapping[str, Dataset | Features],
     head: Any = "gpr",
     *,
-    model: str = DEFAULT_BACKBONE,
-    layer: str | Sequence[str] | None = None,
+    backbone: str = DEFAULT_BACKBONE,
+    layers: str | Sequence[str] | None = None,
     pooling: str = "avg",
-    crops: str = "center",
+    views: str = "center",
     weights: str = "imagenet",
     unions: Mapping[str, Sequence[str]] | None = None,
     train: Sequence[str] | None = None,
@@ -155,12 +157,12 @@ def cross(
     Parameters
     ----------
     datasets:
-        Name -> Dataset (features are extracted with ``model``/``layer``/... through the store) or
+        Name -> Dataset (features are extracted with ``backbone``/``layers``/... through the store) or
         name -> features already extracted (a FeatureSet or LayerFeatures; all of one kind).
     head, **head_options:
         The head, as in :func:`deepfeat_iqa.evaluate`.
-    model, layer, pooling, crops, weights, store, seed, precision:
-        How features are extracted from Datasets (see :func:`deepfeat_iqa.extract`); a list ``layer``
+    backbone, layers, pooling, views, weights, store, seed, precision:
+        How features are extracted from Datasets (see :func:`deepfeat_iqa.extract`); a list ``layers``
         concatenates layers.
     client:
         Extract on Dask, as :func:`deepfeat_iqa.extract`'s ``client=`` (connected once for every database).
@@ -205,13 +207,13 @@ def cross(
 
             raise unknown_name_error("test dataset", name, datasets)
     for name, item in datasets.items():
-        check_zscorable(name, item if isinstance(item, Dataset) else as_layer_features(item, _layers(layer, item)).dataset)
+        check_zscorable(name, item if isinstance(item, Dataset) else as_layer_features(item, _layers(layers, item)).dataset)
     from contextlib import nullcontext
 
     from deepfeat_iqa.runtime.cluster import connect
 
     with nullcontext(None) if client is None else connect(client) as live:  # one connection (or LocalCluster) for all
-        features = {name: _features(item, model=model, layer=layer, pooling=pooling, crops=crops, weights=weights,
+        features = {name: _features(item, backbone=backbone, layers=layers, pooling=pooling, views=views, weights=weights,
                                     store=store, seed=seed, precision=precision, progress=progress, client=live)
                     for name, item in datasets.items()}  # fmt: skip
     results = {}
@@ -228,23 +230,23 @@ def cross(
     return CrossStudy(results=results, unions=unions, info=info)
 
 
-def _layers(layer: str | Sequence[str] | None, item: Any) -> list[str] | None:
+def _layers(layers: str | Sequence[str] | None, item: Any) -> list[str] | None:
     from deepfeat_iqa.features._sets import FeatureSet
 
     if isinstance(item, FeatureSet) and len(item) > 1:
-        return [layer] if isinstance(layer, str) else list(layer) if layer is not None else list(item)
+        return [layers] if isinstance(layers, str) else list(layers) if layers is not None else list(item)
     return None
 
 
-def _features(item: Dataset | Features, *, model: str, layer: Any, pooling: str, crops: str, weights: str, store: Any,
+def _features(item: Dataset | Features, *, backbone: str, layers: Any, pooling: str, views: str, weights: str, store: Any,
               seed: int, precision: str | None, progress: bool, client: Any = None) -> LayerFeatures:  # fmt: skip
     """One LayerFeatures per database: extracted (via the store) from a Dataset, or the features given."""
     if not isinstance(item, Dataset):
-        return as_layer_features(item, _layers(layer, item))
+        return as_layer_features(item, _layers(layers, item))
     from deepfeat_iqa.extraction._extract import extract
 
-    names = [layer] if layer is None or isinstance(layer, str) else list(layer)
-    feats = extract(item, model=model, layer=names if names != [None] else None, pooling=pooling, crops=crops,
+    names = [layers] if layers is None or isinstance(layers, str) else list(layers)
+    feats = extract(item, backbone=backbone, layers=names if names != [None] else None, pooling=pooling, views=views,
                     weights=weights, store=store, seed=seed, precision=precision or "auto", progress=progress,
                     client=client)  # fmt: skip
     lf = feats.only() if len(feats) == 1 else feats.concat()

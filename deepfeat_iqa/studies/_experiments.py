@@ -11,6 +11,7 @@ random weights: every row then says ``weights = random`` so no such number passe
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +25,16 @@ from deepfeat_iqa.errors import ConfigError, DataError, unknown_name_error
 #: Keys each section accepts (anything else is a typo, refused with the closest key).
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "experiment": ("name", "kind", "paper", "description"),
-    "sweep": ("models", "layers", "heads", "pooling", "crops", "weights", "truncate", "protocol", "n", "test_size", "by", "seed", "precision"),
-    "cross": ("model", "layer", "head", "pooling", "crops", "weights", "unions", "train", "test", "seed", "precision"),
+    "sweep": ("backbones", "layers", "heads", "pooling", "views", "weights", "truncate", "protocol", "n_splits", "test_size", "by", "seed", "precision"),
+    "cross": ("backbone", "layers", "head", "pooling", "views", "weights", "unions", "train", "test", "seed", "precision"),
     "report": ("significance", "metric", "best"),
-    "smoke": ("per_image", "max_side", "references", "n", "models"),
+    "smoke": ("per_image", "max_side", "references", "n_splits", "backbones"),
+}
+#: Keys files of 0.1 used (old -> new): read under the new name, with a FutureWarning naming the line to change.
+_RENAMED_KEYS: dict[str, dict[str, str]] = {
+    "sweep": {"models": "backbones", "crops": "views", "n": "n_splits"},
+    "cross": {"model": "backbone", "layer": "layers", "crops": "views"},
+    "smoke": {"models": "backbones", "n": "n_splits"},
 }
 KINDS = ("sweep", "cross")
 #: Environment variable naming a folder of pristine photos for smoke runs.
@@ -66,6 +73,7 @@ def load_experiment(path: str | Path) -> Experiment:
             continue
         if section not in _SECTIONS:
             raise _unknown_key(path, "section", section, [*_SECTIONS, "datasets"])
+        body = document[section] = _renamed_keys(path, section, body)
         for key in body:
             if key not in _SECTIONS[section]:
                 raise _unknown_key(path, f"key in [{section}]", key, _SECTIONS[section])
@@ -84,6 +92,19 @@ def load_experiment(path: str | Path) -> Experiment:
     )  # fmt: skip
 
 
+def _renamed_keys(path: Path, section: str, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the 0.1 keys of ``section`` under their new names (warning once per key)."""
+    out = dict(body)
+    for old, new in _RENAMED_KEYS.get(section, {}).items():
+        if old not in out:
+            continue
+        if new in out:
+            raise ConfigError(f"{path}: [{section}] has both {old} (the 0.1 name) and {new}; keep only {new}.")
+        warnings.warn(f"{path}: [{section}] {old} = ... is now {new} = ...; the old key goes in 0.3.", FutureWarning, stacklevel=3)
+        out[new] = out.pop(old)
+    return out
+
+
 def _unknown_key(path: Path, kind: str, name: str, known: Any) -> ConfigError:
     return ConfigError(f"{path}: {unknown_name_error(kind, name, known)}")
 
@@ -99,27 +120,27 @@ def parse_roots(pairs: list[str]) -> dict[str, Path]:
     return roots
 
 
-def smoke_settings(experiment: Experiment, models_override: list[str] | None = None) -> dict[str, Any]:
+def smoke_settings(experiment: Experiment, backbones_override: list[str] | None = None) -> dict[str, Any]:
     """The experiment's settings for smoke mode: offline weights where they exist, random elsewhere, few splits."""
     settings = dict(experiment.settings)
     if experiment.kind == "sweep":
-        models = models_override or experiment.smoke.get("models") or settings["models"]
-        settings["models"] = models
-        settings["weights"] = {m: ("imagenet" if m in OFFLINE_WEIGHTS else "random") for m in models}
-        settings["n"] = min(int(settings.get("n", 10)), int(experiment.smoke.get("n", SMOKE_MAX_N)))
+        backbones = backbones_override or experiment.smoke.get("backbones") or settings["backbones"]
+        settings["backbones"] = backbones
+        settings["weights"] = {b: ("imagenet" if b in OFFLINE_WEIGHTS else "random") for b in backbones}
+        settings["n_splits"] = min(int(settings.get("n_splits", 10)), int(experiment.smoke.get("n_splits", SMOKE_MAX_N)))
         if isinstance(settings.get("layers"), Mapping):
-            settings["layers"] = {m: v for m, v in settings["layers"].items() if m in models}
+            settings["layers"] = {b: v for b, v in settings["layers"].items() if b in backbones}
     else:
-        model = (models_override or experiment.smoke.get("models") or [settings.get("model", "efficientnet_lite0")])[0]
-        settings["model"] = model
-        settings["weights"] = "imagenet" if model in OFFLINE_WEIGHTS else "random"
-        if model != experiment.settings.get("model"):
-            settings.pop("layer", None)
-    settings["crops"] = "center"  # one view per image keeps smoke runs short
+        backbone = (backbones_override or experiment.smoke.get("backbones") or [settings.get("backbone", "efficientnet_lite0")])[0]
+        settings["backbone"] = backbone
+        settings["weights"] = "imagenet" if backbone in OFFLINE_WEIGHTS else "random"
+        if backbone != experiment.settings.get("backbone"):
+            settings.pop("layers", None)
+    settings["views"] = "center"  # one view per image keeps smoke runs short
     return settings
 
 
-def validate(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, models_override: list[str] | None = None) -> dict[str, Any]:
+def validate(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, backbones_override: list[str] | None = None) -> dict[str, Any]:
     """Check every name and root before any work; return the settings the run will use.
 
     Raises
@@ -146,9 +167,12 @@ def validate(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, 
                 raise DataError(f"Dataset {name!r} of {experiment.path.name} has no root; pass --root {name}=DIR (or --smoke for a synthetic run).")
             if not roots[name].is_dir():
                 raise DataError(f"Dataset {name!r}: root {str(roots[name])!r} does not exist or is not a folder; pass --root {name}=DIR.")
-    settings = smoke_settings(experiment, models_override) if smoke else dict(experiment.settings)
-    if models_override and not smoke:
-        settings["models" if experiment.kind == "sweep" else "model"] = models_override if experiment.kind == "sweep" else models_override[0]
+    settings = smoke_settings(experiment, backbones_override) if smoke else dict(experiment.settings)
+    if backbones_override and not smoke:
+        if experiment.kind == "sweep":
+            settings["backbones"] = backbones_override
+        else:
+            settings["backbone"] = backbones_override[0]
     if experiment.kind == "sweep":
         _validate_sweep(settings)
     else:
@@ -165,13 +189,13 @@ def _validate_sweep(settings: dict[str, Any]) -> None:
         layer_choices,
     )
 
-    models = as_list(settings.get("models"))
-    if not models:
-        raise ConfigError("[sweep] models is empty; name at least one backbone.")
-    for model in models:
-        check_backbone(model)
-    for model in models:
-        layer_choices(model, settings.get("layers", "stages"), settings.get("truncate"))
+    backbones = as_list(settings.get("backbones"))
+    if not backbones:
+        raise ConfigError("[sweep] backbones is empty; name at least one backbone.")
+    for backbone in backbones:
+        check_backbone(backbone)
+    for backbone in backbones:
+        layer_choices(backbone, settings.get("layers", "stages"), settings.get("truncate"))
     head_choices(settings.get("heads", ["svr"]))
     check_protocol(settings.get("protocol", "repeated"))
 
@@ -180,10 +204,10 @@ def _validate_cross(settings: dict[str, Any], datasets: Mapping[str, str]) -> No
     from deepfeat_iqa.backbones import resolve_layers
     from deepfeat_iqa.studies._plan import check_backbone, head_choices
 
-    model = settings.get("model", "efficientnet_lite0")
-    check_backbone(model)
-    layer = settings.get("layer")
-    resolve_layers(model, layer if layer is None or isinstance(layer, str) else list(layer))
+    backbone = settings.get("backbone", "efficientnet_lite0")
+    check_backbone(backbone)
+    layers = settings.get("layers")
+    resolve_layers(backbone, layers if layers is None or isinstance(layers, str) else list(layers))
     head_choices([settings.get("head", "gpr")])
     unions = settings.get("unions", {})
     for union, members in unions.items():

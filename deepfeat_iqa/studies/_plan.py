@@ -111,7 +111,7 @@ def head_choices(heads: HeadAxis | Sequence[HeadAxis]) -> list[HeadChoice]:
         if fixed and choice.consumes == "images":
             raise ConfigError(
                 f"Image head {choice.label!r} is given {', '.join(fixed)}= as a head option, but in a sweep the trunk "
-                "comes from the models= and weights= axes; drop the option and pass e.g. models=['efficientnet_lite0']."
+                "comes from the backbones= and weights= axes; drop the option and pass e.g. backbones=['efficientnet_lite0']."
             )
     labels = [c.label + json.dumps(c.hashed_options) for c in choices]
     if len(set(labels)) != len(labels):

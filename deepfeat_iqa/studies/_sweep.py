@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa._moved import renamed_keywords
 from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE
 from deepfeat_iqa.studies._cells import Cell, Protocol
 from deepfeat_iqa.studies._rerun import call_signature, finished_definition
@@ -39,18 +40,19 @@ if TYPE_CHECKING:  # the planning, the features and the heads import torch/sciki
 logger = logging.getLogger(__name__)
 
 
+@renamed_keywords(models="backbones", crops="views", n="n_splits")
 def sweep(
     datasets: Dataset | Mapping[str, Dataset] | Sequence[Dataset],
-    models: str | Sequence[str] = DEFAULT_BACKBONE,
+    backbones: str | Sequence[str] = DEFAULT_BACKBONE,
     layers: LayerAxis = "stages",
     heads: HeadAxis | Sequence[HeadAxis] = ("svr",),
     *,
     pooling: str | Sequence[str] = "avg",
-    crops: str | Sequence[str] = "center",
+    views: str | Sequence[str] = "center",
     weights: str | Mapping[str, str] = "imagenet",
     truncate: Sequence[int] | None = None,
     protocol: str = "repeated",
-    n: int = 10,
+    n_splits: int = 10,
     test_size: float | None = None,
     by: str | None = "group",
     seed: int = 0,
@@ -71,7 +73,7 @@ def sweep(
     ----------
     datasets:
         A labeled Dataset, a list of them, or a dict name -> Dataset.
-    models:
+    backbones:
         Backbone names (see :func:`deepfeat_iqa.list_backbones`, any timm name) and classical extractors
         (``"brisque"``, ``"niqe"``; see :mod:`deepfeat_iqa.classical`).
     layers:
@@ -81,7 +83,7 @@ def sweep(
         Head registry names (``"svr"``, ``"gpr"``, ...), ``(name, options)`` pairs, or unfitted estimators.
         Image heads (``"spaq-bl"``, ...) are cells too: one per dataset and backbone (trunk from ``models``
         and ``weights``), evaluated on the images on the same splits (layer ``"images"``, pooling/views ``"—"``).
-    pooling, crops:
+    pooling, views:
         One spec or a list (an axis each); see :func:`deepfeat_iqa.extract`.
     weights:
         ``"imagenet"``, ``"random"``, a file, or a dict backbone -> weights (key ``"default"`` for the rest).
@@ -89,7 +91,7 @@ def sweep(
         Truncation ablation (seed 003 Table 10): for each ``k``, a cell on the output of the module left
         last after removing the backbone's last ``k`` modules (``k=0``: the whole network). Added to
         ``layers``; pass ``layers=[]`` for truncation cells only.
-    protocol, n, test_size, by, seed:
+    protocol, n_splits, test_size, by, seed:
         As in :func:`deepfeat_iqa.evaluate`; ``seed`` also seeds random crops and random weights.
     precision:
         Feature precision (``None``: ``"auto"`` as in extract, resolved for the device before cells are hashed).
@@ -119,11 +121,12 @@ def sweep(
 
     Examples
     --------
-    >>> study = dfi.sweep(ds, models=["efficientnet_lite0"], layers="stages", heads=["svr", "gpr"], n=10)  # doctest: +SKIP
+    >>> study = dfi.sweep(ds, backbones=["efficientnet_lite0"], layers="stages", heads=["svr", "gpr"], n_splits=10)  # doctest: +SKIP
     >>> study.best(k=3)  # doctest: +SKIP
     """
-    arguments = dict(models=models, layers=layers, heads=heads, pooling=pooling, crops=crops, weights=weights,
-                     truncate=truncate, protocol=protocol, n=n, test_size=test_size, by=by, seed=seed,
+    # Keyed by the 0.1 names, which results stores record: a rerun of an old sweep is still recognized.
+    arguments = dict(models=backbones, layers=layers, heads=heads, pooling=pooling, crops=views, weights=weights,
+                     truncate=truncate, protocol=protocol, n=n_splits, test_size=test_size, by=by, seed=seed,
                      precision=precision, device=device)  # fmt: skip
     signature = call_signature(datasets, arguments)
     finished = finished_definition(results, signature, retry_failed=retry_failed)
@@ -142,18 +145,18 @@ def sweep(
             raise ConfigError("client= sends blocks to Dask workers, which write to the store: pass a store= every worker can open.")
         check_reachable(client)
     found = as_datasets(datasets)
-    model_list = [str(m) for m in as_list(models)]
+    model_list = [str(m) for m in as_list(backbones)]
     if not model_list:
-        raise ConfigError("models= names no backbone; pass e.g. models=['efficientnet_lite0'].")
+        raise ConfigError("backbones= names no backbone; pass e.g. backbones=['efficientnet_lite0'].")
     for model in model_list:
         check_backbone(model)
     check_protocol(protocol)
     choices = head_choices(heads)
     # concrete before it enters any cell hash, as in extract ("auto" is bf16 on a CPU, may be fp16 on a GPU)
     precision = resolve_precision(precision or "auto", resolve_device(device))
-    plan = Protocol(protocol=protocol, n=int(n), test_size=test_size, by=by, seed=int(seed))
+    plan = Protocol(protocol=protocol, n_splits=int(n_splits), test_size=test_size, by=by, seed=int(seed))
     cells, displays = plan_cells(
-        found, model_list, layers, choices, poolings=as_list(pooling), crops=as_list(crops), weights=weights,
+        found, model_list, layers, choices, poolings=as_list(pooling), crops=as_list(views), weights=weights,
         truncate=truncate, precision=precision, protocol=plan,
     )  # fmt: skip
     spec = {
@@ -163,7 +166,7 @@ def sweep(
         "layers": layers if isinstance(layers, str) else repr(layers),
         "heads": [c.label for c in choices],
         "pooling": as_list(pooling),
-        "crops": as_list(crops),
+        "crops": as_list(views),
         "truncate": list(truncate) if truncate else None,
         "precision": precision,
         **plan.to_dict(),
@@ -259,7 +262,7 @@ class _Runner:
             from deepfeat_iqa.extraction._extract import extract
 
             found = extract(
-                dataset, model=cell.backbone, layer=layers, pooling=cell.pooling, crops=cell.views, weights=cell.weights,
+                dataset, backbone=cell.backbone, layers=layers, pooling=cell.pooling, views=cell.views, weights=cell.weights,
                 store=self.options["store"], batch_size=self.options["batch_size"], device=self.options["device"],
                 precision=cell.precision, seed=cell.protocol.seed, progress=self.options["progress"],
                 client=self.options["client"],
@@ -282,7 +285,7 @@ def _evaluate_cell(
         protocol = cell.protocol
         # The official split is the publisher's: evaluate refuses split settings it would ignore.
         settings = {} if protocol.protocol == "official" else {
-            "n": protocol.n, "test_size": protocol.test_size, "by": protocol.by, "seed": protocol.seed,
+            "n_splits": protocol.n_splits, "test_size": protocol.test_size, "by": protocol.by, "seed": protocol.seed,
         }  # fmt: skip
         if trunk is None:
             result = evaluate(inputs, head=head.spec, protocol=protocol.protocol, progress=False, **settings, **dict(head.options))

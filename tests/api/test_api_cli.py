@@ -14,7 +14,7 @@ from deepfeat_iqa.cli import _heads  # noqa: F401 - registers fit/evaluate/score
 
 runner = CliRunner()
 # squeezenet with seeded random weights: no download, the smallest registered backbone.
-TINY = ["--model", "squeezenet", "--weights", "random", "--layer", "features.12"]
+TINY = ["--backbone", "squeezenet", "--weights", "random", "--layers", "features.12"]
 
 
 @pytest.fixture()
@@ -57,7 +57,7 @@ def test_fit_then_score_then_evaluate(labeled_dir: Path, tmp_path: Path) -> None
 
     report = tmp_path / "report"
     evaluated = runner.invoke(
-        app, ["evaluate", *data, *TINY, "--head", "svr", "--n", "2", "--test-size", "0.5", "--report", str(report)]
+        app, ["evaluate", *data, *TINY, "--head", "svr", "--n-splits", "2", "--test-size", "0.5", "--report", str(report)]
     )
     assert evaluated.exit_code == 0, evaluated.output
     summary, where = evaluated.output.strip().splitlines()[-2:]
@@ -110,11 +110,11 @@ def test_every_extracting_command_shares_flags() -> None:
     import typer.main
 
     commands = typer.main.get_command(app).commands
-    expected = {"model": "-m", "layer": "-l", "weights": "-w", "device": "-d", "batch_size": "-b", "num_workers": "-j", "on_error": "--on-error"}
+    expected = {"backbone": "-m", "layers": "-l", "weights": "-w", "device": "-d", "batch_size": "-b", "num_workers": "-j", "on_error": "--on-error"}
     for name in ("extract", "fit", "evaluate", "demo"):
         options = {p.name: p.opts for p in commands[name].params if p.param_type_name == "option"}
         for option, flag in expected.items():
-            if name == "demo" and option in ("model", "layer", "on_error"):
+            if name == "demo" and option in ("backbone", "layers", "on_error"):
                 continue  # the demo fixes its backbone and layers; its images are generated, never unreadable
             assert flag in options[option], (name, option)
     score = {p.name: p.opts for p in commands["score"].params if p.param_type_name == "option"}

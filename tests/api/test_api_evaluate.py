@@ -22,8 +22,8 @@ from deepfeat_iqa.datasets.splits import Split
 
 
 def test_repeated_is_deterministic_and_content_separated(feats: LayerFeatures) -> None:
-    result = evaluate(feats, head=Ridge(), n=4, seed=3, progress=False)
-    again = evaluate(feats, head=Ridge(), n=4, seed=3, progress=False)
+    result = evaluate(feats, head=Ridge(), n_splits=4, seed=3, progress=False)
+    again = evaluate(feats, head=Ridge(), n_splits=4, seed=3, progress=False)
     pd.testing.assert_frame_equal(result.per_split, again.per_split)
     assert result.n_splits == 4 and result.signatures == again.signatures
     assert list(result.aggregate.index) == ["mean", "sd", "median"]
@@ -39,7 +39,7 @@ def test_repeated_is_deterministic_and_content_separated(feats: LayerFeatures) -
 
 
 def test_reports_are_written(feats: LayerFeatures, tmp_path: Path) -> None:
-    result = evaluate(feats, head=Ridge(), n=3, progress=False)
+    result = evaluate(feats, head=Ridge(), n_splits=3, progress=False)
     line = result.summary()
     assert line.startswith("SROCC 0.") and "| PLCC" in line and "| RMSE" in line and "3 splits, test size 0.2)" in line
     markdown = result.to_markdown()
@@ -54,7 +54,7 @@ def test_reports_are_written(feats: LayerFeatures, tmp_path: Path) -> None:
 
 
 def test_kfold_tests_every_image_once(feats: LayerFeatures) -> None:
-    result = evaluate(feats, head=Ridge(), protocol="kfold", n=4, progress=False)
+    result = evaluate(feats, head=Ridge(), protocol="kfold", n_splits=4, progress=False)
     assert sorted(result.predictions["id"]) == sorted(feats.dataset.ids)
 
 
@@ -66,8 +66,8 @@ def test_explicit_and_spelled_out_protocols(feats: LayerFeatures) -> None:
         evaluate(feats, head=Ridge(), protocol="kfold", splits=splits)
     with pytest.raises(DataError, match="both train and test"):
         evaluate(feats, head=Ridge(), splits=[Split(np.arange(0, 40), np.arange(30, 60))])
-    a = evaluate(feats, head=Ridge(), protocol="repeated-75-25", n=2, progress=False)
-    b = evaluate(feats, head=Ridge(), protocol="repeated", test_size=0.25, n=2, progress=False)
+    a = evaluate(feats, head=Ridge(), protocol="repeated-75-25", n_splits=2, progress=False)
+    b = evaluate(feats, head=Ridge(), protocol="repeated", test_size=0.25, n_splits=2, progress=False)
     assert a.signatures == b.signatures
     with pytest.raises(ConfigError, match="Did you mean 'kfold'"):
         evaluate(feats, head=Ridge(), protocol="kfolds")
@@ -81,32 +81,32 @@ def test_official_split(feats: LayerFeatures) -> None:
 
 
 def test_parallel_matches_serial(feats: LayerFeatures) -> None:
-    serial = evaluate(feats, head=Ridge(), n=2, progress=False)
+    serial = evaluate(feats, head=Ridge(), n_splits=2, progress=False)
     with joblib.parallel_config(backend="threading"):  # the same code path, without spawning processes
-        parallel = evaluate(feats, head=Ridge(), n=2, n_jobs=2, progress=False)
+        parallel = evaluate(feats, head=Ridge(), n_splits=2, n_jobs=2, progress=False)
     pd.testing.assert_frame_equal(serial.per_split, parallel.per_split)
 
 
 @pytest.mark.slow
 def test_parallel_in_real_worker_processes_matches_serial(feats: LayerFeatures) -> None:
     """Once with loky's worker processes: estimators, features and datasets must survive pickling."""
-    serial = evaluate(feats, head="svr", n=2, progress=False)
+    serial = evaluate(feats, head="svr", n_splits=2, progress=False)
     with joblib.parallel_config(backend="loky"):
-        parallel = evaluate(feats, head="svr", n=2, n_jobs=2, progress=False)
+        parallel = evaluate(feats, head="svr", n_splits=2, n_jobs=2, progress=False)
     pd.testing.assert_frame_equal(serial.per_split, parallel.per_split)
     pd.testing.assert_frame_equal(serial.predictions, parallel.predictions)
 
 
 def test_compare_on_the_same_splits(feats: LayerFeatures) -> None:
-    good = evaluate(feats, head=Ridge(), n=5, progress=False)
-    poor = evaluate(feats, head=KNeighborsRegressor(n_neighbors=1), n=5, progress=False)
+    good = evaluate(feats, head=Ridge(), n_splits=5, progress=False)
+    poor = evaluate(feats, head=KNeighborsRegressor(n_neighbors=1), n_splits=5, progress=False)
     outcome = compare(good, poor)
     assert outcome.verdict == 1 and outcome.p_value < 0.05
     assert str(outcome).startswith("Ridge [resnet50/layer3] is significantly better than KNeighborsRegressor")
     assert compare(poor, good, metric="rmse").verdict == -1
     statistic, p_value, verdict = compare(good, good)[:3]
     assert verdict == 0
-    other_seed = evaluate(feats, head=Ridge(), n=5, seed=1, progress=False)
+    other_seed = evaluate(feats, head=Ridge(), n_splits=5, seed=1, progress=False)
     with pytest.raises(DataError, match="different splits"):
         compare(good, other_seed)
     with pytest.raises(ConfigError, match="Unknown metric"):
@@ -140,7 +140,7 @@ def test_summaries_read_as_tables_with_splits_and_test_size(make_feats) -> None:
     from deepfeat_iqa.evaluation.results import markdown_table, summary_table
 
     a, b = make_feats(seed=0, name="a"), make_feats(seed=1, name="b")
-    repeated = evaluate(a, head=Ridge(), n=3, test_size=0.25, progress=False)
+    repeated = evaluate(a, head=Ridge(), n_splits=3, test_size=0.25, progress=False)
     cross = evaluate_cross(a, b, head=Ridge(), progress=False)
     line = cross.summary()
     assert "±" not in line and "n/a" not in line and line.endswith("(Ridge, resnet50/layer3, 1 split: train on a, test on b)")

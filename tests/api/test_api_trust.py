@@ -14,7 +14,7 @@ from deepfeat_iqa.features._sets import LayerFeatures
 from deepfeat_iqa.datasets.splits import Split
 
 
-@pytest.mark.parametrize(("given", "named"), [({"n": 5}, "n=5"), ({"seed": 1}, "seed=1"), ({"by": None}, "by=None")])
+@pytest.mark.parametrize(("given", "named"), [({"n_splits": 5}, "n_splits=5"), ({"seed": 1}, "seed=1"), ({"by": None}, "by=None")])
 def test_official_protocol_refuses_split_settings_it_would_ignore(feats: LayerFeatures, given: dict, named: str) -> None:
     with pytest.raises(ConfigError, match=rf"protocol='official' fixes its own split, so {named} would be ignored.*protocol='repeated'"):
         evaluate(feats, head=Ridge(), protocol="official", progress=False, **given)
@@ -27,7 +27,7 @@ def test_explicit_splits_refuse_split_settings(feats: LayerFeatures) -> None:
 
 
 def test_a_misspelled_evaluate_keyword_names_the_right_parameter(feats: LayerFeatures) -> None:
-    with pytest.raises(ConfigError, match=r"evaluate\(\) got repeats= \(did you mean n=\?\)") as info:
+    with pytest.raises(ConfigError, match=r"evaluate\(\) got repeats= \(did you mean n_splits=\?\)") as info:
         evaluate(feats, head="gpr", repeats=5, progress=False)
     assert "has no parameter" not in str(info.value)
     with pytest.raises(ConfigError, match=r"test_sise= \(did you mean test_size=\?\)"):
@@ -37,13 +37,13 @@ def test_a_misspelled_evaluate_keyword_names_the_right_parameter(feats: LayerFea
 
 
 def test_head_options_still_reach_the_head(feats: LayerFeatures) -> None:
-    result = evaluate(feats, head="svr", n=2, C=1.0, random_state=3, progress=False)
+    result = evaluate(feats, head="svr", n_splits=2, C=1.0, random_state=3, progress=False)
     assert result.info["head_params"]["C"] == "1.0" and result.info["head_params"]["random_state"] == "3"
 
 
 def test_small_test_splits_warn(feats: LayerFeatures) -> None:
     with pytest.warns(UserWarning, match="fewer than 20 images"):
-        evaluate(feats, head=Ridge(), n=2, progress=False)
+        evaluate(feats, head=Ridge(), n_splits=2, progress=False)
 
 
 class _Backwards(RegressorMixin, BaseEstimator):
@@ -60,9 +60,9 @@ class _Backwards(RegressorMixin, BaseEstimator):
 def test_a_decreasing_head_gets_a_negative_plcc_and_the_result_says_raw(make_feats) -> None:  # noqa: ANN001
     feats = make_feats(n_groups=40, per_group=3)
     with pytest.warns(UserWarning, match="PLCC and RMSE there are the raw values"):
-        result = evaluate(feats, head=_Backwards(), n=3, progress=False)
+        result = evaluate(feats, head=_Backwards(), n_splits=3, progress=False)
     assert result.info["plcc_raw_fallback_splits"] == [0, 1, 2] and result.info["plcc_mapping"] == ["raw"] * 3
     assert (result.per_split["srocc"] < -0.9).all() and (result.per_split["plcc"] < -0.9).all()
     np.testing.assert_array_equal(result.per_split["plcc"], result.per_split["plcc_raw"])
-    good = evaluate(feats, head=Ridge(), n=3, progress=False)
+    good = evaluate(feats, head=Ridge(), n_splits=3, progress=False)
     assert good.info["plcc_mapping"] == ["logistic4"] * 3 and good.info["plcc_raw_fallback_splits"] == []

@@ -13,7 +13,7 @@ from deepfeat_iqa.features import FeatureKey
 from deepfeat_iqa.runtime import precision as precision_module
 from deepfeat_iqa.runtime.precision import accepted_precision
 
-RECIPE = {"model": "resnet18", "weights": "random", "layer": ["layer1", "layer2"], "pooling": "avg+std", "crops": "center",
+RECIPE = {"backbone": "resnet18", "weights": "random", "layers": ["layer1", "layer2"], "pooling": "avg+std", "views": "center",
           "store": None, "progress": False, "precision": "fp32"}  # fmt: skip
 
 

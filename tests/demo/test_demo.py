@@ -12,7 +12,7 @@ from deepfeat_iqa.cli import app
 from deepfeat_iqa.demo import run_demo
 
 # Smoke size: 5 photos x 12 distortions at 192 px, one layer, GPR only, 4 content-separated splits.
-SMOKE = dict(per_image=12, max_side=192, repeats=4, heads=("gpr",), layers=("blocks.4",), progress=False)
+SMOKE = dict(per_image=12, max_side=192, n_splits=4, heads=("gpr",), layers=("blocks.4",), progress=False)
 
 
 def test_real_imagenet_features_beat_random_features(photo_dir: Path, tmp_path: Path) -> None:
@@ -33,7 +33,7 @@ def test_real_imagenet_features_beat_random_features(photo_dir: Path, tmp_path: 
 
 
 def test_cli_demo_rerun_reuses_the_cache(photo_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    args = ["demo", "--references", str(photo_dir), "--weights", "random", "--repeats", "2", "--quiet",
+    args = ["demo", "--references", str(photo_dir), "--weights", "random", "--n-splits", "2", "--quiet",
             "--per-image", "6", "--max-side", "160", "--cache-dir", str(tmp_path / "cache")]
     workdir = tmp_path / "clone"  # where a user runs the README's command: nothing may appear here
     workdir.mkdir()

@@ -47,7 +47,7 @@ def test_plain_random_split_ignores_groups():
     ds = make_dataset()
     crossed = [
         bool(set(ds.group_ids[s.train]) & set(ds.group_ids[s.test]))
-        for s in splits.repeated(ds, n=5, test_size=0.3, by=None)
+        for s in splits.repeated(ds, n_splits=5, test_size=0.3, by=None)
     ]
     assert any(crossed)
     assert len(splits.train_test(ds, test_size=0.3, by=None).test) == 30
@@ -55,28 +55,28 @@ def test_plain_random_split_ignores_groups():
 
 def test_repeated_differs_per_repeat_and_matches_train_test():
     ds = make_dataset()
-    runs = splits.repeated(ds, n=5, seed=7)
+    runs = splits.repeated(ds, n_splits=5, seed=7)
     assert len(runs) == 5
     assert len({tuple(s.test) for s in runs}) == 5
     for split in runs:
         assert_separated(ds, split)
         assert abs(len(split.test) / len(ds) - 0.2) < 0.05
-    again = splits.repeated(ds, n=5, seed=7)
+    again = splits.repeated(ds, n_splits=5, seed=7)
     assert all(np.array_equal(x.test, y.test) for x, y in zip(runs, again))
     assert np.array_equal(runs[0].test, splits.train_test(ds, seed=7).test)
 
 
 def test_kfold_covers_every_row_once():
     ds = make_dataset(n_groups=23, per_group=3)
-    folds = splits.kfold(ds, k=5, seed=2)
+    folds = splits.kfold(ds, n_splits=5, seed=2)
     assert len(folds) == 5
     for split in folds:
         assert_separated(ds, split)
     assert np.array_equal(np.sort(np.concatenate([s.test for s in folds])), np.arange(len(ds)))
-    again = splits.kfold(ds, k=5, seed=2)
+    again = splits.kfold(ds, n_splits=5, seed=2)
     assert all(np.array_equal(x.test, y.test) for x, y in zip(folds, again))
-    assert not all(np.array_equal(x.test, y.test) for x, y in zip(folds, splits.kfold(ds, k=5, seed=3)))
-    plain = splits.kfold(ds, k=4, by=None)
+    assert not all(np.array_equal(x.test, y.test) for x, y in zip(folds, splits.kfold(ds, n_splits=5, seed=3)))
+    plain = splits.kfold(ds, n_splits=4, by=None)
     assert sorted(len(s.test) for s in plain) == [17, 17, 17, 18]
 
 
@@ -95,8 +95,8 @@ def test_too_few_groups_says_how_many():
     ds = make_dataset(n_groups=2, per_group=10)
     with pytest.raises(DataError, match="Only 2 content groups"):
         splits.train_test(ds, test_size=0.6)
-    with pytest.raises(DataError, match="Only 2 content groups exist, fewer than k=5"):
-        splits.kfold(ds, k=5)
+    with pytest.raises(DataError, match="Only 2 content groups exist, fewer than n_splits=5"):
+        splits.kfold(ds, n_splits=5)
     with pytest.raises(ConfigError, match="'group'"):
         splits.train_test(ds, by="scene")
 

@@ -16,7 +16,7 @@ FAST = {"model": "resnet18", "weights": "random", "num_workers": 0, "progress": 
 
 
 def test_layers_from_one_pass_keyed_as_written(photo_dir: Path) -> None:
-    feats = dfi.extract(photo_dir, layer=["layer3", -2], store=None, **FAST)
+    feats = dfi.extract(photo_dir, layers=["layer3", -2], store=None, **FAST)
     assert list(feats) == ["layer3", "-2"]
     assert feats["layer3"].per_view.shape == (5, 1, 256)
     key = feats["-2"].key
@@ -35,17 +35,17 @@ def test_default_layer_and_list_of_paths(photo_dir: Path) -> None:
 
 def test_random_crops_pooling_and_storage_dtype(photo_dir: Path) -> None:
     ds = Dataset.from_folder(photo_dir)
-    feats = dfi.extract(ds[:2], layer="layer4", crops="random3", pooling="grid2x2", seed=5, store=None, **FAST)
+    feats = dfi.extract(ds[:2], layers="layer4", views="random3", pooling="grid2x2", seed=5, store=None, **FAST)
     lf = feats["layer4"]
     assert lf.key.views == "random3@seed5" and lf.key.pooling == "grid2x2"
     assert lf.per_view.shape == (2, 3, 2048) and lf.per_view.dtype == np.float32
-    wide = dfi.extract(ds[:1], layer="layer4", pooling="grid3x3", store=None, **FAST)["layer4"]
+    wide = dfi.extract(ds[:1], layers="layer4", pooling="grid3x3", store=None, **FAST)["layer4"]
     assert wide.per_view.shape == (1, 1, 4608) and wide.per_view.dtype == np.float16  # auto: float16 above 4096 dims
 
 
 def test_bf16_is_part_of_the_key_and_close_to_fp32(photo_dir: Path) -> None:
-    fp32 = dfi.extract(photo_dir, layer="layer2", store=None, precision="fp32", **FAST)["layer2"]
-    bf16 = dfi.extract(photo_dir, layer="layer2", store=None, precision="bf16", **FAST)["layer2"]
+    fp32 = dfi.extract(photo_dir, layers="layer2", store=None, precision="fp32", **FAST)["layer2"]
+    bf16 = dfi.extract(photo_dir, layers="layer2", store=None, precision="bf16", **FAST)["layer2"]
     assert bf16.key.precision == "bf16" and fp32.key.precision == "fp32"
     corr = np.corrcoef(fp32.X.ravel(), bf16.X.ravel())[0, 1]
     assert corr > 0.95
@@ -56,7 +56,7 @@ def test_variable_count_and_native_size_views(tmp_path: Path, crops: str) -> Non
     sizes = [(300, 240), (40, 33), (90, 50)]  # the middle one is under every crop size
     for i, (w, h) in enumerate(sizes):
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
-    feats = dfi.extract(tmp_path, layer="layer1", crops=crops, store=None, **FAST)["layer1"]
+    feats = dfi.extract(tmp_path, layers="layer1", views=crops, store=None, **FAST)["layer1"]
     assert feats.per_view.shape == (3, 1, 64) and np.isfinite(feats.X).all()
 
 
@@ -73,12 +73,12 @@ def test_unknown_backbone(photo_dir: Path) -> None:
 
 def test_unknown_layer(photo_dir: Path) -> None:
     with pytest.raises(ConfigError, match="layer9"):
-        dfi.extract(photo_dir, layer="layer9", store=None, **FAST)
+        dfi.extract(photo_dir, layers="layer9", store=None, **FAST)
 
 
 @pytest.mark.parametrize(
     ("argument", "value", "message"),
-    [("pooling", "mean", "Unknown pooling"), ("crops", "random", "crop protocol"), ("precision", "fp16", "precision"),
+    [("pooling", "mean", "Unknown pooling"), ("views", "random", "crop protocol"), ("precision", "fp16", "precision"),
      ("on_error", "ignore", "on_error"), ("dtype", "int8", "dtype")],
 )  # fmt: skip
 def test_bad_arguments_name_the_choices(photo_dir: Path, argument: str, value: str, message: str) -> None:
@@ -105,7 +105,7 @@ def test_dfi_extract_is_the_function_whatever_was_imported_first(photo_dir: Path
     import deepfeat_iqa.extraction._extract as module
 
     assert dfi.extract is module.extract and callable(dfi.evaluate)
-    assert len(dfi.extract(sorted(photo_dir.iterdir())[:1], layer="layer1", store=None, **FAST).only()) == 1
+    assert len(dfi.extract(sorted(photo_dir.iterdir())[:1], layers="layer1", store=None, **FAST).only()) == 1
 
 
 @pytest.mark.parametrize(("crops", "size", "stride", "upsample"), [("grid", 224, 112, False), ("patches", 64, 160, True)])
@@ -126,11 +126,11 @@ def test_grid_and_patches_average_the_features_of_each_crop(tmp_path: Path, crop
 
     settings = {**FAST, "precision": "fp32", "layer": "layer2"}
     store = tmp_path / "store.zarr"
-    pooled = dfi.extract(tmp_path / "one", crops=crops, store=store, **settings)["layer2"]
+    pooled = dfi.extract(tmp_path / "one", views=crops, store=store, **settings)["layer2"]
     (n_crops,) = [zarr.open_array(str(p), mode="r")[:] for p in store.rglob("n_crops") if p.is_dir()]
     assert n_crops.tolist() == [expected] and pooled.per_view.shape == (1, 1, 128)
-    # a 224 tile "resized" to 224 is itself; a 64 patch is upsampled like a whole image with crops="resize"
-    one_by_one = dfi.extract(tmp_path / "tiles", crops="resize", store=None, **settings)["layer2"]
+    # a 224 tile "resized" to 224 is itself; a 64 patch is upsampled like a whole image with views="resize"
+    one_by_one = dfi.extract(tmp_path / "tiles", views="resize", store=None, **settings)["layer2"]
     assert len(one_by_one) == expected
     np.testing.assert_allclose(pooled.X[0], one_by_one.X.mean(axis=0), rtol=1e-4, atol=1e-5)
     assert not np.allclose(pooled.X[0], one_by_one.X[0], rtol=1e-3)  # crops differ, so the mean is not any one of them

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from deepfeat_iqa.cli import app
 
 runner = CliRunner()
-FAST = ["--model", "resnet18", "--weights", "random", "--num-workers", "0", "--batch-size", "4"]
+FAST = ["--backbone", "resnet18", "--weights", "random", "--num-workers", "0", "--batch-size", "4"]
 
 
 def test_extract_to_npz_and_csv(photo_dir: Path, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from deepfeat_iqa.cli import _heads  # noqa: F401 - registers fit/evaluate/score
 
 pytest.importorskip("distributed")
 runner = CliRunner()
-TINY = ["--model", "squeezenet", "--weights", "random", "--layer", "features.12", "--num-workers", "0", "--batch-size", "4"]
+TINY = ["--backbone", "squeezenet", "--weights", "random", "--layers", "features.12", "--num-workers", "0", "--batch-size", "4"]
 
 
 @pytest.fixture()
@@ -53,7 +53,7 @@ def test_unreachable_scheduler_fails_fast_on_every_extracting_command(photo_dir:
     data = _labeled(photo_dir)
     _one_error_line(runner.invoke(app, ["fit", *data, *TINY, *store, "--head", "svr", "--out", str(tmp_path / "m.dfi"),
                                         "--client", dead_address]), dead_address)  # fmt: skip
-    _one_error_line(runner.invoke(app, ["evaluate", *data, *TINY, *store, "--head", "svr", "--n", "2",
+    _one_error_line(runner.invoke(app, ["evaluate", *data, *TINY, *store, "--head", "svr", "--n-splits", "2",
                                         "--client", dead_address]), dead_address)  # fmt: skip
     assert not (tmp_path / "m.dfi").exists()
     # score: a feature model fitted without --client, then scored through the dead scheduler

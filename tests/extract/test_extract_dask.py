@@ -131,7 +131,7 @@ def test_unreachable_scheduler_fails_fast(photo_dir: Path, tmp_path: Path, monke
 def test_two_extractions_of_different_settings_into_one_store_at_once(tmp_path: Path) -> None:
     images = _images(tmp_path / "images", 12)
     store = tmp_path / "f.zarr"
-    runs = {"center": {"crops": "center"}, "random2": {"crops": "random2", "pooling": "max"}}
+    runs = {"center": {"views": "center"}, "random2": {"views": "random2", "pooling": "max"}}
     start, results, errors = threading.Barrier(2), {}, []
 
     def run(name: str) -> None:

@@ -18,7 +18,7 @@ import deepfeat_iqa as dfi
 from helpers.kill import run_until_marker
 
 N_IMAGES = 16
-SETTINGS = {"model": "resnet18", "layer": ["layer3", "layer4"], "weights": "random", "crops": "random3", "batch_size": 2, "precision": "fp32"}
+SETTINGS = {"backbone": "resnet18", "layers": ["layer3", "layer4"], "weights": "random", "views": "random3", "batch_size": 2, "precision": "fp32"}
 
 _CHILD = """
 import sys, torch
@@ -34,7 +34,7 @@ def _done_rows(store: Path) -> dict[str, int]:
     """Rows marked done, per layer (the group path's layer level)."""
     counts = {}
     for path in (p for p in store.rglob("done") if p.is_dir()):
-        layer = next(part for part in path.relative_to(store).parts if part in SETTINGS["layer"])
+        layer = next(part for part in path.relative_to(store).parts if part in SETTINGS["layers"])
         counts[layer] = int(zarr.open_array(str(path), mode="r")[:].sum())
     return counts
 
@@ -55,7 +55,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path, one_thr
 
     resumed = dfi.extract(images, store=store, num_workers=1, progress=False, **SETTINGS)
     reference = dfi.extract(images, store=None, num_workers=0, progress=False, **SETTINGS)
-    for layer in SETTINGS["layer"]:
+    for layer in SETTINGS["layers"]:
         np.testing.assert_array_equal(resumed[layer].per_view, reference[layer].per_view)
         assert resumed[layer].dataset.ids == reference[layer].dataset.ids == [f"{i:02d}.jpg" for i in range(N_IMAGES)]
     for path in (p for p in store.rglob("done") if p.is_dir()):

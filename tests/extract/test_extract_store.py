@@ -30,9 +30,9 @@ def _feature_group(store: Path) -> zarr.Group:
 
 def test_rerun_reads_the_store_and_plain_zarr_reads_it_too(photo_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     store = tmp_path / "features.zarr"
-    first = dfi.extract(photo_dir, layer="layer4", store=store, **FAST)["layer4"]
+    first = dfi.extract(photo_dir, layers="layer4", store=store, **FAST)["layer4"]
     with caplog.at_level(logging.INFO, logger="deepfeat_iqa.extraction._extract"):
-        again = dfi.extract(photo_dir, layer="layer4", store=store, **FAST)["layer4"]
+        again = dfi.extract(photo_dir, layers="layer4", store=store, **FAST)["layer4"]
     assert "Extracting" not in caplog.text
     np.testing.assert_array_equal(first.per_view, again.per_view)
 
@@ -54,16 +54,16 @@ def test_rerun_reads_the_store_and_plain_zarr_reads_it_too(photo_dir: Path, tmp_
 def test_xarray_opens_a_feature_array(photo_dir: Path, tmp_path: Path) -> None:
     xr = pytest.importorskip("xarray")
     store = tmp_path / "features.zarr"
-    dfi.extract(photo_dir, layer="layer3", store=store, **FAST)
+    dfi.extract(photo_dir, layers="layer3", store=store, **FAST)
     data = xr.open_zarr(str(_feature_dir(store)), consolidated=False)
     assert data["values"].dims == ("image", "view", "feature") and data["values"].shape == (5, 1, 256)
 
 
 def test_fsspec_memory_store(photo_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     url = f"memory://features-{uuid.uuid4().hex}.zarr"
-    first = dfi.extract(photo_dir, layer="layer2", store=url, **FAST)["layer2"]
+    first = dfi.extract(photo_dir, layers="layer2", store=url, **FAST)["layer2"]
     with caplog.at_level(logging.INFO, logger="deepfeat_iqa.extraction._extract"):
-        again = dfi.extract(photo_dir, layer="layer2", store=FeatureStore(url), **FAST)["layer2"]
+        again = dfi.extract(photo_dir, layers="layer2", store=FeatureStore(url), **FAST)["layer2"]
     assert "Extracting" not in caplog.text
     np.testing.assert_array_equal(first.per_view, again.per_view)
 
@@ -79,35 +79,35 @@ def test_fsspec_memory_store(photo_dir: Path, caplog: pytest.LogCaptureFixture) 
 )
 def test_store_written_with_another_config_is_never_mixed(photo_dir: Path, tmp_path: Path, field: str, value: object) -> None:
     store = tmp_path / "features.zarr"
-    lf = dfi.extract(photo_dir, layer="layer4", store=store, **FAST)["layer4"]
+    lf = dfi.extract(photo_dir, layers="layer4", store=store, **FAST)["layer4"]
     group = _feature_group(store)
     if value == "OTHER":
         value = lf.key.weights[:15] + "0" * (len(lf.key.weights) - 15)
     group.attrs[field] = value
     with pytest.raises(StoreError, match=f"another configuration.*{field}.*another store="):
-        dfi.extract(photo_dir, layer="layer4", store=store, **FAST)
+        dfi.extract(photo_dir, layers="layer4", store=store, **FAST)
 
 
 def test_explicit_dtype_must_match_the_stored_one(photo_dir: Path, tmp_path: Path) -> None:
     store = tmp_path / "features.zarr"
-    dfi.extract(photo_dir, layer="layer4", store=store, **FAST)
+    dfi.extract(photo_dir, layers="layer4", store=store, **FAST)
     with pytest.raises(StoreError, match="stored as float32 .*not float16"):
-        dfi.extract(photo_dir, layer="layer4", store=store, dtype="float16", **FAST)
+        dfi.extract(photo_dir, layers="layer4", store=store, dtype="float16", **FAST)
 
 
 def test_changed_file_is_extracted_again(photo_dir: Path, tmp_path: Path, photos: dict, caplog: pytest.LogCaptureFixture) -> None:
     store = tmp_path / "features.zarr"
     # read now: a FeatureSet is a lazy view of the store, and the rerun below rewrites the changed row
-    before = np.asarray(dfi.extract(photo_dir, layer="layer4", store=store, **FAST)["layer4"].per_view)
+    before = np.asarray(dfi.extract(photo_dir, layers="layer4", store=store, **FAST)["layer4"].per_view)
     target = photo_dir / "coffee.jpg"
     Image.fromarray(photos["rocket"]).resize((200, 150)).save(target)
     stat = target.stat()
     os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     with caplog.at_level(logging.INFO, logger="deepfeat_iqa"):
-        after = dfi.extract(photo_dir, layer="layer4", store=store, **FAST)["layer4"]
+        after = dfi.extract(photo_dir, layers="layer4", store=store, **FAST)["layer4"]
     assert "1 image files changed" in caplog.text and "Extracting 1 of 5" in caplog.text
     row = after.dataset.ids.index("coffee.jpg")
-    fresh = dfi.extract([target], layer="layer4", store=None, **FAST)["layer4"]
+    fresh = dfi.extract([target], layers="layer4", store=None, **FAST)["layer4"]
     np.testing.assert_array_equal(after.per_view[row], fresh.per_view[0])
     others = np.arange(5) != row
     np.testing.assert_array_equal(after.per_view[others], before[others])
@@ -117,7 +117,7 @@ def test_changed_file_is_extracted_again(photo_dir: Path, tmp_path: Path, photos
 def test_skip_records_the_failure_and_continues(photo_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     store = tmp_path / "features.zarr"
     (photo_dir / "broken.jpg").write_text("not an image")
-    feats = dfi.extract(photo_dir, layer="layer4", store=store, on_error="skip", **FAST)["layer4"]
+    feats = dfi.extract(photo_dir, layers="layer4", store=store, on_error="skip", **FAST)["layer4"]
     assert len(feats) == 5 and "broken.jpg" not in feats.dataset.ids
     assert "could not be read" in caplog.text
     group = _feature_group(store)
@@ -125,10 +125,10 @@ def test_skip_records_the_failure_and_continues(photo_dir: Path, tmp_path: Path,
     assert group["failed"][row] and not group["done"][row] and group["done"][:].sum() == 5
     assert "broken.jpg" in str(group["error"][row]) and "errors" not in group["failed"].attrs
     assert [str(m) for m in group["error"][:]].count("") == 5
-    again = dfi.extract(photo_dir, layer="layer4", store=store, on_error="skip", **FAST)["layer4"]
+    again = dfi.extract(photo_dir, layers="layer4", store=store, on_error="skip", **FAST)["layer4"]
     np.testing.assert_array_equal(again.per_view, feats.per_view)
     with pytest.raises(DataError, match=r"broken\.jpg.*recorded in the store"):
-        dfi.extract(photo_dir, layer="layer4", store=store, **FAST)
+        dfi.extract(photo_dir, layers="layer4", store=store, **FAST)
 
 
 def test_store_path_that_is_a_file(tmp_path: Path) -> None:

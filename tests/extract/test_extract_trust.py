@@ -26,15 +26,15 @@ def _by_name(lf: dfi.features.LayerFeatures) -> np.ndarray:
 
 
 def test_random_crops_are_the_same_whatever_path_or_loader(photo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    absolute = dfi.extract(photo_dir.resolve(), crops="random3", **FAST).only()
+    absolute = dfi.extract(photo_dir.resolve(), views="random3", **FAST).only()
     monkeypatch.chdir(photo_dir.parent)
-    relative = dfi.extract([Path(photo_dir.name) / p.name for p in sorted(photo_dir.iterdir())], crops="random3", **FAST).only()
+    relative = dfi.extract([Path(photo_dir.name) / p.name for p in sorted(photo_dir.iterdir())], views="random3", **FAST).only()
     monkeypatch.chdir(photo_dir)
-    bare = dfi.extract(sorted(Path(".").iterdir()), crops="random3", **FAST).only()
+    bare = dfi.extract(sorted(Path(".").iterdir()), views="random3", **FAST).only()
     pd.DataFrame({"image": sorted(p.name for p in photo_dir.iterdir()), "mos": np.arange(5.0)}).to_csv(
         photo_dir.parent / "labels.csv", index=False
     )
-    labeled = dfi.extract(load_folder(photo_dir, photo_dir.parent / "labels.csv"), crops="random3", **FAST).only()
+    labeled = dfi.extract(load_folder(photo_dir, photo_dir.parent / "labels.csv"), views="random3", **FAST).only()
     reference = _by_name(absolute)
     for other in (relative, bare, labeled):
         np.testing.assert_array_equal(_by_name(other), reference)
@@ -45,7 +45,7 @@ def test_different_files_still_get_different_crops(photo_dir: Path) -> None:
     copy = photo_dir / "copy.jpg"
     copy.write_bytes(image.read_bytes())
     Image.open(image).save(photo_dir / "resaved.png")  # same pixels, other bytes: other crops
-    lf = dfi.extract([image, copy, photo_dir / "resaved.png"], crops="random2", **FAST).only()
+    lf = dfi.extract([image, copy, photo_dir / "resaved.png"], views="random2", **FAST).only()
     np.testing.assert_array_equal(lf.per_view[0], lf.per_view[1])
     assert not np.array_equal(lf.per_view[0], lf.per_view[2])
 
@@ -56,7 +56,7 @@ def test_cli_score_writes_exactly_what_predict_gives(photo_dir: Path, tmp_path: 
         tmp_path / "labels.csv", index=False
     )
     options = {"model": "squeezenet", "weights": "random", "layer": "features.12", "num_workers": 0, "progress": False}
-    feats = dfi.extract(load_folder(photo_dir, tmp_path / "labels.csv", group_col="ref"), crops="random2", store=None, **options)
+    feats = dfi.extract(load_folder(photo_dir, tmp_path / "labels.csv", group_col="ref"), views="random2", store=None, **options)
     model = dfi.fit(feats, head="svr", C_grid=(1.0,))
     model.info["weights_source"] = "random"
     model_file = dfi.save(model, tmp_path / "model.dfi")

@@ -172,7 +172,7 @@ def test_splits_keep_every_group_on_one_side(groups: list[int], n: int, test_siz
     labels = np.asarray([f"g{g}" for g in groups])
     ids = [f"img{i}" for i in range(len(labels))]
     ds = Dataset(ids=ids, paths=ids, mos=np.arange(len(ids), dtype=float), groups=labels)
-    for make in (lambda: repeated(ds, n=n, test_size=test_size, seed=seed), lambda: kfold(ds, k=k, seed=seed)):
+    for make in (lambda: repeated(ds, n_splits=n, test_size=test_size, seed=seed), lambda: kfold(ds, n_splits=k, seed=seed)):
         try:
             splits = make()
         except (DataError, ConfigError) as error:
@@ -183,7 +183,7 @@ def test_splits_keep_every_group_on_one_side(groups: list[int], n: int, test_siz
             assert len(train) and len(test) and not set(labels[train]) & set(labels[test])
             assert len(np.intersect1d(train, test)) == 0
     try:
-        folds = kfold(ds, k=k, seed=seed)
+        folds = kfold(ds, n_splits=k, seed=seed)
     except (DataError, ConfigError):
         return
     tested = np.concatenate([np.asarray(split.test) for split in folds])

@@ -70,7 +70,7 @@ def test_no_inner_fold_has_a_reference_on_both_sides(head: str, recorded: list) 
 
 def test_evaluate_routes_the_training_groups_into_each_split(recorded: list) -> None:
     feats, groups, _ = _references_by_distortions()
-    evaluate(feats, head="svr", n=2, progress=False, C_grid=(0.1, 1.0))
+    evaluate(feats, head="svr", n_splits=2, progress=False, C_grid=(0.1, 1.0))
     assert recorded
     for train, held, given in recorded:
         assert len(given) == 160 and not set(given[train]) & set(given[held])  # 8 of 10 references train

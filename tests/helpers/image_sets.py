@@ -12,7 +12,7 @@ from deepfeat_iqa.datasets import Dataset, Scale
 #: A timm test network (a few thousand parameters): random weights, fast at 32-48 px.
 TINY = "test_efficientnet"
 #: Engine options that keep a fit to a second or two on two cores.
-FAST = {"backbone": TINY, "weights": "random", "batch_size": 4, "crop": 32, "test_views": "center",
+FAST = {"backbone": TINY, "weights": "random", "batch_size": 4, "crop_size": 32, "test_views": "center",
         "val_views": "center", "num_workers": 0, "progress": False, "precision": "fp32"}
 
 

@@ -16,7 +16,7 @@ from deepfeat_iqa.cli import (
 from .conftest import TINY
 
 runner = CliRunner()
-OPTIONS = ["-o", "epochs=1", "-o", "batch_size=4", "-o", "crop=32", "-o", "test_views=center", "-o", "val_views=center",
+OPTIONS = ["-o", "epochs=1", "-o", "batch_size=4", "-o", "crop_size=32", "-o", "test_views=center", "-o", "val_views=center",
            "-o", "num_workers=0", "-o", "precision=fp32", "-o", "progress=false"]  # fmt: skip
 
 
@@ -25,7 +25,7 @@ def test_cli_fits_scores_and_evaluates_an_image_head(images, tmp_path):
     labels = pd.DataFrame({"image": images.ids, "mos": images.mos, "ref": images.groups})
     labels.to_csv(tmp_path / "labels.csv", index=False)
     data = ["--images", str(folder), "--labels", str(tmp_path / "labels.csv"), "--group-col", "ref"]
-    tiny = ["--model", TINY, "--weights", "random", "--head", "spaq-bl", *OPTIONS]
+    tiny = ["--backbone", TINY, "--weights", "random", "--head", "spaq-bl", *OPTIONS]
     model_file = tmp_path / "bl.model"
     fitted = runner.invoke(app, ["fit", *data, *tiny, "--out", str(model_file)])
     assert fitted.exit_code == 0, fitted.output
@@ -39,6 +39,6 @@ def test_cli_fits_scores_and_evaluates_an_image_head(images, tmp_path):
     assert sorted(scores["id"].map(lambda p: Path(p).name)) == sorted(images.ids)
     for image, score in zip(scores["id"], scores["score"]):
         assert score == pytest.approx(expected[Path(image).name], rel=1e-5, abs=1e-5)
-    evaluated = runner.invoke(app, ["evaluate", *data, *tiny, "--n", "2"])
+    evaluated = runner.invoke(app, ["evaluate", *data, *tiny, "--n-splits", "2"])
     assert evaluated.exit_code == 0, evaluated.output
     assert evaluated.output.strip().splitlines()[-1].startswith("SROCC ")

@@ -61,10 +61,10 @@ def test_stacking_weights_members_by_their_out_of_fold_predictions(images) -> No
 
 
 def test_combination_is_evaluated_over_the_same_splits_as_a_single_head(images) -> None:
-    splits = dfi.splits.repeated(images, n=2, test_size=0.25, seed=0)
+    splits = dfi.splits.repeated(images, n_splits=2, test_size=0.25, seed=0)
     combo = dfi.evaluate(images, head="combination", splits=splits, progress=False, **SMALL)
-    single = dfi.evaluate(dfi.extract(images, model=TINY, weights="random", layer=["stage1", "stage2"], pooling="avg",
-                                      crops="center", store=None, precision="fp32", progress=False),
+    single = dfi.evaluate(dfi.extract(images, backbone=TINY, weights="random", layers=["stage1", "stage2"], pooling="avg",
+                                      views="center", store=None, precision="fp32", progress=False),
                           head="gpr", layers=["stage1", "stage2"], splits=splits, progress=False)  # fmt: skip
     assert combo.predictions.sort_values(["split", "id"])["id"].tolist() == single.predictions.sort_values(["split", "id"])["id"].tolist()
 
@@ -111,11 +111,11 @@ def test_without_a_head_photos_get_the_recommended_combination_and_features_a_gp
     from deepfeat_iqa.heads._combination import DEFAULT_MEMBERS
 
     assert default_head(images) == "combination"
-    feats = dfi.extract(images, model=TINY, weights="random", layer="stage1", crops="center", store=None, progress=False)
+    feats = dfi.extract(images, backbone=TINY, weights="random", layers="stage1", views="center", store=None, progress=False)
     assert default_head(feats) == default_head(feats["stage1"]) == "gpr"
-    assert _chosen_head(None, features=None, layer=None, pooling=None, crops=None, model="efficientnet_lite0") == "combination"
-    assert _chosen_head(None, features=None, layer=["block4"], pooling=None, crops=None, model="efficientnet_lite0") == "gpr"
-    assert _chosen_head("svr", features=None, layer=None, pooling=None, crops=None, model="efficientnet_lite0") == "svr"
+    assert _chosen_head(None, features=None, layers=None, pooling=None, views=None, backbone="efficientnet_lite0") == "combination"
+    assert _chosen_head(None, features=None, layers=["block4"], pooling=None, views=None, backbone="efficientnet_lite0") == "gpr"
+    assert _chosen_head("svr", features=None, layers=None, pooling=None, views=None, backbone="efficientnet_lite0") == "svr"
     assert [m.backbone for m in DEFAULT_MEMBERS] == ["efficientnet_lite0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
     assert {m.views for m in DEFAULT_MEMBERS} == {"full512", "grid512"}  # never a native-size forward of a 12-MP photo
 

@@ -13,11 +13,11 @@ from .conftest import FAST, TINY
 
 def test_finetune_then_extract_keys_features_by_the_finetuned_fingerprint(images, tmp_path):
     options = {k: v for k, v in FAST.items() if k not in ("backbone", "weights")}
-    ft = dfi.finetune(images, model=TINY, weights="random", epochs=2, freeze_trunk_epochs=0, **options)
+    ft = dfi.finetune(images, backbone=TINY, weights="random", epochs=2, freeze_trunk_epochs=0, **options)
     base = build_backbone(TINY, "random", seed=0)
     assert ft.fingerprint.startswith("sha256:") and ft.fingerprint != base.weights_sha256
     store = tmp_path / "store"
-    common = {"model": TINY, "crops": "center", "store": store, "num_workers": 0, "progress": False, "precision": "fp32"}
+    common = {"backbone": TINY, "views": "center", "store": store, "num_workers": 0, "progress": False, "precision": "fp32"}
     tuned = dfi.extract(images, weights=ft, **common).only()
     frozen = dfi.extract(images, weights="random", **common).only()
     assert tuned.key.weights == ft.fingerprint and frozen.key.weights == base.weights_sha256
@@ -40,8 +40,8 @@ def test_a_finetune_that_kept_a_frozen_trunk_epoch_says_so(images):
 
     options = {k: v for k, v in FAST.items() if k not in ("backbone", "weights")}
     with pytest.warns(UserWarning, match=r"kept epoch 1 .*trunk was still frozen .*starting weights unchanged"):
-        ft = dfi.finetune(images, model=TINY, weights="random", epochs=1, freeze_trunk_epochs=1, **options)
+        ft = dfi.finetune(images, backbone=TINY, weights="random", epochs=1, freeze_trunk_epochs=1, **options)
     assert ft.info["trunk_trained"] is False
     assert ft.fingerprint == build_backbone(TINY, "random", seed=0).weights_sha256
-    trained = dfi.finetune(images, model=TINY, weights="random", epochs=1, freeze_trunk_epochs=0, **options)
+    trained = dfi.finetune(images, backbone=TINY, weights="random", epochs=1, freeze_trunk_epochs=0, **options)
     assert trained.info["trunk_trained"] is True

@@ -32,9 +32,9 @@ IMAGE_HEADS = sorted({t for t in (HEADS.get(n).target for n in list_heads("image
 RECIPES = {
     "SpaqHead": {"trunk_lr": 1e-4, "freeze_trunk_epochs": 1, "val_views": "random2"},
     "DCNNS": {"epochs": 50, "batch_size": 4, "optimizer": "adam", "weight_decay": 0.0, "schedule": "constant",
-              "crops_per_image": 32, "target_level": "patch", "precision": "fp32", "crop": 64, "test_views": "patches"},
+              "crops_per_image": 32, "target_level": "patch", "precision": "fp32", "crop_size": 64, "test_views": "patches"},
     "CNNIQA": {"epochs": 50, "batch_size": 4, "optimizer": "adam", "weight_decay": 0.0, "schedule": "constant",
-               "crops_per_image": 32, "target_level": "patch", "precision": "fp32", "crop": 32},
+               "crops_per_image": 32, "target_level": "patch", "precision": "fp32", "crop_size": 32},
     "QualityAwareFineTune": {"batch_size": 8, "optimizer": "adam", "lr": 1e-5, "trunk_lr": 1e-5, "weight_decay": 0.0,
                              "schedule": "constant", "crops_per_image": 4, "target_level": "patch",
                              "val_fraction": 0.0, "test_views": "random60", "val_views": "random10"},

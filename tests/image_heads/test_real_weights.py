@@ -30,7 +30,7 @@ def test_a_few_finetuning_epochs_raise_validation_srocc_over_the_untrained_head(
             base.filter(ImageFilter.GaussianBlur(1.2 * level)).save(path)
             ids.append(path.name), paths.append(path), mos.append(90.0 - 20 * level), groups.append(photo)
     ds = Dataset(ids=ids, paths=paths, mos=np.asarray(mos), scale=Scale(0, 100), groups=np.asarray(groups))
-    head = make_head("spaq-bl", backbone="efficientnet_lite0", weights="imagenet", epochs=4, batch_size=8, crop=96,
+    head = make_head("spaq-bl", backbone="efficientnet_lite0", weights="imagenet", epochs=4, batch_size=8, crop_size=96,
                      freeze_trunk_epochs=1, lr=3e-3, trunk_lr=3e-4, val_fraction=0.25, num_workers=0, progress=False,
                      precision="fp32", val_views="center")  # fmt: skip
     network, loss, geometry, transform = head.build_network(SideTasks(targets={}), pretrained=True)

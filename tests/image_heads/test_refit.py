@@ -21,7 +21,7 @@ OPTIONS = {k: v for k, v in FAST.items() if k not in ("backbone", "weights")}
 
 @pytest.fixture(scope="module")
 def tuned(images):
-    return dfi.finetune(images, model=TINY, weights="random", epochs=1, freeze_trunk_epochs=0, **OPTIONS)
+    return dfi.finetune(images, backbone=TINY, weights="random", epochs=1, freeze_trunk_epochs=0, **OPTIONS)
 
 
 def test_a_loaded_head_refits_from_the_finetuned_weights_it_started_from(images, tuned, tmp_path):

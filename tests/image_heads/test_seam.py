@@ -37,8 +37,8 @@ def test_unknown_head_option_lists_the_valid_ones():
 
 def test_image_and_feature_heads_share_splits_and_the_paired_test(images):
     options = {k: v for k, v in FAST.items() if k != "progress"}  # evaluate's own progress= is the splits bar
-    image_result = dfi.evaluate(images, head="spaq-bl", n=2, seed=3, progress=False, epochs=1, **options)
-    feature_result = dfi.evaluate(_features(images), head="linear-svr", n=2, seed=3, progress=False)
+    image_result = dfi.evaluate(images, head="spaq-bl", n_splits=2, seed=3, progress=False, epochs=1, **options)
+    feature_result = dfi.evaluate(_features(images), head="linear-svr", n_splits=2, seed=3, progress=False)
     assert image_result.signatures == feature_result.signatures
     assert image_result.info["consumes"] == "images" and feature_result.info["consumes"] == "features"
     assert image_result.info["feature_key"]["backbone"] == FAST["backbone"]

@@ -27,6 +27,6 @@ def test_cli_fit_score_evaluate(head, blur_set, tmp_path):
     scored = runner.invoke(app, ["score", str(folder), "--model-file", str(model_file), "--out", str(tmp_path / "s.csv")])
     assert scored.exit_code == 0, scored.output
     assert pd.read_csv(tmp_path / "s.csv")["score"].notna().sum() == len(blur_set)
-    evaluated = runner.invoke(app, ["evaluate", *data, "--n", "2"])
+    evaluated = runner.invoke(app, ["evaluate", *data, "--n-splits", "2"])
     assert evaluated.exit_code == 0, evaluated.output
     assert evaluated.output.strip().splitlines()[-1].startswith("SROCC ")

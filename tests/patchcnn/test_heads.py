@@ -32,8 +32,8 @@ def test_registered_fit_predict_save_load(name, blur_set, tmp_path) -> None:
 
 def test_evaluate_and_compare_on_the_same_splits(blur_set) -> None:
     options = {k: v for k, v in FAST.items() if k != "progress"}
-    a = dfi.evaluate(blur_set, head="cnniqa", n=2, seed=0, progress=False, **options)
-    b = dfi.evaluate(blur_set, head="dcnns", n=2, seed=0, progress=False, n_scenes=2, **options)
+    a = dfi.evaluate(blur_set, head="cnniqa", n_splits=2, seed=0, progress=False, **options)
+    b = dfi.evaluate(blur_set, head="dcnns", n_splits=2, seed=0, progress=False, n_scenes=2, **options)
     assert a.signatures == b.signatures
     assert np.isfinite(a.aggregate.loc["mean", "srocc"])
     comparison = dfi.compare(a, b)  # its result was discarded before: now checked against the per-split values
@@ -62,7 +62,7 @@ def test_dcnns_learns_the_blur_ranking(blur_set) -> None:
     groups = np.asarray(blur_set.groups)
     held_out = np.isin(groups, np.unique(groups)[-2:])  # two photos the network never saw
     train, test = blur_set.subset(np.flatnonzero(~held_out)), blur_set.subset(np.flatnonzero(held_out))
-    head = DCNNS(crop=32, test_views="grid", epochs=10, batch_size=4, crops_per_image=8, val_fraction=0, num_workers=0,
+    head = DCNNS(crop_size=32, test_views="grid", epochs=10, batch_size=4, crops_per_image=8, val_fraction=0, num_workers=0,
                  progress=False).fit(train)  # 32 px patches keep it fast
     predicted = head.predict(test)
     assert srocc(test.mos, predicted) > 0.6  # on held-out photos, not the training rows
@@ -138,7 +138,7 @@ def test_scpqd_fixture_per_aspect(tmp_path) -> None:
     ds = dfi.datasets.load("scpqd2020", root, target="noise")
     options = {**FAST, "batch_size": 2, "aspect": "noise", "upscale_small": True, "val_fraction": 0}
     del options["progress"]
-    result = dfi.evaluate(ds, head="cnniqa", n=2, test_size=0.5, seed=0, progress=False, **options)
+    result = dfi.evaluate(ds, head="cnniqa", n_splits=2, test_size=0.5, seed=0, progress=False, **options)
     within = within_scene_srocc(result, ds)
     # Recomputed here (an SROCC in [-1, 1] could not fail): per split, scipy's SROCC inside each scene of at
     # least 3 test photos, averaged over those scenes.

@@ -21,9 +21,9 @@ from deepfeat_iqa.pretrain import (
 
 from .conftest import TRUNK
 
-FAST = {"model": TRUNK, "weights": "random", "epochs": 1, "batch_size": 4, "crop": 64, "resize": 72,
+FAST = {"backbone": TRUNK, "weights": "random", "epochs": 1, "batch_size": 4, "crop_size": 64, "resize": 72,
         "num_workers": 0, "progress": False}  # fmt: skip
-FINETUNE = {"backbone": TRUNK, "epochs": 1, "batch_size": 4, "crops_per_image": 2, "test_views": "random3", "crop": 64,
+FINETUNE = {"backbone": TRUNK, "epochs": 1, "batch_size": 4, "crops_per_image": 2, "test_views": "random3", "crop_size": 64,
             "num_workers": 0, "progress": False}  # fmt: skip
 
 
@@ -62,9 +62,9 @@ def test_weights_file_round_trip_and_extract(pretrain_set, target_set, tmp_path)
     again = PretrainedWeights.load(path)
     assert again.fingerprint == weights.fingerprint and again.references == weights.references
     assert again.record["classes"] == weights.record["classes"]
-    feats = dfi.extract(target_set.subset([0, 1]), model=TRUNK, weights=path, layer="stage4", progress=False)
+    feats = dfi.extract(target_set.subset([0, 1]), backbone=TRUNK, weights=path, layers="stage4", progress=False)
     assert feats.only().key.weights == weights.fingerprint  # the store keys features by the pretrained fingerprint
-    in_memory = dfi.extract(target_set.subset([0, 1]), model=TRUNK, weights=weights, layer="stage4", progress=False)
+    in_memory = dfi.extract(target_set.subset([0, 1]), backbone=TRUNK, weights=weights, layers="stage4", progress=False)
     np.testing.assert_allclose(in_memory.only().X, feats.only().X, rtol=1e-5)
     with pytest.raises(ConfigError, match=".safetensors"):
         weights.save(tmp_path / "stage1.pt")
@@ -153,7 +153,7 @@ def test_reports_name_the_start_weights(pretrain_set, target_set, tmp_path) -> N
     head = QualityAwareFineTune(weights=weights, **FINETUNE)
     network, *_ = head.build_network(SideTasks(targets={}), pretrained=True)
     assert fingerprint_state_dict(network.trunk.backbone.state_dict()) == weights.fingerprint  # stage 2 starts there
-    splits = dfi.splits.repeated(target_set, n=2, test_size=0.3, seed=0)
+    splits = dfi.splits.repeated(target_set, n_splits=2, test_size=0.3, seed=0)
     multi = dfi.evaluate(target_set, head="quality-aware", weights=weights, splits=splits, **FINETUNE)
     scratch = dfi.evaluate(target_set, head="quality-aware", weights="random", splits=splits, **FINETUNE)
     key = multi.info["feature_key"]

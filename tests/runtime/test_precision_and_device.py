@@ -88,7 +88,7 @@ def test_no_device_given_picks_cuda_when_torch_sees_one(monkeypatch: pytest.Monk
 @pytest.mark.parametrize("native", [True, False])
 def test_extract_keys_features_by_the_resolved_precision(photo_dir: Path, monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
     _cpu_bf16(monkeypatch, native)
-    feats = dfi.extract(sorted(photo_dir.iterdir())[:2], model="resnet18", weights="random", layer="layer1", store=None, progress=False)
+    feats = dfi.extract(sorted(photo_dir.iterdir())[:2], backbone="resnet18", weights="random", layers="layer1", store=None, progress=False)
     assert feats.only().key.precision == ("bf16" if native else "fp32")  # never stored as "auto"
 
 

@@ -62,9 +62,9 @@ def test_cross_refuses_constant_scores_and_unknown_names() -> None:
 def test_significance_matrix_and_split_check() -> None:
     lf = features("tid", n_groups=20, seed=4)
     results = {
-        "ridge": dfi.evaluate(lf, head=Ridge(), n=8, seed=0, progress=False),
-        "knn": dfi.evaluate(lf, head=KNeighborsRegressor(n_neighbors=15), n=8, seed=0, progress=False),
-        "noise": dfi.evaluate(replace(lf, per_view=np.random.default_rng(0).normal(size=lf.per_view.shape)), head=Ridge(), n=8, seed=0, progress=False),
+        "ridge": dfi.evaluate(lf, head=Ridge(), n_splits=8, seed=0, progress=False),
+        "knn": dfi.evaluate(lf, head=KNeighborsRegressor(n_neighbors=15), n_splits=8, seed=0, progress=False),
+        "noise": dfi.evaluate(replace(lf, per_view=np.random.default_rng(0).normal(size=lf.per_view.shape)), head=Ridge(), n_splits=8, seed=0, progress=False),
     }
     matrix = dfi.significance(results)
     verdict = matrix.verdict
@@ -72,7 +72,7 @@ def test_significance_matrix_and_split_check() -> None:
     assert verdict.loc["ridge", "noise"] == 1 and verdict.loc["noise", "ridge"] == -1
     assert "1 = row significantly better" in matrix.to_markdown()
     assert json.loads(matrix.to_json())["labels"] == ["ridge", "knn", "noise"]
-    other = dfi.evaluate(lf, head=Ridge(), n=8, seed=1, progress=False)
+    other = dfi.evaluate(lf, head=Ridge(), n_splits=8, seed=1, progress=False)
     with pytest.raises(DataError, match=r"'other' and 'ridge' were evaluated on different splits \(seed 0 vs 1\)"):
         dfi.significance({"ridge": results["ridge"], "other": other})
 
@@ -81,8 +81,8 @@ def test_ensemble_is_a_result_on_the_same_splits() -> None:
     lf = features("tid", n_groups=20, seed=5)
     half_a = replace(lf, per_view=lf.per_view[:, :, [0, 2, 3]])
     half_b = replace(lf, per_view=lf.per_view[:, :, [1, 4, 5]])
-    a = dfi.evaluate(half_a, head=Ridge(), n=5, progress=False)
-    b = dfi.evaluate(half_b, head=Ridge(), n=5, progress=False)
+    a = dfi.evaluate(half_a, head=Ridge(), n_splits=5, progress=False)
+    b = dfi.evaluate(half_b, head=Ridge(), n_splits=5, progress=False)
     joined = dfi.ensemble([a, b], name="a+b")
     assert joined.signatures == a.signatures and joined.n_splits == 5 and joined.info["head"] == "a+b"
     # each half sees one of the two informative coordinates; their average sees both
@@ -90,4 +90,4 @@ def test_ensemble_is_a_result_on_the_same_splits() -> None:
     assert dfi.compare(joined, a).verdict == 1
     assert dfi.significance({"ens": joined, "a": a, "b": b}).verdict.loc["ens", "b"] == 1
     with pytest.raises(DataError, match="different splits"):
-        dfi.ensemble([a, dfi.evaluate(half_b, head=Ridge(), n=5, seed=9, progress=False)])
+        dfi.ensemble([a, dfi.evaluate(half_b, head=Ridge(), n_splits=5, seed=9, progress=False)])

@@ -23,10 +23,10 @@ paper = "a test"
 tid2013 = "tid2013"
 
 [sweep]
-models = ["resnet10t"]
+backbones = ["resnet10t"]
 layers = ["stage3"]
 heads = ["svr"]
-n = 2
+n_splits = 2
 
 [smoke]
 per_image = 3
@@ -45,8 +45,8 @@ csiq = "csiq"
 tid2013 = "tid2013"
 
 [cross]
-model = "resnet10t"
-layer = "stage3"
+backbone = "resnet10t"
+layers = "stage3"
 head = "svr"
 unions = { both = ["live", "csiq"] }
 train = ["live", "both"]
@@ -103,7 +103,7 @@ def test_smoke_cross_writes_the_matrix(tmp_path: Path, photo_dir: Path, monkeypa
         (('"stage3"', '"stage33"'), ["--smoke"], "Unknown layer 'stage33'"),
         (('heads = ["svr"]', 'heads = ["svm"]'), ["--smoke"], "Unknown head 'svm'.*Did you mean 'svr'"),
         (('tid2013 = "tid2013"', 'tid2013 = "tid2031"'), ["--smoke"], "dataset 'tid2013'.*Unknown dataset loader 'tid2031'"),
-        (("n = 2", "nn = 2"), ["--smoke"], r"Unknown key in \[sweep\] 'nn'.*Did you mean 'n'"),
+        (("n_splits = 2", "nsplits = 2"), ["--smoke"], r"Unknown key in \[sweep\] 'nsplits'.*Did you mean 'n_splits'"),
         (("", ""), [], "Dataset 'tid2013' of exp.toml has no root; pass --root tid2013=DIR"),
         (("", ""), ["--root", "tid2013=/no/such/folder"], "Dataset 'tid2013': root '/no/such/folder' does not exist"),
         (("", ""), ["--root", "tid2031=/x"], "Unknown dataset 'tid2031'.*Did you mean 'tid2013'"),
@@ -143,5 +143,5 @@ def test_shipped_experiment_files_validate(file: Path, tmp_path: Path) -> None:
     weights = settings.get("weights", "imagenet")
     assert set(weights.values() if isinstance(weights, dict) else [weights]) == {"imagenet"}, weights
     smoke_settings = validate(load_experiment(file), {}, smoke=True)  # the same check sees smoke's random weights
-    if "resnet50" in str(smoke_settings.get("models", smoke_settings.get("model"))):
+    if "resnet50" in str(smoke_settings.get("backbones", smoke_settings.get("backbone"))):
         assert "random" in str(smoke_settings["weights"])

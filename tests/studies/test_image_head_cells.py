@@ -14,12 +14,12 @@ from deepfeat_iqa.errors import ConfigError
 from helpers.studies import TINY_MODEL
 
 #: Training options that keep one image-head fit to about a second on two cores (random-init trunk).
-FAST_IMAGE = {"epochs": 1, "batch_size": 4, "crop": 32, "test_views": "center", "val_views": "center",
+FAST_IMAGE = {"epochs": 1, "batch_size": 4, "crop_size": 32, "test_views": "center", "val_views": "center",
               "num_workers": 0, "progress": False, "precision": "fp32"}  # fmt: skip
 
 
 def _sweep(ds, tmp_path: Path, heads, **options):
-    settings = {"models": TINY_MODEL, "layers": ["stage2"], "heads": heads, "weights": "random", "n": 2, "seed": 3,
+    settings = {"backbones": TINY_MODEL, "layers": ["stage2"], "heads": heads, "weights": "random", "n_splits": 2, "seed": 3,
                 "store": tmp_path / "features.zarr", "results": tmp_path / "study.db", "progress": False}  # fmt: skip
     settings.update(options)
     return dfi.sweep(ds, **settings)
@@ -60,5 +60,5 @@ def test_image_head_failure_is_recorded_and_kept(tiny, tmp_path: Path) -> None:
 
 
 def test_image_head_trunk_comes_from_the_models_axis(tiny, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="models= and weights= axes"):
+    with pytest.raises(ConfigError, match="backbones= and weights= axes"):
         _sweep(tiny, tmp_path, [("spaq-bl", {"backbone": TINY_MODEL})])

@@ -24,7 +24,7 @@ METRIC_COLUMNS = ["srocc", "plcc", "krocc", "rmse"]
 
 
 def _sweep(ds, tmp_path: Path, **options):
-    settings = dict(models=TINY_MODEL, layers=["stage2", "stage3"], heads=[Ridge()], weights="random", n=2,
+    settings = dict(backbones=TINY_MODEL, layers=["stage2", "stage3"], heads=[Ridge()], weights="random", n_splits=2,
                     store=tmp_path / "features.zarr", results=tmp_path / "study.db", progress=False)  # fmt: skip
     settings.update(options)
     return dfi.sweep(ds, **settings)
@@ -100,7 +100,7 @@ def test_parallel_cells_give_the_same_table(tiny, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"models": "resnet10x"}, "Unknown backbone 'resnet10x'"),
+        ({"backbones": "resnet10x"}, "Unknown backbone 'resnet10x'"),
         ({"layers": ["stage9"]}, "Unknown layer 'stage9'.*Did you mean"),
         ({"heads": ["svm"]}, "Unknown head 'svm'.*Did you mean 'svr'"),
         ({"protocol": "repeat"}, "Unknown protocol 'repeat'.*Did you mean"),
@@ -138,7 +138,7 @@ _KILLED_SCRIPT = textwrap.dedent(
     photos = {{n: getattr(data, n)() for n in ("astronaut", "chelsea", "coffee", "rocket", "camera")}}
     photos["camera"] = photos["camera"][..., None].repeat(3, axis=2)
     ds = make_dataset(__import__("pathlib").Path({images!r}), photos)
-    dfi.sweep(ds, models="resnet10t", layers="stages", heads=[Ridge()], weights="random", n=2,
+    dfi.sweep(ds, backbones="resnet10t", layers="stages", heads=[Ridge()], weights="random", n_splits=2,
               store={store!r}, results={results!r}, progress=False)
     """
 )
@@ -169,7 +169,7 @@ def test_sweep_killed_mid_way_resumes_to_the_same_table(tmp_path: Path, photos) 
 
     photo_set["camera"] = data.camera()[..., None].repeat(3, axis=2)
     ds = make_dataset(images, photo_set)
-    settings = dict(models=TINY_MODEL, layers="stages", heads=[Ridge()], weights="random", n=2, store=tmp_path / "f.zarr", progress=False)
+    settings = dict(backbones=TINY_MODEL, layers="stages", heads=[Ridge()], weights="random", n_splits=2, store=tmp_path / "f.zarr", progress=False)
     resumed = dfi.sweep(ds, results=db, **settings).table()
     fresh = dfi.sweep(ds, results=tmp_path / "fresh.db", **settings).table()
     assert _done_rows(db) == len(resumed) == 6  # every cell once: no duplicates, none lost

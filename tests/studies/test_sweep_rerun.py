@@ -24,8 +24,8 @@ RERUN = textwrap.dedent(
 
     folder, results, store, changed = sys.argv[1:5]
     ds = dfi.datasets.load_folder(folder, folder + "/labels.csv", group_col="ref")
-    study = dfi.sweep(ds, models="{model}", layers=["stage2", "stage3"], heads=[Ridge(alpha=1.0 if changed == "no" else 2.0)],
-                      weights="random", n=2, store=store, results=results, progress=False)
+    study = dfi.sweep(ds, backbones="{model}", layers=["stage2", "stage3"], heads=[Ridge(alpha=1.0 if changed == "no" else 2.0)],
+                      weights="random", n_splits=2, store=store, results=results, progress=False)
     heavy = sorted(m for m in ("torch", "timm", "zarr", "deepfeat_iqa.backbones", "deepfeat_iqa.extraction") if m in sys.modules)
     print(json.dumps({{"heavy": heavy, "statuses": study.db.statuses(study.cell_ids)}}))
     """
@@ -48,7 +48,7 @@ def test_finished_sweep_rerun_computes_nothing_and_imports_no_torch(tiny, tmp_pa
     folder = tiny.paths[0].parent
     pd.DataFrame({"image": tiny.ids, "mos": tiny.mos, "ref": tiny.groups}).to_csv(folder / "labels.csv", index=False)
     ds = dfi.datasets.load_folder(folder, folder / "labels.csv", group_col="ref")
-    first = dfi.sweep(ds, models=TINY_MODEL, layers=["stage2", "stage3"], heads=[Ridge(alpha=1.0)], weights="random", n=2,
+    first = dfi.sweep(ds, backbones=TINY_MODEL, layers=["stage2", "stage3"], heads=[Ridge(alpha=1.0)], weights="random", n_splits=2,
                       store=tmp_path / "f.zarr", results=tmp_path / "study.db", progress=False)  # fmt: skip
     table = first.table()
     assert (table["status"] == "done").all() and len(table) == 2
@@ -63,7 +63,7 @@ def test_a_changed_argument_plans_again(tiny, tmp_path: Path) -> None:
     folder = tiny.paths[0].parent
     pd.DataFrame({"image": tiny.ids, "mos": tiny.mos, "ref": tiny.groups}).to_csv(folder / "labels.csv", index=False)
     ds = dfi.datasets.load_folder(folder, folder / "labels.csv", group_col="ref")
-    dfi.sweep(ds, models=TINY_MODEL, layers=["stage2", "stage3"], heads=[Ridge(alpha=1.0)], weights="random", n=2,
+    dfi.sweep(ds, backbones=TINY_MODEL, layers=["stage2", "stage3"], heads=[Ridge(alpha=1.0)], weights="random", n_splits=2,
               store=tmp_path / "f.zarr", results=tmp_path / "study.db", progress=False)  # fmt: skip
     # another head option is another definition: planned again (and refused without extend=, as before)
     try:

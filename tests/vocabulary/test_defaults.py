@@ -22,6 +22,6 @@ def test_default_backbone_ships_offline_weights():
 
 
 def test_api_and_every_cli_command_share_the_default():
-    assert inspect.signature(extract).parameters["model"].default == DEFAULT_BACKBONE
+    assert inspect.signature(extract).parameters["backbone"].default == DEFAULT_BACKBONE
     for command in (_extract.extract, _heads.fit_command, _heads.evaluate_command):
-        assert _cli_default(command, "model") == DEFAULT_BACKBONE, command.__name__
+        assert _cli_default(command, "backbone") == DEFAULT_BACKBONE, command.__name__

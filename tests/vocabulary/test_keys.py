@@ -64,9 +64,9 @@ def test_extract_accepts_stage_names_and_module_paths_alike(tmp_path):
 
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (80, 96, 3), dtype=np.uint8)).save(tmp_path / "a.png")
     fast = {"model": "resnet18", "weights": "random", "num_workers": 0, "progress": False, "store": None}
-    feats = dfi.extract(tmp_path, layer=["stage3", "layer4"], **fast)
+    feats = dfi.extract(tmp_path, layers=["stage3", "layer4"], **fast)
     assert feats["layer3"] is feats["stage3"] and feats["stage4"] is feats["layer4"]
     assert "stage3 (layer3)" in repr(feats)
-    by_path = dfi.extract(tmp_path, layer="layer3", **fast)
+    by_path = dfi.extract(tmp_path, layers="layer3", **fast)
     assert by_path["stage3"].key == feats["stage3"].key
     np.testing.assert_array_equal(by_path["stage3"].X, feats["layer3"].X)

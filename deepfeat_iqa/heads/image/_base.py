@@ -24,6 +24,7 @@ from torch import nn
 
 from deepfeat_iqa.backbones import fingerprint_state_dict, memory_state_dict
 from deepfeat_iqa.datasets import Dataset
+from deepfeat_iqa._moved import renamed
 from deepfeat_iqa.errors import ConfigError, DataError, unknown_parameter_error
 from deepfeat_iqa.training import Pipeline, TrainData, TrainSettings, fit_network, predict_network
 from deepfeat_iqa.inputs.views import Geometry, View, parse_views
@@ -48,8 +49,8 @@ class HeadOptions:
     val_fraction:
         Part of the training *content groups* held out for early stopping and best-epoch selection;
         0 keeps the last epoch.
-    crop:
-        Training crop side; ``None``: the backbone's input size.
+    crop_size:
+        Training crop side; ``None``: the backbone's input size. (0.1: ``crop``, still taken with a warning.)
     resize:
         Short side images are resized to first, in training and test; ``None``: native.
     test_views:
@@ -65,7 +66,7 @@ class HeadOptions:
     """
 
     val_fraction: float = 0.2
-    crop: int | None = None
+    crop_size: int | None = None
     resize: int | None = None
     test_views: str = "grid"
     val_views: str | None = None
@@ -74,6 +75,8 @@ class HeadOptions:
     random_state: int = 0
 
 
+#: Shared options renamed since 0.1 (old -> new): the constructors take the old name with a FutureWarning.
+RENAMED_OPTIONS = {"crop": "crop_size"}
 #: The shared options as keyword-only parameters with their declared defaults, in signature order.
 SHARED_OPTIONS: dict[str, inspect.Parameter] = {
     f.name: inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
@@ -98,6 +101,8 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
 
     #: What the API hands this head: the Dataset (see heads._adapter.consumes).
     _dfi_consumes = "images"
+    #: Old option names: the constructor and model files written by 0.1 are read under the new ones.
+    RENAMED_OPTIONS: ClassVar[Mapping[str, str]] = RENAMED_OPTIONS
     #: Defaults of shared options that this head's recipe changes, merged along the class hierarchy
     #: (a subclass overrides its parent's). Only names of :data:`SHARED_OPTIONS`.
     option_defaults: ClassVar[Mapping[str, Any]] = {}
@@ -436,6 +441,8 @@ def _options_init(cls: type[ImageHead]) -> Any:
     valid = {*own_names, *shared_defaults}
 
     def __init__(self: ImageHead, **params: Any) -> None:
+        if RENAMED_OPTIONS.keys() & params.keys():
+            params = renamed(type(self).__name__, params, RENAMED_OPTIONS)
         unknown = set(params) - valid
         if unknown:
             raise unknown_parameter_error(type(self).__name__, unknown, valid)

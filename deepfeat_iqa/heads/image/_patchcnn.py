@@ -51,7 +51,7 @@ class _PatchHead(ImageHead):
         return super().predict(X)
 
     def _patch(self) -> int:
-        return int(self.crop)
+        return int(self.crop_size)
 
     def _pipeline_parts(self) -> tuple[Geometry, GrayLCN]:
         size = self._patch()
@@ -84,7 +84,7 @@ class DCNNS(_PatchHead):
 
     The engine's parameters (:class:`~deepfeat_iqa.training.TrainSettings`) default to seed 000 §3.3:
     Adam, learning rate 1e-3, constant, 50 epochs, 128 patches per step (``batch_size=4`` images x
-    ``crops_per_image=32`` fresh random 64 x 64 patches each), ``target_level="patch"``. ``crop`` is the
+    ``crops_per_image=32`` fresh random 64 x 64 patches each), ``target_level="patch"``. ``crop_size`` is the
     patch side (64). Test images average their patches at stride 160 (``test_views="patches"``).
 
     Notes
@@ -95,7 +95,7 @@ class DCNNS(_PatchHead):
     the descriptors of the training images, which are cached per file.
     """
 
-    option_defaults = {"crop": 64, "test_views": "patches"}
+    option_defaults = {"crop_size": 64, "test_views": "patches"}
 
     def __init__(
         self, *, n_scenes: int = 4, alpha: float = 1.0, dropout: float = 0.5, lcn_window: int = 3,
@@ -141,12 +141,12 @@ class CNNIQA(_PatchHead):
     lcn_window, aspect, upscale_small:
         As :class:`DCNNS`.
 
-    Engine defaults as DCNNS (Adam 1e-3, 128 patches per step), on 32 x 32 patches (``crop=32``); test
+    Engine defaults as DCNNS (Adam 1e-3, 128 patches per step), on 32 x 32 patches (``crop_size=32``); test
     images average the ``"grid"`` view (32 x 32 at stride 16). Kang et al. trained with SGD + momentum on
     non-overlapping patches; see docs/patch-cnns.md for this and the other choices.
     """
 
-    option_defaults = {"crop": 32, "test_views": "grid"}
+    option_defaults = {"crop_size": 32, "test_views": "grid"}
 
     def __init__(
         self, *, filters: int = 50, kernel: int = 7, width: int = 800, dropout: float = 0.5, lcn_window: int = 3,
@@ -160,7 +160,7 @@ class CNNIQA(_PatchHead):
 
     def build_network(self, tasks: SideTasks, *, pretrained: bool) -> tuple[CNNIQANet, PatchLoss, Geometry, GrayLCN]:
         if self.kernel > self._patch():
-            raise ConfigError(f"CNNIQA kernel={self.kernel} is larger than its {self._patch()}px patches (crop).")
+            raise ConfigError(f"CNNIQA kernel={self.kernel} is larger than its {self._patch()}px patches (crop_size).")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.random_state))
             network = CNNIQANet(filters=int(self.filters), kernel=int(self.kernel), width=int(self.width), dropout=float(self.dropout))

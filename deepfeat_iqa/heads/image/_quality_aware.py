@@ -104,7 +104,7 @@ class QualityAwareFineTune(ImageHead):
             self.pretrain_variant_ = stage1.variant if stage1 is not None else None
             self.pretrain_references_ = list(stage1.references) if stage1 is not None else []
         config = loaded.config
-        size = self.crop or int(config.input_size[1])
+        size = self.crop_size or int(config.input_size[1])
         geometry = Geometry((size, size), config.crop_pct, config.interpolation)
         return network, L1Loss(), geometry, Normalize(tuple(config.mean), tuple(config.std))
 

@@ -107,7 +107,7 @@ class SpaqHead(ImageHead):
             self.trunk_weights_ = loaded.weights_sha256
             self.trunk_source_ = loaded.weights_source
         config = loaded.config
-        size = self.crop or int(config.input_size[1])
+        size = self.crop_size or int(config.input_size[1])
         geometry = Geometry((size, size), config.crop_pct, config.interpolation)
         weights_ = LossWeights(exif=float(self.exif_weight), attribute=float(self.attribute_weight), distortion=1.0)
         return network, SpaqLoss(weights_, tasks.distortion_multilabel), geometry, Normalize(tuple(config.mean), tuple(config.std))
