@@ -21,7 +21,10 @@ from deepfeat_iqa.features._sets import ConcatKey, FeatureKey, FeatureSet, Layer
 from deepfeat_iqa.heads import make_head
 from deepfeat_iqa.heads._adapter import (  # noqa: F401 - re-exported: the adapter used to live here
     SIDE_LABELS,
+    Features,
     HeadInputs,
+    HeadSpec,
+    Inputs,
     as_layer_features,
     consumes,
     default_head,
@@ -37,12 +40,6 @@ from deepfeat_iqa.heads._adapter import (  # noqa: F401 - re-exported: the adapt
 )
 
 logger = logging.getLogger(__name__)
-
-Features = LayerFeatures | FeatureSet
-#: What ``fit``/``evaluate`` take: features for feature heads, a Dataset (or features, whose images are
-#: used) for image heads.
-Inputs = LayerFeatures | FeatureSet | Dataset
-HeadSpec = str | BaseEstimator
 
 
 def check_head_options(

@@ -33,7 +33,12 @@ SIDE_LABELS = ("attributes", "exif", "scenes", "distortion")
 #: What heads consume: cached features, or the images themselves.
 KINDS = ("features", "images")
 
+#: The features a feature head reads: one layer, or a set of layers to pick from.
 Features = LayerFeatures | FeatureSet
+#: What ``fit``/``evaluate`` take: features for feature heads, a Dataset (or features, whose images are
+#: used) for image heads.
+Inputs = LayerFeatures | FeatureSet | Dataset
+#: A head as callers name it: a registry name or an (unfitted) scikit-learn style estimator.
 HeadSpec = str | BaseEstimator
 
 
