@@ -90,6 +90,36 @@ def library_versions() -> dict[str, str]:
     return found
 
 
+def head_record(estimator: BaseEstimator, head: HeadSpec, inputs: HeadInputs) -> dict[str, Any]:
+    """What a head fitted on ``inputs`` was, under one set of keys wherever a fit is recorded.
+
+    ``fit`` keeps it as ``QualityModel.info`` (and so in model files), ``evaluate``/``evaluate_cross`` as
+    ``EvaluationResult.info`` (result files, sweep stores), each adding its own keys (``n_train``, the
+    protocol). They used to build it separately and had drifted (``input``/``seeds`` vs
+    ``feature_key``/``head_seeds``); model files of that time are read through :func:`upgrade_record`.
+    ``feature_key`` is the input record: the feature key, or an image head's own description.
+    """
+    return {
+        "head": head_name(estimator, head),
+        "head_params": {k: repr(v) for k, v in estimator.get_params(deep=False).items()},
+        "consumes": consumes(estimator),
+        "feature_key": input_record(estimator, inputs),
+        "blocks": [list(block) for block in inputs.blocks],
+        "dataset": inputs.dataset.name,
+        "head_seeds": seed_params(estimator),
+        "versions": library_versions(),
+    }
+
+
+#: Keys that fit records of model files written before :func:`head_record` used -> their name now.
+_OLD_RECORD_KEYS = {"input": "feature_key", "seeds": "head_seeds"}
+
+
+def upgrade_record(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` of an older model file under today's keys (``input`` -> ``feature_key``, ``seeds`` -> ``head_seeds``)."""
+    return {_OLD_RECORD_KEYS.get(key, key): value for key, value in info.items()}
+
+
 @dataclass
 class QualityModel:
     """A fitted head together with what it reads, so it predicts only from like inputs.
@@ -100,13 +130,14 @@ class QualityModel:
         The fitted head (a scikit-learn style estimator).
     key:
         How the training features were made; :meth:`predict` refuses any other key. ``None`` for an
-        image head, which reads images and records its trunk in ``info["input"]``.
+        image head, which reads images and records its trunk in ``info["feature_key"]``.
     blocks:
         ``(layer, dim)`` per concatenated block of the training features (empty for image heads).
     head:
         The head's name (registry name, or the class name of an estimator instance).
     info:
-        Training record: ``n_train``, ``dataset``, ``seeds``, ``versions``, ``head_params``, ``input``.
+        Training record (:func:`head_record`): ``head``, ``head_params``, ``consumes``, ``feature_key``,
+        ``blocks``, ``dataset``, ``head_seeds``, ``versions``, ``n_train``.
 
     Examples
     --------
@@ -212,7 +243,7 @@ class QualityModel:
 
     def __repr__(self) -> str:
         if self.key is None:
-            record = self.info.get("input", {})
+            record = self.info.get("feature_key", {})
             return (
                 f"QualityModel(head={self.head!r}, consumes='images', backbone={record.get('backbone')!r}, "
                 f"weights={record.get('weights')!r}, n_train={self.info.get('n_train')})"
@@ -263,17 +294,9 @@ def fit(features: Inputs, head: HeadSpec | None = None, *, layers: Sequence[str]
     inputs = head_inputs(estimator, features, layers)
     y = labels(inputs.dataset)
     fit_estimator(estimator, inputs.X, y, inputs.blocks, inputs.dataset)
-    name = head_name(estimator, head)
-    info = {
-        "n_train": len(inputs),
-        "dataset": inputs.dataset.name,
-        "consumes": consumes(estimator),
-        "input": input_record(estimator, inputs),
-        "head_params": {k: repr(v) for k, v in estimator.get_params(deep=False).items()},
-        "seeds": seed_params(estimator),
-        "versions": library_versions(),
-    }
-    logger.info("Fitted head %s on %d images of %s (%s)", name, len(inputs), inputs.dataset.name, info["input"].get("backbone"))
+    info = {**head_record(estimator, head, inputs), "n_train": len(inputs)}
+    name = info["head"]
+    logger.info("Fitted head %s on %d images of %s (%s)", name, len(inputs), inputs.dataset.name, info["feature_key"].get("backbone"))
     return QualityModel(estimator=estimator, key=inputs.key, blocks=inputs.blocks, head=name, info=info)
 
 

@@ -37,7 +37,7 @@ import joblib
 import numpy as np
 
 from deepfeat_iqa._json import json_safe
-from deepfeat_iqa.api import QualityModel, library_versions
+from deepfeat_iqa.api import QualityModel, library_versions, upgrade_record
 from deepfeat_iqa.errors import DataError, ModelFileDamagedError, ModelFileError, ModelVersionError
 from deepfeat_iqa.features._sets import key_from_dict
 
@@ -281,7 +281,7 @@ def _read_safe(path: Path, trusted: bool) -> QualityModel:
         # No key: an image head, which reads images rather than features.
         key = key_from_dict(manifest["feature_key"]) if manifest["feature_key"] is not None else None
         blocks = tuple((str(layer), int(dim)) for layer, dim in manifest["blocks"])
-        model = QualityModel(estimator=estimator, key=key, blocks=blocks, head=manifest["head"], info=manifest["info"])
+        model = QualityModel(estimator=estimator, key=key, blocks=blocks, head=manifest["head"], info=upgrade_record(manifest["info"]))
     except (KeyError, TypeError, ValueError, SafetensorError) as exc:
         if isinstance(exc, DataError):
             raise
@@ -344,7 +344,9 @@ def _read_pickle(path: Path) -> QualityModel:
         )
     _check_version(path, payload.get("format_version"), payload.get("versions", {}))
     _warn_versions(path, payload.get("versions", {}))
-    return payload["model"]
+    model = payload["model"]
+    model.info = upgrade_record(model.info)
+    return model
 
 
 def _check_version(path: Path, version: Any, versions: dict[str, str]) -> None:

@@ -14,10 +14,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from deepfeat_iqa.runtime.progress import Progress, progress as with_progress
-from deepfeat_iqa.api import HeadSpec, Inputs, check_head_options, library_versions
+from deepfeat_iqa.api import HeadSpec, Inputs, check_head_options, head_record
 from deepfeat_iqa.heads import make_head
-from deepfeat_iqa.heads._adapter import default_head, fit_estimator, head_inputs, head_name, input_record, labels
-from deepfeat_iqa.heads._adapter import predict_side_labels, seed_params, supports_std
+from deepfeat_iqa.heads._adapter import default_head, fit_estimator, head_inputs, head_name, labels
+from deepfeat_iqa.heads._adapter import predict_side_labels, supports_std
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DataError, unknown_name_error
 from deepfeat_iqa.evaluation.results import Comparison, EvaluationResult, split_signature
@@ -137,21 +137,14 @@ def evaluate(
     jobs = [(clone(template), X, y, lf.blocks, lf.dataset, split, i) for i, split in enumerate(chosen)]
     outcomes = _run(jobs, n_jobs=n_jobs, progress=progress, desc=f"evaluate {head_name(template, head)}")
     info = {
-        "head": head_name(template, head),
-        "head_params": {k: repr(v) for k, v in template.get_params(deep=False).items()},
-        "consumes": "features" if lf.key is not None else "images",
-        "feature_key": input_record(template, lf),
-        "blocks": [list(b) for b in lf.blocks],
+        **head_record(template, head, lf),
         "protocol": protocol,
         "n_splits": len(chosen),
         "test_size": test_size,
         "by": by,
         "seed": seed,
-        "head_seeds": seed_params(template),
-        "dataset": lf.dataset.name,
         "scale": scale_record(lf.dataset.scale),
         "n_images": len(lf),
-        "versions": library_versions(),
     }
     ids = lf.dataset.ids
     signatures = tuple(split_signature([ids[i] for i in s.train], [ids[i] for i in s.test]) for s in chosen)
@@ -196,7 +189,6 @@ def evaluate_cross(
         train_lf.key.check_matches(test_lf.key)
     train_ds, _ = zscore(train_lf.dataset)
     test_ds, _ = zscore(test_lf.dataset)
-    name = head_name(template, head)
     estimator = clone(template)
     _warn_small_tests([len(test_lf)])
     with Progress(1, f"cross {train_ds.name} -> {test_ds.name}", "fit", enabled=progress) as bar:
@@ -211,11 +203,7 @@ def evaluate_cross(
     row = {"split": 0, "n_train": len(train_lf), "n_test": len(test_lf), **metrics, "mapping": kind}
     preds = _prediction_frame(test_ds.ids, 0, y_true, y_pred, y_std, paths=test_ds.paths)
     info = {
-        "head": name,
-        "head_params": {k: repr(v) for k, v in template.get_params(deep=False).items()},
-        "consumes": "features" if train_lf.key is not None else "images",
-        "feature_key": input_record(template, train_lf),
-        "blocks": [list(b) for b in train_lf.blocks],
+        **head_record(template, head, train_lf),
         "protocol": "cross",
         "n_splits": 1,
         "train_dataset": train_ds.name,
@@ -224,8 +212,6 @@ def evaluate_cross(
         "labels": "z-scored per database (DMOS flipped)",
         "scale": {"kind": "z-scored MOS", "low": None, "high": None, "higher_is_better": True},
         "seed": None,
-        "head_seeds": seed_params(template),
-        "versions": library_versions(),
     }
     signature = split_signature([f"{train_ds.name}/{i}" for i in train_ds.ids], [f"{test_ds.name}/{i}" for i in test_ds.ids])
     return _result([(row, preds)], info, (signature,))
