@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 
 from deepfeat_iqa.backbones import DEFAULT_BACKBONE, FineTunedWeights, fingerprint_state_dict
 from deepfeat_iqa.datasets import Dataset
-from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.errors import ConfigError, DataError, UnknownParameterError
 from deepfeat_iqa.features._sets import ConcatKey, FeatureKey, FeatureSet, LayerFeatures
 from deepfeat_iqa.heads import make_head
 from deepfeat_iqa.heads._adapter import (  # noqa: F401 - re-exported: the adapter used to live here
@@ -42,32 +42,30 @@ from deepfeat_iqa.heads._adapter import (  # noqa: F401 - re-exported: the adapt
 logger = logging.getLogger(__name__)
 
 
-def check_head_options(
+def make_head_for(
     head: HeadSpec, options: dict[str, Any], caller: str, own: Iterable[str], aliases: dict[str, str] | None = None
-) -> None:
-    """Refuse keywords that are neither the caller's nor the head's, naming the parameter most likely meant.
+) -> BaseEstimator:
+    """``make_head(head, **options)`` for a caller that passes its unknown keywords on to the head.
 
-    ``fit``/``evaluate`` pass unknown keywords to the head, so a misspelled split setting
-    (``repeats=`` for ``n=``) would otherwise surface as "GPR has no parameter 'repeats'", pointing at
-    the wrong place. ``own`` are the caller's parameter names, ``aliases`` common other spellings of them.
+    ``make_head`` checks the options (the one check); a keyword that is neither the caller's nor the head's is
+    then reported from the caller's side, naming the parameter most likely meant, because a misspelled split
+    setting (``repeats=`` for ``n=``) would otherwise surface as "GPR has no parameter 'repeats'", pointing
+    at the wrong place. ``own`` are the caller's parameter names, ``aliases`` common other spellings of them.
     """
-    if not options:
-        return
-    estimator = make_head(head)
-    valid = set(estimator.get_params(deep=False))
-    unknown = [name for name in options if name not in valid]
-    if not unknown:
-        return
-    own = [name for name in own if name not in ("features", "head", "head_options", "options")]
-    aliases = aliases or {}
-    hints = []
-    for name in unknown:
-        close = [aliases[name]] if name in aliases else difflib.get_close_matches(name, [*own, *valid], n=1, cutoff=0.6)
-        hints.append(f"{name}=" + (f" (did you mean {close[0]}=?)" if close else ""))
-    raise ConfigError(
-        f"{caller}() got {', '.join(hints)}: not a parameter of {caller}() ({', '.join(own)}) nor of the head "
-        f"{head_name(estimator, head)!r} ({', '.join(sorted(valid))})."
-    )
+    try:
+        return make_head(head, **options)
+    except UnknownParameterError as error:
+        own = [name for name in own if name not in ("features", "head", "head_options", "options")]
+        aliases = aliases or {}
+        hints = []
+        for name in error.unknown:
+            close = [aliases[name]] if name in aliases else difflib.get_close_matches(name, [*own, *error.valid], n=1, cutoff=0.6)
+            hints.append(f"{name}=" + (f" (did you mean {close[0]}=?)" if close else ""))
+        name = head if isinstance(head, str) else error.owner
+        raise ConfigError(
+            f"{caller}() got {', '.join(hints)}: not a parameter of {caller}() ({', '.join(own)}) nor of the head "
+            f"{name!r} ({', '.join(error.valid)})."
+        ) from None
 
 
 #: Distributions whose versions decide what a fitted model computes.
@@ -289,8 +287,7 @@ def fit(features: Inputs, head: HeadSpec | None = None, *, layers: Sequence[str]
     >>> model = dfi.fit(dataset, head="spaq-bl", epochs=10)              # doctest: +SKIP
     """
     head = default_head(features) if head is None else head
-    check_head_options(head, options, "fit", inspect.signature(fit).parameters, {"layer": "layers"})
-    estimator = make_head(head, **options)
+    estimator = make_head_for(head, options, "fit", inspect.signature(fit).parameters, {"layer": "layers"})
     inputs = head_inputs(estimator, features, layers)
     y = labels(inputs.dataset)
     fit_estimator(estimator, inputs.X, y, inputs.blocks, inputs.dataset)

@@ -14,8 +14,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from deepfeat_iqa.runtime.progress import Progress, progress as with_progress
-from deepfeat_iqa.api import HeadSpec, Inputs, check_head_options, head_record
-from deepfeat_iqa.heads import make_head
+from deepfeat_iqa.api import HeadSpec, Inputs, head_record, make_head_for
 from deepfeat_iqa.heads._adapter import default_head, fit_estimator, head_inputs, head_name, labels
 from deepfeat_iqa.heads._adapter import predict_side_labels, supports_std
 from deepfeat_iqa.datasets import Dataset
@@ -109,8 +108,7 @@ def evaluate(
     >>> result.summary()                                                     # doctest: +SKIP
     """
     head = default_head(features) if head is None else head
-    check_head_options(head, head_options, "evaluate", inspect.signature(evaluate).parameters, _ALIASES)
-    template = make_head(head, **head_options)
+    template = make_head_for(head, head_options, "evaluate", inspect.signature(evaluate).parameters, _ALIASES)
     lf = head_inputs(template, features, layers)
     y = labels(lf.dataset)
     if hasattr(template, "prefetch"):  # a head that extracts its own inputs does so once, not once per split
@@ -181,8 +179,7 @@ def evaluate_cross(
     from deepfeat_iqa.datasets.splits import zscore
 
     head = default_head(train_features) if head is None else head
-    check_head_options(head, head_options, "evaluate_cross", inspect.signature(evaluate_cross).parameters, _ALIASES)
-    template = make_head(head, **head_options)
+    template = make_head_for(head, head_options, "evaluate_cross", inspect.signature(evaluate_cross).parameters, _ALIASES)
     train_lf = head_inputs(template, train_features, layers)
     test_lf = head_inputs(template, test_features, layers)
     if train_lf.key is not None:
