@@ -16,11 +16,10 @@ from sklearn.base import BaseEstimator, clone
 from deepfeat_iqa.runtime.progress import Progress, progress as with_progress
 from deepfeat_iqa.api import HeadSpec, Inputs, head_record, make_head_for
 from deepfeat_iqa.heads._adapter import default_head, fit_estimator, head_inputs, head_name, labels
-from deepfeat_iqa.heads._adapter import predict_side_labels, supports_std
+from deepfeat_iqa.heads._adapter import head_threads_for, predict_side_labels, supports_std
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DataError, unknown_name_error
 from deepfeat_iqa.evaluation.results import Comparison, EvaluationResult, split_signature
-from deepfeat_iqa.runtime.threads import for_rows
 
 logger = logging.getLogger(__name__)
 
@@ -374,8 +373,12 @@ def _one_split(
 
 
 def _predict(estimator: BaseEstimator, X: Any, dataset: Dataset) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: N803
-    """Predictions (and sd where the head has one), using test-time side labels the head accepts (EXIF)."""
-    with for_rows(len(X)):
+    """Predictions (and sd where the head has one), using test-time side labels the head accepts (EXIF).
+
+    Threads as ``QualityModel.predict`` and the fit decide them (:func:`head_threads_for`): an image head keeps
+    every core here too, where a row count alone would have held its convolutions to one thread.
+    """
+    with head_threads_for(estimator, len(X)):
         if supports_std(estimator):
             mean, std = estimator.predict(X, return_std=True)
             return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
