@@ -61,10 +61,10 @@ def make_head_for(
         for name in error.unknown:
             close = [aliases[name]] if name in aliases else difflib.get_close_matches(name, [*own, *error.valid], n=1, cutoff=0.6)
             hints.append(f"{name}=" + (f" (did you mean {close[0]}=?)" if close else ""))
-        name = head if isinstance(head, str) else error.owner
+        shown = head if isinstance(head, str) else error.owner
         raise ConfigError(
             f"{caller}() got {', '.join(hints)}: not a parameter of {caller}() ({', '.join(own)}) nor of the head "
-            f"{name!r} ({', '.join(error.valid)})."
+            f"{shown!r} ({', '.join(error.valid)})."
         ) from None
 
 
