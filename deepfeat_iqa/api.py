@@ -17,12 +17,15 @@ from sklearn.base import BaseEstimator
 from deepfeat_iqa._moved import renamed_keywords
 from deepfeat_iqa.backbones import DEFAULT_BACKBONE, FineTunedWeights, fingerprint_state_dict
 from deepfeat_iqa.datasets import Dataset
-from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.errors import ConfigError, DataError, UnknownParameterError
 from deepfeat_iqa.features._sets import ConcatKey, FeatureKey, FeatureSet, LayerFeatures
 from deepfeat_iqa.heads import make_head
 from deepfeat_iqa.heads._adapter import (  # noqa: F401 - re-exported: the adapter used to live here
     SIDE_LABELS,
+    Features,
     HeadInputs,
+    HeadSpec,
+    Inputs,
     as_layer_features,
     consumes,
     default_head,
@@ -39,39 +42,31 @@ from deepfeat_iqa.heads._adapter import (  # noqa: F401 - re-exported: the adapt
 
 logger = logging.getLogger(__name__)
 
-Features = LayerFeatures | FeatureSet
-#: What ``fit``/``evaluate`` take: features for feature heads, a Dataset (or features, whose images are
-#: used) for image heads.
-Inputs = LayerFeatures | FeatureSet | Dataset
-HeadSpec = str | BaseEstimator
 
-
-def check_head_options(
+def make_head_for(
     head: HeadSpec, options: dict[str, Any], caller: str, own: Iterable[str], aliases: dict[str, str] | None = None
-) -> None:
-    """Refuse keywords that are neither the caller's nor the head's, naming the parameter most likely meant.
+) -> BaseEstimator:
+    """``make_head(head, **options)`` for a caller that passes its unknown keywords on to the head.
 
-    ``fit``/``evaluate`` pass unknown keywords to the head, so a misspelled split setting
-    (``repeats=`` for ``n_splits=``) would otherwise surface as "GPR has no parameter 'repeats'", pointing at
-    the wrong place. ``own`` are the caller's parameter names, ``aliases`` common other spellings of them.
+    ``make_head`` checks the options (the one check); a keyword that is neither the caller's nor the head's is
+    then reported from the caller's side, naming the parameter most likely meant, because a misspelled split
+    setting (``repeats=`` for ``n_splits=``) would otherwise surface as "GPR has no parameter 'repeats'", pointing
+    at the wrong place. ``own`` are the caller's parameter names, ``aliases`` common other spellings of them.
     """
-    if not options:
-        return
-    estimator = make_head(head)
-    valid = set(estimator.get_params(deep=False)) | set(getattr(type(estimator), "RENAMED_OPTIONS", {}))
-    unknown = [name for name in options if name not in valid]
-    if not unknown:
-        return
-    own = [name for name in own if name not in ("features", "head", "head_options", "options")]
-    aliases = aliases or {}
-    hints = []
-    for name in unknown:
-        close = [aliases[name]] if name in aliases else difflib.get_close_matches(name, [*own, *valid], n=1, cutoff=0.6)
-        hints.append(f"{name}=" + (f" (did you mean {close[0]}=?)" if close else ""))
-    raise ConfigError(
-        f"{caller}() got {', '.join(hints)}: not a parameter of {caller}() ({', '.join(own)}) nor of the head "
-        f"{head_name(estimator, head)!r} ({', '.join(sorted(valid))})."
-    )
+    try:
+        return make_head(head, **options)
+    except UnknownParameterError as error:
+        own = [name for name in own if name not in ("features", "head", "head_options", "options")]
+        aliases = aliases or {}
+        hints = []
+        for name in error.unknown:
+            close = [aliases[name]] if name in aliases else difflib.get_close_matches(name, [*own, *error.valid], n=1, cutoff=0.6)
+            hints.append(f"{name}=" + (f" (did you mean {close[0]}=?)" if close else ""))
+        shown = head if isinstance(head, str) else error.owner
+        raise ConfigError(
+            f"{caller}() got {', '.join(hints)}: not a parameter of {caller}() ({', '.join(own)}) nor of the head "
+            f"{shown!r} ({', '.join(error.valid)})."
+        ) from None
 
 
 #: Distributions whose versions decide what a fitted model computes.
@@ -94,6 +89,36 @@ def library_versions() -> dict[str, str]:
     return found
 
 
+def head_record(estimator: BaseEstimator, head: HeadSpec, inputs: HeadInputs) -> dict[str, Any]:
+    """What a head fitted on ``inputs`` was, under one set of keys wherever a fit is recorded.
+
+    ``fit`` keeps it as ``QualityModel.info`` (and so in model files), ``evaluate``/``evaluate_cross`` as
+    ``EvaluationResult.info`` (result files, sweep stores), each adding its own keys (``n_train``, the
+    protocol). They used to build it separately and had drifted (``input``/``seeds`` vs
+    ``feature_key``/``head_seeds``); model files of that time are read through :func:`upgrade_record`.
+    ``feature_key`` is the input record: the feature key, or an image head's own description.
+    """
+    return {
+        "head": head_name(estimator, head),
+        "head_params": {k: repr(v) for k, v in estimator.get_params(deep=False).items()},
+        "consumes": consumes(estimator),
+        "feature_key": input_record(estimator, inputs),
+        "blocks": [list(block) for block in inputs.blocks],
+        "dataset": inputs.dataset.name,
+        "head_seeds": seed_params(estimator),
+        "versions": library_versions(),
+    }
+
+
+#: Keys that fit records of model files written before :func:`head_record` used -> their name now.
+_OLD_RECORD_KEYS = {"input": "feature_key", "seeds": "head_seeds"}
+
+
+def upgrade_record(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` of an older model file under today's keys (``input`` -> ``feature_key``, ``seeds`` -> ``head_seeds``)."""
+    return {_OLD_RECORD_KEYS.get(key, key): value for key, value in info.items()}
+
+
 @dataclass
 class QualityModel:
     """A fitted head together with what it reads, so it predicts only from like inputs.
@@ -104,13 +129,14 @@ class QualityModel:
         The fitted head (a scikit-learn style estimator).
     key:
         How the training features were made; :meth:`predict` refuses any other key. ``None`` for an
-        image head, which reads images and records its trunk in ``info["input"]``.
+        image head, which reads images and records its trunk in ``info["feature_key"]``.
     blocks:
         ``(layer, dim)`` per concatenated block of the training features (empty for image heads).
     head:
         The head's name (registry name, or the class name of an estimator instance).
     info:
-        Training record: ``n_train``, ``dataset``, ``seeds``, ``versions``, ``head_params``, ``input``.
+        Training record (:func:`head_record`): ``head``, ``head_params``, ``consumes``, ``feature_key``,
+        ``blocks``, ``dataset``, ``head_seeds``, ``versions``, ``n_train``.
 
     Examples
     --------
@@ -216,7 +242,7 @@ class QualityModel:
 
     def __repr__(self) -> str:
         if self.key is None:
-            record = self.info.get("input", {})
+            record = self.info.get("feature_key", {})
             return (
                 f"QualityModel(head={self.head!r}, consumes='images', backbone={record.get('backbone')!r}, "
                 f"weights={record.get('weights')!r}, n_train={self.info.get('n_train')})"
@@ -262,22 +288,13 @@ def fit(features: Inputs, head: HeadSpec | None = None, *, layers: Sequence[str]
     >>> model = dfi.fit(dataset, head="spaq-bl", epochs=10)              # doctest: +SKIP
     """
     head = default_head(features) if head is None else head
-    check_head_options(head, options, "fit", inspect.signature(fit).parameters, {"layer": "layers"})
-    estimator = make_head(head, **options)
+    estimator = make_head_for(head, options, "fit", inspect.signature(fit).parameters, {"layer": "layers"})
     inputs = head_inputs(estimator, features, layers)
     y = labels(inputs.dataset)
     fit_estimator(estimator, inputs.X, y, inputs.blocks, inputs.dataset)
-    name = head_name(estimator, head)
-    info = {
-        "n_train": len(inputs),
-        "dataset": inputs.dataset.name,
-        "consumes": consumes(estimator),
-        "input": input_record(estimator, inputs),
-        "head_params": {k: repr(v) for k, v in estimator.get_params(deep=False).items()},
-        "seeds": seed_params(estimator),
-        "versions": library_versions(),
-    }
-    logger.info("Fitted head %s on %d images of %s (%s)", name, len(inputs), inputs.dataset.name, info["input"].get("backbone"))
+    info = {**head_record(estimator, head, inputs), "n_train": len(inputs)}
+    name = info["head"]
+    logger.info("Fitted head %s on %d images of %s (%s)", name, len(inputs), inputs.dataset.name, info["feature_key"].get("backbone"))
     return QualityModel(estimator=estimator, key=inputs.key, blocks=inputs.blocks, head=name, info=info)
 
 

@@ -61,15 +61,26 @@ def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> ConfigErro
     return ConfigError(f"Unknown {kind} {name!r}.{hint} Known: {shown}")
 
 
-def unknown_parameter_error(owner: str, unknown: Iterable[str], valid: Iterable[str]) -> ConfigError:
+class UnknownParameterError(ConfigError):
+    """Keywords a head does not take; ``owner``, ``unknown`` and ``valid`` let a caller say it in its own terms.
+
+    ``fit``/``evaluate`` pass their unknown keywords on to the head, so they catch this and name their own
+    parameter the user most likely meant (``repeats=`` -> ``n=``) instead of checking the options again.
+    """
+
+    def __init__(self, owner: str, unknown: Iterable[str], valid: Iterable[str]) -> None:
+        self.owner, self.unknown, self.valid = owner, sorted(unknown), sorted(valid)
+        hints = {name: difflib.get_close_matches(name, self.valid, n=1) for name in self.unknown}
+        shown = ", ".join(f"{name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "") for name, hint in hints.items())
+        super().__init__(f"{owner} has no parameter {shown}. Valid parameters: {', '.join(self.valid)}.")
+
+
+def unknown_parameter_error(owner: str, unknown: Iterable[str], valid: Iterable[str]) -> UnknownParameterError:
     """Build the error for keywords that ``owner`` (a head class name) does not take, listing the valid ones.
 
     ``make_head`` and the image heads' generated constructors raise it alike.
     """
-    valid = sorted(valid)
-    hints = {name: difflib.get_close_matches(name, valid, n=1) for name in sorted(unknown)}
-    shown = ", ".join(f"{name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "") for name, hint in hints.items())
-    return ConfigError(f"{owner} has no parameter {shown}. Valid parameters: {', '.join(valid)}.")
+    return UnknownParameterError(owner, unknown, valid)
 
 
 class TrainingError(DeepfeatError, RuntimeError):

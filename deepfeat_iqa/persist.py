@@ -36,7 +36,8 @@ from typing import Any
 import joblib
 import numpy as np
 
-from deepfeat_iqa.api import QualityModel, library_versions
+from deepfeat_iqa._json import json_safe
+from deepfeat_iqa.api import QualityModel, library_versions, upgrade_record
 from deepfeat_iqa.errors import DataError, ModelFileDamagedError, ModelFileError, ModelVersionError
 from deepfeat_iqa.features._sets import key_from_dict
 
@@ -140,7 +141,7 @@ def _write_safe(model: QualityModel, path: Path, compress: int) -> None:
         members[_SKOPS] = sio.dumps(estimator)
         manifest["member_sha256"] = {_SKOPS: hashlib.sha256(members[_SKOPS]).hexdigest()}
     try:
-        members[_MANIFEST] = json.dumps(manifest, indent=1, allow_nan=True, default=_plain_json).encode()
+        members[_MANIFEST] = json.dumps(json_safe(manifest), indent=1, allow_nan=True).encode()
     except TypeError as exc:
         raise DataError(f"The model's record cannot be written as JSON ({exc}); keep model.info to plain values.") from exc
     level = None if compress == 0 else compress
@@ -197,15 +198,6 @@ def _check_arrays(path: Path, manifest: dict[str, Any], arrays: dict[str, np.nda
             raise _damaged(path, f"member {member} is missing")
         if hashlib.sha256(members[member]).hexdigest() != digest:
             raise _damaged(path, f"member {member} does not match its sha256 in manifest.json")
-
-
-def _plain_json(value: Any) -> Any:
-    """NumPy scalars and paths in the training record as JSON numbers and strings; anything else is refused."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def load(path: str | Path, *, trusted: bool = False) -> QualityModel:
@@ -289,7 +281,7 @@ def _read_safe(path: Path, trusted: bool) -> QualityModel:
         # No key: an image head, which reads images rather than features.
         key = key_from_dict(manifest["feature_key"]) if manifest["feature_key"] is not None else None
         blocks = tuple((str(layer), int(dim)) for layer, dim in manifest["blocks"])
-        model = QualityModel(estimator=estimator, key=key, blocks=blocks, head=manifest["head"], info=manifest["info"])
+        model = QualityModel(estimator=estimator, key=key, blocks=blocks, head=manifest["head"], info=upgrade_record(manifest["info"]))
     except (KeyError, TypeError, ValueError, SafetensorError) as exc:
         if isinstance(exc, DataError):
             raise
@@ -352,7 +344,9 @@ def _read_pickle(path: Path) -> QualityModel:
         )
     _check_version(path, payload.get("format_version"), payload.get("versions", {}))
     _warn_versions(path, payload.get("versions", {}))
-    return payload["model"]
+    model = payload["model"]
+    model.info = upgrade_record(model.info)
+    return model
 
 
 def _check_version(path: Path, version: Any, versions: dict[str, str]) -> None:

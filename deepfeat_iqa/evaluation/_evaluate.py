@@ -14,14 +14,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from deepfeat_iqa.runtime.progress import Progress, progress as with_progress
-from deepfeat_iqa.api import HeadSpec, Inputs, check_head_options, library_versions
-from deepfeat_iqa.heads import make_head
-from deepfeat_iqa.heads._adapter import default_head, fit_estimator, head_inputs, head_name, input_record, labels
-from deepfeat_iqa.heads._adapter import predict_side_labels, seed_params, supports_std
+from deepfeat_iqa.api import HeadSpec, Inputs, head_record, make_head_for
+from deepfeat_iqa.heads._adapter import default_head, fit_estimator, head_inputs, head_name, labels
+from deepfeat_iqa.heads._adapter import head_threads_for, predict_side_labels, supports_std
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DataError, unknown_name_error
 from deepfeat_iqa.evaluation.results import Comparison, EvaluationResult, split_signature
-from deepfeat_iqa.runtime.threads import for_rows
 from deepfeat_iqa._moved import renamed_keywords
 
 logger = logging.getLogger(__name__)
@@ -113,8 +111,7 @@ def evaluate(
     >>> result.summary()                                                     # doctest: +SKIP
     """
     head = default_head(features) if head is None else head
-    check_head_options(head, head_options, "evaluate", inspect.signature(evaluate).parameters, _ALIASES)
-    template = make_head(head, **head_options)
+    template = make_head_for(head, head_options, "evaluate", inspect.signature(evaluate).parameters, _ALIASES)
     lf = head_inputs(template, features, layers)
     y = labels(lf.dataset)
     if hasattr(template, "prefetch"):  # a head that extracts its own inputs does so once, not once per split
@@ -141,21 +138,14 @@ def evaluate(
     jobs = [(clone(template), X, y, lf.blocks, lf.dataset, split, i) for i, split in enumerate(chosen)]
     outcomes = _run(jobs, n_jobs=n_jobs, progress=progress, desc=f"evaluate {head_name(template, head)}")
     info = {
-        "head": head_name(template, head),
-        "head_params": {k: repr(v) for k, v in template.get_params(deep=False).items()},
-        "consumes": "features" if lf.key is not None else "images",
-        "feature_key": input_record(template, lf),
-        "blocks": [list(b) for b in lf.blocks],
+        **head_record(template, head, lf),
         "protocol": protocol,
         "n_splits": len(chosen),
         "test_size": test_size,
         "by": by,
         "seed": seed,
-        "head_seeds": seed_params(template),
-        "dataset": lf.dataset.name,
         "scale": scale_record(lf.dataset.scale),
         "n_images": len(lf),
-        "versions": library_versions(),
     }
     ids = lf.dataset.ids
     signatures = tuple(split_signature([ids[i] for i in s.train], [ids[i] for i in s.test]) for s in chosen)
@@ -192,15 +182,13 @@ def evaluate_cross(
     from deepfeat_iqa.datasets.splits import zscore
 
     head = default_head(train_features) if head is None else head
-    check_head_options(head, head_options, "evaluate_cross", inspect.signature(evaluate_cross).parameters, _ALIASES)
-    template = make_head(head, **head_options)
+    template = make_head_for(head, head_options, "evaluate_cross", inspect.signature(evaluate_cross).parameters, _ALIASES)
     train_lf = head_inputs(template, train_features, layers)
     test_lf = head_inputs(template, test_features, layers)
     if train_lf.key is not None:
         train_lf.key.check_matches(test_lf.key)
     train_ds, _ = zscore(train_lf.dataset)
     test_ds, _ = zscore(test_lf.dataset)
-    name = head_name(template, head)
     estimator = clone(template)
     _warn_small_tests([len(test_lf)])
     with Progress(1, f"cross {train_ds.name} -> {test_ds.name}", "fit", enabled=progress) as bar:
@@ -215,11 +203,7 @@ def evaluate_cross(
     row = {"split": 0, "n_train": len(train_lf), "n_test": len(test_lf), **metrics, "mapping": kind}
     preds = _prediction_frame(test_ds.ids, 0, y_true, y_pred, y_std, paths=test_ds.paths)
     info = {
-        "head": name,
-        "head_params": {k: repr(v) for k, v in template.get_params(deep=False).items()},
-        "consumes": "features" if train_lf.key is not None else "images",
-        "feature_key": input_record(template, train_lf),
-        "blocks": [list(b) for b in train_lf.blocks],
+        **head_record(template, head, train_lf),
         "protocol": "cross",
         "n_splits": 1,
         "train_dataset": train_ds.name,
@@ -228,8 +212,6 @@ def evaluate_cross(
         "labels": "z-scored per database (DMOS flipped)",
         "scale": {"kind": "z-scored MOS", "low": None, "high": None, "higher_is_better": True},
         "seed": None,
-        "head_seeds": seed_params(template),
-        "versions": library_versions(),
     }
     signature = split_signature([f"{train_ds.name}/{i}" for i in train_ds.ids], [f"{test_ds.name}/{i}" for i in test_ds.ids])
     return _result([(row, preds)], info, (signature,))
@@ -397,8 +379,12 @@ def _one_split(
 
 
 def _predict(estimator: BaseEstimator, X: Any, dataset: Dataset) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: N803
-    """Predictions (and sd where the head has one), using test-time side labels the head accepts (EXIF)."""
-    with for_rows(len(X)):
+    """Predictions (and sd where the head has one), using test-time side labels the head accepts (EXIF).
+
+    Threads as ``QualityModel.predict`` and the fit decide them (:func:`head_threads_for`): an image head keeps
+    every core here too, where a row count alone would have held its convolutions to one thread.
+    """
+    with head_threads_for(estimator, len(X)):
         if supports_std(estimator):
             mean, std = estimator.predict(X, return_std=True)
             return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)

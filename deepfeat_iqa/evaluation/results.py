@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from deepfeat_iqa._json import json_safe
+
 #: Metrics reported per split and aggregated, in the order the papers' tables use.
 METRICS = ("srocc", "plcc", "krocc", "rmse")
 
@@ -159,7 +161,7 @@ class EvaluationResult:
             "per_split": self.per_split.reset_index().to_dict("records"),
             "signatures": list(self.signatures),
         }
-        text = json.dumps(_finite(document), indent=2, default=_jsonable, allow_nan=False)
+        text = json.dumps(json_safe(document, fallback=str, finite=True), indent=2, allow_nan=False)
         if path is not None:
             path = Path(path).expanduser()
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -283,20 +285,3 @@ def _records(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
     return {str(index): {str(k): float(v) for k, v in row.items()} for index, row in frame.iterrows()}
 
 
-def _finite(value: Any) -> Any:
-    """Replace NaN/inf by ``None`` (JSON ``null``): the sd of one split is undefined, not a number."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
-        return None
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)

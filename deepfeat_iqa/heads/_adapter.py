@@ -33,7 +33,12 @@ SIDE_LABELS = ("attributes", "exif", "scenes", "distortion")
 #: What heads consume: cached features, or the images themselves.
 KINDS = ("features", "images")
 
+#: The features a feature head reads: one layer, or a set of layers to pick from.
 Features = LayerFeatures | FeatureSet
+#: What ``fit``/``evaluate`` take: features for feature heads, a Dataset (or features, whose images are
+#: used) for image heads.
+Inputs = LayerFeatures | FeatureSet | Dataset
+#: A head as callers name it: a registry name or an (unfitted) scikit-learn style estimator.
 HeadSpec = str | BaseEstimator
 
 
@@ -186,7 +191,11 @@ def fit_estimator(
 
 def head_threads_for(estimator: Any, n_rows: int) -> AbstractContextManager[None]:
     """The thread rule of :mod:`deepfeat_iqa.runtime.threads` for feature heads (one thread on small problems);
-    image heads keep the libraries' defaults, since each of their convolutions is long enough to use every core."""
+    image heads keep the libraries' defaults, since each of their convolutions is long enough to use every core.
+
+    The one decision for a head's fit and predict wherever they run: ``fit``, ``QualityModel.predict`` and
+    ``evaluate``'s splits all enter this context.
+    """
     if consumes(estimator) == "images":
         return nullcontext()
     from deepfeat_iqa.runtime.threads import for_rows

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from deepfeat_iqa._moved import renamed_keywords
 from deepfeat_iqa.backbones import DEFAULT_BACKBONE, fingerprint_state_dict
+from deepfeat_iqa.backbones._records import WeightsRecord
 from deepfeat_iqa.datasets import Dataset
-from deepfeat_iqa.errors import ConfigError, DataError
+from deepfeat_iqa.errors import DataError
 from deepfeat_iqa.training._side_tasks import DistortionEncoder
 from deepfeat_iqa.backbones._trunk import build_trunk
 from deepfeat_iqa.training import Normalize, Pipeline, TrainData, TrainSettings, fit_network
@@ -28,8 +28,12 @@ STAGE1_RESIZE = 256
 
 
 @dataclass
-class PretrainedWeights:
+class PretrainedWeights(WeightsRecord):
     """Quality-aware backbone weights from :func:`pretrain`, with what they were trained on.
+
+    ``save(path)`` / ``PretrainedWeights.load(path)``: one ``.safetensors`` file with this record in its
+    metadata (:class:`~deepfeat_iqa.backbones._records.WeightsRecord`); other weight files are refused on load
+    (they carry no references).
 
     Attributes
     ----------
@@ -50,6 +54,9 @@ class PretrainedWeights:
         Settings, classes, per-epoch loss, and the starting weights.
     """
 
+    metadata_key: ClassVar[str] = METADATA_KEY
+    made_by: ClassVar[str] = "dfi.pretrain"
+
     backbone: str
     variant: str
     tensors: dict[str, torch.Tensor]
@@ -61,41 +68,8 @@ class PretrainedWeights:
         return (f"PretrainedWeights(backbone={self.backbone!r}, variant={self.variant!r}, "
                 f"fingerprint={self.fingerprint[:19]}..., references={len(self.references)})")
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        """The backbone's tensors; makes this object in-memory ``weights=`` for every backbone builder."""
-        return dict(self.tensors)
-
-    def save(self, path: str | Path) -> Path:
-        """Write the weights as one ``.safetensors`` file with this record in its metadata (no pickle)."""
-        from safetensors.torch import save_file
-
-        path = Path(path).expanduser()
-        if path.suffix != ".safetensors":
-            raise ConfigError(f"Pretrained weights are written as .safetensors; got {str(path)!r}.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"backbone": self.backbone, "variant": self.variant, "references": list(self.references),
-                "fingerprint": self.fingerprint, "record": self.record}  # fmt: skip
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.tensors.items()}
-        partial = path.with_name(path.name + ".part")
-        save_file(tensors, str(partial), metadata={METADATA_KEY: json.dumps(meta)})
-        partial.replace(path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> PretrainedWeights:
-        """Read a file written by :meth:`save`; other weight files are refused (they carry no references)."""
-        from safetensors import safe_open
-
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise DataError(f"Pretrained weights file {str(path)!r} does not exist; write one with pretrain(...).save(path).")
-        with safe_open(str(path), framework="pt") as handle:
-            meta = (handle.metadata() or {}).get(METADATA_KEY)
-            if meta is None:
-                raise DataError(f"{str(path)!r} is a weights file but not stage-1 weights of dfi.pretrain (no {METADATA_KEY!r} record).")
-            state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 - a safetensors handle, not a dict
-        info = json.loads(meta)
-        return cls(info["backbone"], info["variant"], state, tuple(info["references"]), info["fingerprint"], info["record"])
+    def __post_init__(self) -> None:
+        self.references = tuple(self.references)  # a saved record holds them as a JSON list
 
     def check_content(self, dataset: Dataset, role: str = "test") -> None:
         """Seed 002 §4.1: refuse ``dataset`` (e.g. the target's test split) when it shares reference content."""

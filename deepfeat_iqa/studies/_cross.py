@@ -20,8 +20,9 @@ from deepfeat_iqa.api import Features, as_layer_features
 from deepfeat_iqa.datasets import Dataset, Scale
 from deepfeat_iqa.errors import ConfigError, DataError
 from deepfeat_iqa.features._sets import LayerFeatures
-from deepfeat_iqa.evaluation.results import METRICS, EvaluationResult, _finite
+from deepfeat_iqa._json import json_safe
 from deepfeat_iqa._moved import renamed_keywords
+from deepfeat_iqa.evaluation.results import METRICS, EvaluationResult
 from deepfeat_iqa.runtime.defaults import DEFAULT_BACKBONE
 
 
@@ -62,7 +63,7 @@ class CrossStudy:
 
     def to_json(self, path: str | Path | None = None) -> str:
         document = {"info": self.info, "unions": self.unions, "pairs": self.to_frame().to_dict("records")}
-        text = json.dumps(_finite(document), indent=2, allow_nan=False, default=str)
+        text = json.dumps(json_safe(document, fallback=str, finite=True), indent=2, allow_nan=False)
         if path is not None:
             Path(path).expanduser().write_text(text)
         return text

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from deepfeat_iqa.errors import StoreError
-from deepfeat_iqa.evaluation.results import EvaluationResult, _finite, _jsonable
+from deepfeat_iqa._json import json_safe
+from deepfeat_iqa.evaluation.results import EvaluationResult
 from deepfeat_iqa.studies._cells import Cell
 
 _SCHEMA = """
@@ -60,7 +61,7 @@ CREATE TABLE IF NOT EXISTS study_cells (
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(_finite(value), default=_jsonable, sort_keys=True, allow_nan=False)
+    return json.dumps(json_safe(value, fallback=str, finite=True), sort_keys=True, allow_nan=False)
 
 
 class ResultsStore:

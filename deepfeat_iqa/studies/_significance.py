@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from deepfeat_iqa.errors import ConfigError, DataError
-from deepfeat_iqa.evaluation.results import EvaluationResult, _finite
+from deepfeat_iqa._json import json_safe
+from deepfeat_iqa.evaluation.results import EvaluationResult
 
 #: Parts of a result's record that decide its splits; named when two results' splits differ.
 _SPLIT_FIELDS = ("dataset", "protocol", "n_splits", "test_size", "by", "seed", "n_images")
@@ -95,7 +96,7 @@ class SignificanceMatrix:
             "verdict": self.verdict.to_numpy().tolist(), "p_value": self.p_value.to_numpy().tolist(),
             "mean": self.mean.to_dict(),
         }  # fmt: skip
-        text = json.dumps(_finite(document), indent=2, allow_nan=False)
+        text = json.dumps(json_safe(document, finite=True), indent=2, allow_nan=False)
         if path is not None:
             Path(path).expanduser().write_text(text)
         return text

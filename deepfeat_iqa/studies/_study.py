@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from deepfeat_iqa.errors import ConfigError
-from deepfeat_iqa.evaluation.results import METRICS, EvaluationResult, _finite, _jsonable
+from deepfeat_iqa._json import json_safe
+from deepfeat_iqa.evaluation.results import METRICS, EvaluationResult
 from deepfeat_iqa.studies._results_store import ResultsStore
 
 #: Columns that name a cell, in table order.
@@ -129,7 +130,7 @@ class Study:
             "note": RANDOM_NOTE if self.table()["random_weights"].any() else None,
             "cells": self.table().to_dict("records"),
         }
-        text = json.dumps(_finite(document), indent=2, default=_jsonable, allow_nan=False)
+        text = json.dumps(json_safe(document, fallback=str, finite=True), indent=2, allow_nan=False)
         if path is not None:
             Path(path).expanduser().write_text(text)
         return text

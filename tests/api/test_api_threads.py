@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_info
 from deepfeat_iqa.runtime import threads
 from deepfeat_iqa.api import fit, fit_estimator
 from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.evaluation._evaluate import evaluate
 
 
 class ThreadProbe(RegressorMixin, BaseEstimator):
@@ -60,3 +61,31 @@ def test_override_zero_keeps_library_defaults(feats, monkeypatch):
     probe = ThreadProbe()
     fit_estimator(probe, feats.X, feats.y, feats.blocks, feats.dataset)
     assert probe.seen_fit_[0] == 2
+
+
+class ImageThreadProbe(RegressorMixin, BaseEstimator):
+    """An image head (it reads the Dataset) that records the thread counts its predictions ran with."""
+
+    _dfi_consumes = "images"
+    seen_predict: list = []  # evaluate clones the head per split, so the record is kept on the class
+
+    def fit(self, X, y):  # noqa: N803
+        return self
+
+    def predict(self, X):  # noqa: N803
+        type(self).seen_predict.append((torch.get_num_threads(), {p["num_threads"] for p in threadpool_info()}))
+        return np.arange(len(X), dtype=float)
+
+
+def test_evaluate_predicts_an_image_head_on_the_threads_quality_model_predict_uses(feats, monkeypatch):
+    """One rule decides a head's prediction threads (``head_threads_for``): evaluate used the row rule for every
+    head, so an image head predicted on one thread inside evaluate and on every core in QualityModel.predict."""
+    monkeypatch.delenv(threads.THREADS_ENV, raising=False)
+    torch.set_num_threads(2)
+    ImageThreadProbe.seen_predict = []
+    fit(feats, head=ImageThreadProbe()).predict(feats.dataset)
+    [from_model] = ImageThreadProbe.seen_predict
+    ImageThreadProbe.seen_predict = []
+    with pytest.warns(UserWarning):  # small test sets
+        evaluate(feats.dataset, head=ImageThreadProbe(), n_splits=2, progress=False)
+    assert from_model[0] == 2 and ImageThreadProbe.seen_predict == [from_model, from_model]

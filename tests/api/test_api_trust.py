@@ -36,6 +36,28 @@ def test_a_misspelled_evaluate_keyword_names_the_right_parameter(feats: LayerFea
         fit(feats, head="svr", layer=["layer3"])
 
 
+class _Counted(Ridge):
+    """Ridge that counts how often it is constructed (make_head clones an instance by constructing it)."""
+
+    built = 0
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        type(self).built += 1
+        super().__init__(alpha=alpha)
+
+
+def test_head_options_are_checked_once_by_the_head_factory(feats: LayerFeatures) -> None:
+    """fit builds the head once (make_head checks the options); no throwaway head is built to check them first."""
+    _Counted.built = 0
+    head = _Counted()
+    fit(feats, head=head, alpha=0.5)
+    assert _Counted.built == 2  # the caller's instance and make_head's clone
+    with pytest.raises(ConfigError, match=r"fit\(\) got alfa= \(did you mean alpha=\?\): not a parameter of fit\(\) .* nor of the head '_Counted' \(alpha\)"):
+        fit(feats, head=head, alfa=0.5)
+    with pytest.raises(ConfigError, match=r"evaluate\(\) got noise_flor= \(did you mean noise_floor=\?\).* nor of the head 'gpr' \(.*noise_floor"):
+        evaluate(feats, head="gpr", noise_flor=0.1, progress=False)
+
+
 def test_head_options_still_reach_the_head(feats: LayerFeatures) -> None:
     result = evaluate(feats, head="svr", n_splits=2, C=1.0, random_state=3, progress=False)
     assert result.info["head_params"]["C"] == "1.0" and result.info["head_params"]["random_state"] == "3"

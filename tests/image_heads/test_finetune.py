@@ -26,7 +26,7 @@ def test_finetune_then_extract_keys_features_by_the_finetuned_fingerprint(images
     module = build_backbone(TINY, ft).model
     assert dfi.extract(images, weights=module, **common).only().key.weights == ft.fingerprint
     assert dfi.extract(images, weights=dict(module.state_dict()), **common).only().key.weights == ft.fingerprint
-    path = ft.save(tmp_path / "ft")
+    path = ft.save(tmp_path / "ft.safetensors")
     from_file = dfi.extract(images, weights=str(path), **common).only()
     assert from_file.key.weights == ft.fingerprint
     assert np.allclose(from_file.X, tuned.X)

@@ -22,7 +22,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from deepfeat_iqa.backbones import fingerprint_state_dict, memory_state_dict
+from deepfeat_iqa._json import json_safe
+from deepfeat_iqa.backbones import fingerprint_state_dict, memory_state_dict, weights_fingerprint
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa._moved import renamed
 from deepfeat_iqa.errors import ConfigError, DataError, unknown_parameter_error
@@ -399,20 +400,11 @@ def _deep_tuple(value: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    """Parameters as JSON values; in-memory weights are recorded by their fingerprint."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict) and not any(hasattr(v, "shape") for v in value.values()):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
-    from deepfeat_iqa.backbones import weights_fingerprint
-
-    return weights_fingerprint(value)
+    """Parameters as JSON values; in-memory weights (a module, a state dict, a ``dfi.finetune`` result) are
+    recorded by their fingerprint, a state dict as one value rather than tensor by tensor."""
+    if isinstance(value, dict) and any(hasattr(v, "shape") for v in value.values()):
+        return weights_fingerprint(value)
+    return json_safe(value, fallback=weights_fingerprint)
 
 
 def _options_init(cls: type[ImageHead]) -> Any:
