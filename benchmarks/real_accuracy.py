@@ -16,6 +16,7 @@ resumes where it stopped; ``--report`` writes ``real_accuracy.json`` and ``real_
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -77,26 +78,22 @@ CONFIRM = [BASELINE, "Combination mean: GPR on L0+L1+L2 + L0 grid (recommended)"
 IMAGE_SPLITS = 5
 
 
-def run_row(name: str, spec: dict[str, Any], ds: Any, splits: list, store: str) -> dict[str, Any]:
+def run_row(name: str, spec: dict[str, Any], ds: Any, splits: list, store: str, out: Path, seed: int) -> dict[str, Any]:
     import deepfeat_iqa as dfi
 
     started = time.perf_counter()
+    extract_s = 0.0
     if spec["kind"] == "features":
         feats = dfi.extract(ds, backbone=spec["backbone"], layers=spec["layers"], pooling=spec["pooling"], views=spec["views"],
                             precision="fp32", store=store, progress=False)  # fmt: skip
         extract_s = time.perf_counter() - started
         result = dfi.evaluate(feats, head=spec["head"], layers=spec["layers"], splits=splits, progress=False)
     elif spec["kind"] == "combination":
-        extract_s = 0.0
         chosen = splits[:IMAGE_SPLITS] if spec.get("image") else splits
         result = dfi.evaluate(ds, head="combination", members=spec["members"], combiner=spec["combiner"],
                               precision="fp32", store=store, splits=chosen, progress=False)  # fmt: skip
-    elif spec["kind"] == "finetune":
-        extract_s = 0.0
-        result = finetune_then_extract(ds, splits[:IMAGE_SPLITS], spec, store)
-    else:
-        extract_s = 0.0
-        result = dfi.evaluate(ds, head=spec["head"], splits=splits[:IMAGE_SPLITS], progress=False, **spec["options"])
+    else:  # image heads and fine-tune-then-extract: one split at a time, each kept as soon as it is done
+        return split_by_split(name, spec, ds, splits[:IMAGE_SPLITS], store, out, seed)
     per_split = result.per_split
     row = {"row": name, "spec": spec, "n_splits": len(per_split), "fit_minutes": round((time.perf_counter() - started - extract_s) / 60, 2),
            "extract_minutes": round(extract_s / 60, 2),
@@ -105,6 +102,55 @@ def run_row(name: str, spec: dict[str, Any], ds: Any, splits: list, store: str) 
         values = per_split[metric].to_numpy(dtype=float)
         row[metric] = [round(float(v), 5) for v in values]
     return row
+
+
+def split_by_split(name: str, spec: dict[str, Any], ds: Any, splits: list, store: str, out: Path, seed: int) -> dict[str, Any]:
+    """A slow row (training per split) computed one split at a time into ``<out>/real_accuracy_splits.jsonl``.
+
+    On 2 shared cores one fine-tune takes 10-30 minutes; keeping each split as it finishes (and training with a
+    checkpoint directory) means a stopped run loses at most the split in progress, and ``--report`` can show a
+    row on the splits it has (its split count says so).
+    """
+    import deepfeat_iqa as dfi
+
+    done = {(r["row"], r["seed"], r["split"]): r for r in read_splits(out)}
+    for index, split in enumerate(splits):
+        if (name, seed, index) in done:
+            continue
+        started = time.perf_counter()
+        checkpoints = out / "checkpoints" / f"{hashlib.sha256(f'{name}|{seed}'.encode()).hexdigest()[:12]}-split{index}"
+        if spec["kind"] == "finetune":
+            options = {k: v for k, v in spec["options"].items() if k != "precision"}
+            weights = dfi.finetune(ds.subset(split.train), backbone=LITE[0], progress=False, checkpoint_dir=str(checkpoints), **options)
+            feats = dfi.extract(ds, backbone=LITE[0], weights=weights, layers=spec["layers"], pooling=spec["pooling"], views=spec["views"],
+                                store=store, progress=False)  # fmt: skip
+            result = dfi.evaluate(feats, head="gpr", layers=spec["layers"], splits=[split], progress=False)
+        else:
+            result = dfi.evaluate(ds, head=spec["head"], splits=[split], progress=False, checkpoint_dir=str(checkpoints), **spec["options"])
+        record = {"row": name, "seed": seed, "split": index, "minutes": round((time.perf_counter() - started) / 60, 2),
+                  **{m: round(float(result.per_split[m].iloc[0]), 5) for m in ("srocc", "plcc", "krocc", "rmse")},
+                  "predictions": result.predictions.assign(split=index)[["id", "split", "y_true", "y_pred"]].to_dict(orient="list")}  # fmt: skip
+        with (out / "real_accuracy_splits.jsonl").open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        print(f"   split {index}: SROCC {record['srocc']:.4f} ({record['minutes']:.1f} min)", flush=True)
+        done[name, seed, index] = record
+    return row_from_splits(name, spec, [done[name, seed, i] for i in range(len(splits)) if (name, seed, i) in done])
+
+
+def read_splits(out: Path) -> list[dict[str, Any]]:
+    path = out / "real_accuracy_splits.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def row_from_splits(name: str, spec: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """A row of the finished splits of a split-by-split row (fewer than :data:`IMAGE_SPLITS` while it runs)."""
+    predictions: dict[str, list] = {"id": [], "split": [], "y_true": [], "y_pred": []}
+    for record in records:
+        for key in predictions:
+            predictions[key] += record["predictions"][key]
+    return {"row": name, "spec": spec, "n_splits": len(records), "fit_minutes": round(sum(r["minutes"] for r in records), 2),
+            "extract_minutes": 0.0, "predictions": predictions,
+            **{m: [r[m] for r in records] for m in ("srocc", "plcc", "krocc", "rmse")}}  # fmt: skip
 
 
 def ensemble_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -136,30 +182,14 @@ def ensemble_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return made
 
 
-def finetune_then_extract(ds: Any, splits: list, spec: dict[str, Any], store: str) -> Any:
-    """Seed 003's fine-tune-then-extract per split: fine-tune Lite0 on the training photos only, extract every
-    photo with those weights, fit GPR on the training rows (the same splits as every row)."""
-    import deepfeat_iqa as dfi
-
-    per_split = []
-    for split in splits:
-        weights = dfi.finetune(ds.subset(split.train), backbone=LITE[0], progress=False, **{k: v for k, v in spec["options"].items() if k != "epochs"},
-                               epochs=spec["options"]["epochs"])  # fmt: skip
-        feats = dfi.extract(ds, backbone=LITE[0], weights=weights, layers=spec["layers"], pooling=spec["pooling"], views=spec["views"],
-                            precision="fp32", store=store, progress=False)  # fmt: skip
-        per_split.append(dfi.evaluate(feats, head="gpr", layers=spec["layers"], splits=[split], progress=False))
-    return _joined(per_split)
-
-
-def _joined(results: list) -> Any:
-    """One result whose per-split table and predictions are the given single-split results, renumbered."""
-    import pandas as pd
-
-    class Joined:
-        per_split = pd.concat([r.per_split for r in results], ignore_index=True)
-        predictions = pd.concat([r.predictions.assign(split=i) for i, r in enumerate(results)], ignore_index=True)
-
-    return Joined()
+def partial_rows(done: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
+    """Rows still running split by split, on the splits they have (named as such in the table)."""
+    finished = {(r["row"], r["seed"]) for r in done}
+    by_row: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for record in read_splits(out):
+        by_row.setdefault((record["row"], record["seed"]), []).append(record)
+    return [{**row_from_splits(name, ROWS.get(name, {}), sorted(records, key=lambda r: r["split"])), "seed": seed}
+            for (name, seed), records in by_row.items() if (name, seed) not in finished]  # fmt: skip
 
 
 def summarize(rows: list[dict[str, Any]], seed: int) -> dict[str, Any]:
@@ -223,13 +253,16 @@ def main() -> int:
             if any(r["row"] == name and r["seed"] == args.seed for r in done):
                 continue
             print(f"-- {name} (seed {args.seed})", flush=True)
-            row = {**run_row(name, ROWS[name], ds, splits, args.store), "seed": args.seed, "machine": machine.one_line()}
+            row = {**run_row(name, ROWS[name], ds, splits, args.store, args.out, args.seed), "seed": args.seed, "machine": machine.one_line()}
+            if row["n_splits"] < (IMAGE_SPLITS if ROWS[name]["kind"] in ("image", "finetune") else len(splits)):
+                continue  # not all splits yet (split-by-split rows resume from real_accuracy_splits.jsonl)
             with done_path.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
             done.append(row)
             print(f"   SROCC {np.mean(row['srocc']):.4f} ± {np.std(row['srocc'], ddof=1):.4f} over {row['n_splits']} splits, "
                   f"{row['fit_minutes']:.1f} min", flush=True)  # fmt: skip
     record = machine.describe()
+    done = done + partial_rows(done, args.out)
     summaries = [summarize([r for r in done if r["seed"] == seed], seed) for seed in sorted({r["seed"] for r in done})]
     (args.out / "real_accuracy.json").write_text(json.dumps({"machine": record, "tables": summaries}, indent=2))
     (args.out / "real_accuracy.md").write_text("\n".join(markdown(s, machine.one_line(record)) for s in summaries))
