@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from deepfeat_iqa.runtime.device import resolve_device
-from deepfeat_iqa.extraction._forward import per_image, pooled_features, prepare_model
+from deepfeat_iqa.extraction._forward import Normalization, per_image, pooled_features, prepare_model
 from deepfeat_iqa.extraction._loader import ViewDataset, make_loader
 from deepfeat_iqa.extraction._plan import ExtractionPlan
 from deepfeat_iqa.backbones import LoadedBackbone, build_backbone
@@ -101,7 +101,7 @@ def extract_block(
     view, pool, config = make_view(plan.crops, plan.seed, loaded), parse_pooling(plan.pooling), loaded.config
     layers = [t.spec.layer for t in plan.targets]
     paths = [Path(p) for p in plan.paths]
-    loader = make_loader(ViewDataset(plan.ids, paths, view, config.mean, config.std), pending, plan.block_rows, plan.batch_size, num_workers)
+    loader = make_loader(ViewDataset(plan.ids, paths, view), pending, plan.block_rows, plan.batch_size, num_workers)
     model = prepare_model(loaded.model, plan.precision)
     computed = failed = 0
     for batch in loader:
@@ -111,7 +111,8 @@ def extract_block(
         good = [item for item in batch if item.error is None]
         if good:
             pooled = pooled_features(
-                model, [item.crops for item in good], layers, pool, precision=plan.precision, device=device, micro_batch=plan.batch_size
+                model, [item.crops for item in good], layers, pool, precision=plan.precision, device=device,
+                micro_batch=plan.batch_size, normalize=Normalization(config.mean, config.std),
             )  # fmt: skip
             counts = [int(item.crops.shape[0]) for item in good]
             rows = np.asarray([item.row for item in good])

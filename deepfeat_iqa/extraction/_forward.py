@@ -28,6 +28,24 @@ def prepare_model(model: torch.nn.Module, precision: str) -> torch.nn.Module:
     return model.eval().to(memory_format=memory_format(precision))
 
 
+class Normalization:
+    """``uint8`` crops ``(B, H, W, 3)`` -> the network's float input ``(B, 3, H, W)``, on the device they are on.
+
+    The permuted view is already ``channels_last`` in memory, the layout the forward wants; the arithmetic is
+    the loader's former per-crop NumPy formula, ``(x - 255 mean) / (255 std)`` in float32, so features are
+    unchanged.
+    """
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        # float32 NumPy arithmetic, exactly as the loader computed these before
+        self.shift = torch.from_numpy(np.asarray(mean, dtype=np.float32) * 255.0).view(1, 3, 1, 1)
+        self.scale = torch.from_numpy(1.0 / (np.asarray(std, dtype=np.float32) * 255.0)).view(1, 3, 1, 1)
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = pixels.permute(0, 3, 1, 2).to(torch.float32)
+        return (x - self.shift.to(x.device)) * self.scale.to(x.device)
+
+
 def pooled_features(
     model: torch.nn.Module,
     crops: Sequence[torch.Tensor],
@@ -37,8 +55,9 @@ def pooled_features(
     precision: str,
     device: torch.device,
     micro_batch: int,
+    normalize: Normalization,
 ) -> dict[str, torch.Tensor]:
-    """Pool every requested layer for all ``crops`` (each ``(V_i, 3, H, W)``), in crop order.
+    """Pool every requested layer for all ``crops`` (each ``uint8`` ``(V_i, H, W, 3)``), in crop order.
 
     Returns ``{module_path: (sum V_i, D) float32 CPU tensor}``.
     """
@@ -52,8 +71,8 @@ def pooled_features(
         for start in range(0, len(indices), micro_batch):
             part = indices[start : start + micro_batch]
             # NumPy stacks the crops; torch.stack's parallel copy stalls badly on oversubscribed CPUs.
-            x = torch.from_numpy(np.stack([flat[i].numpy() for i in part]))
-            x = to_device(x, device).contiguous(memory_format=fmt)
+            x = normalize(to_device(torch.from_numpy(np.stack([flat[i].numpy() for i in part])), device))
+            x = x.contiguous(memory_format=fmt)
             with torch.inference_mode(), _FORWARD_LOCK:
                 with autocast(precision, device):
                     activations = forward_layers(model, x, list(module_paths))

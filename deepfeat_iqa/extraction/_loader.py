@@ -1,4 +1,8 @@
-"""The DataLoader side of extraction: decode, crop and normalize images in worker processes.
+"""The DataLoader side of extraction: decode and crop images in worker processes.
+
+Crops travel as ``uint8`` and are normalized where the forward runs (:func:`extraction._forward.pooled_features`):
+a quarter of the bytes through the worker pipe (and to a GPU), and one vectorized torch operation per batch
+instead of a NumPy pass per crop in the worker.
 
 Batches are cut on a fixed grid inside each block (one batch never spans two blocks), so each batch is
 written by the block's one writer, and a resumed run, or a Dask worker, sees exactly the batches an
@@ -24,7 +28,7 @@ from deepfeat_iqa.inputs.views import View
 
 @dataclass
 class Item:
-    """One decoded image: its crops as a normalized float tensor ``(V, 3, H, W)``, or the decode error."""
+    """One decoded image: its crops as a ``uint8`` tensor ``(V, H, W, 3)``, or the decode error."""
 
     row: int
     crops: torch.Tensor | None
@@ -32,16 +36,14 @@ class Item:
 
 
 class ViewDataset(TorchDataset):
-    """Rows of a dataset turned into normalized crops; decode errors are returned, not raised.
+    """Rows of a dataset turned into crops; decode errors are returned, not raised.
 
     Returning the error lets the main process apply ``on_error`` with the file's name, whichever
     worker hit it.
     """
 
-    def __init__(self, ids: Sequence[str], paths: Sequence[Path], view: View, mean: Sequence[float], std: Sequence[float]):
+    def __init__(self, ids: Sequence[str], paths: Sequence[Path], view: View):
         self.ids, self.paths, self.view = ids, paths, view
-        self.mean = np.asarray(mean, dtype=np.float32) * 255.0
-        self.scale = 1.0 / (np.asarray(std, dtype=np.float32) * 255.0)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -55,11 +57,7 @@ class ViewDataset(TorchDataset):
             crops = self.view.crops(image, identity)
         except DataError as error:
             return Item(row, None, str(error))
-        height, width = crops[0].shape[:2]
-        batch = np.empty((len(crops), 3, height, width), dtype=np.float32)
-        for index, crop in enumerate(crops):
-            batch[index] = ((crop.astype(np.float32) - self.mean) * self.scale).transpose(2, 0, 1)
-        return Item(row, torch.from_numpy(batch))
+        return Item(row, torch.from_numpy(np.stack(crops)))
 
 
 class GridBatches(Sampler[list[int]]):

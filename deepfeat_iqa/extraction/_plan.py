@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from deepfeat_iqa import __version__
-from deepfeat_iqa.extraction._forward import pooled_features
+from deepfeat_iqa.extraction._forward import Normalization, pooled_features
 from deepfeat_iqa.backbones import LoadedBackbone
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import DataError, StoreError
@@ -103,8 +103,9 @@ def make_targets(
 
 def probe_dims(model: torch.nn.Module, input_size: tuple[int, ...], paths: list[str], pooling: Pooling, precision: str, device: torch.device) -> dict[str, int]:
     """Pooled width of each layer, from one forward pass of a blank image (pooling makes it size-free)."""
-    blank = torch.zeros((1, *input_size), dtype=torch.float32)
-    pooled = pooled_features(model, [blank], paths, pooling, precision=precision, device=device, micro_batch=1)
+    blank = torch.zeros((1, *input_size[1:], input_size[0]), dtype=torch.uint8)
+    pooled = pooled_features(model, [blank], paths, pooling, precision=precision, device=device, micro_batch=1,
+                             normalize=Normalization((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))  # fmt: skip
     return {path: int(values.shape[-1]) for path, values in pooled.items()}
 
 
