@@ -296,7 +296,7 @@ def run_experiment(
     progress: bool = True,
 ) -> ExperimentOutput:
     """Run a validated experiment and write ``<out_dir>/<name>.{md,json,png,html}``."""
-    from deepfeat_iqa.studies._html_report import experiment_page
+    from deepfeat_iqa.studies._html_report import experiment_page, sweep_page
 
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / (experiment.name + ("-smoke" if smoke else ""))
@@ -320,7 +320,8 @@ def run_experiment(
                       progress=progress)  # fmt: skip
         body = ["## All cells", "", study.to_markdown()]
         k = int(experiment.report.get("best", 3))
-        best = study.best(k=k, metric=experiment.report.get("metric", "srocc"))
+        metric = experiment.report.get("metric", "srocc")
+        best = study.best(k=k, metric=metric)
         columns = [c for c in ("dataset", "backbone", "weights", "layer", "paper_layer", "head", "dim", "srocc", "plcc", "krocc", "rmse") if c in best]
         best["weights"] = [w + (" (untrained)" if r else "") for w, r in zip(best["weights"], best["random_weights"])]
         body += ["", f"## Best {k} layers per backbone and head", "", best[columns].to_markdown(index=False, floatfmt=".4f")]
@@ -332,16 +333,14 @@ def run_experiment(
         if len(study.table().query("status == 'done'")):
             heatmap = study.heatmap(stem.with_suffix(".png"), title=experiment.name + (" (smoke)" if smoke else ""))
             paths.append(heatmap)
-        cells = study.table()
-        shown = cells[[c for c in cells.columns if c in (*columns, "status", "fit_s", "error")]]
-        paths.append(experiment_page(stem.with_suffix(".html"), header[0].lstrip("# "), heatmap=heatmap,
-                                     notes=[f"Reproduces: {experiment.paper}."] if experiment.paper else [],
-                                     tables=[(f"Best {k} layers per backbone and head", best[columns]), ("All cells", shown)]))  # fmt: skip
+        paths.append(sweep_page(study, stem.with_suffix(".html"), header[0].lstrip("# "), heatmap=heatmap,
+                                best=(f"Best {k} layers per backbone and head", best[[*columns, "cell_id"]]),
+                                notes=[f"Reproduces: {experiment.paper}."] if experiment.paper else [], metric=metric))  # fmt: skip
         if experiment.report.get("significance"):
             for name in datasets:
                 found = study.results(dataset=name)
                 if len(found) >= 2:
-                    matrix = significance(found, metric=experiment.report.get("metric", "srocc"))
+                    matrix = significance(found, metric=metric)
                     body += ["", f"## One-sided paired t-tests on {name} (seed 003 Table 9)", "", matrix.to_markdown()]
                     matrix.to_json(stem.with_name(f"{stem.name}-significance-{name}.json"))
                     paths.append(stem.with_name(f"{stem.name}-significance-{name}.json"))
