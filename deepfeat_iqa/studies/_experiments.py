@@ -143,12 +143,24 @@ def smoke_settings(experiment: Experiment, backbones_override: list[str] | None 
 def validate(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, backbones_override: list[str] | None = None) -> dict[str, Any]:
     """Check every name and root before any work; return the settings the run will use.
 
+    :func:`check_file`, then :func:`check_names`.
+
     Raises
     ------
     ConfigError
         Unknown loader, backbone, layer, head, protocol, union member, or a --root for no dataset.
     DataError
         A dataset root that is missing (outside smoke mode), naming the dataset and the folder.
+    """
+    settings = check_file(experiment, roots, smoke=smoke, backbones_override=backbones_override)
+    check_names(experiment, settings)
+    return settings
+
+
+def check_file(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, backbones_override: list[str] | None = None) -> dict[str, Any]:
+    """The checks that need no backbone registry (loaders, roots, union members); return the settings the run will use.
+
+    Cheap (no torch), so a rerun of a finished sweep, which needs nothing else, runs only these.
     """
     from deepfeat_iqa.datasets import list_datasets
     from deepfeat_iqa.datasets._registry import resolve_name
@@ -173,14 +185,20 @@ def validate(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, 
             settings["backbones"] = backbones_override
         else:
             settings["backbone"] = backbones_override[0]
-    if experiment.kind == "sweep":
-        _validate_sweep(settings)
-    else:
-        _validate_cross(settings, experiment.datasets)
+    if experiment.kind == "cross":
+        _check_cross_sets(settings, experiment.datasets)
     return settings
 
 
-def _validate_sweep(settings: dict[str, Any]) -> None:
+def check_names(experiment: Experiment, settings: Mapping[str, Any]) -> None:
+    """Check backbones, layers, heads and the protocol against their registries (imports torch and timm)."""
+    if experiment.kind == "sweep":
+        _validate_sweep(settings)
+    else:
+        _validate_cross(settings)
+
+
+def _validate_sweep(settings: Mapping[str, Any]) -> None:
     from deepfeat_iqa.studies._plan import (
         as_list,
         check_backbone,
@@ -200,7 +218,7 @@ def _validate_sweep(settings: dict[str, Any]) -> None:
     check_protocol(settings.get("protocol", "repeated"))
 
 
-def _validate_cross(settings: dict[str, Any], datasets: Mapping[str, str]) -> None:
+def _validate_cross(settings: Mapping[str, Any]) -> None:
     from deepfeat_iqa.backbones import resolve_layers
     from deepfeat_iqa.studies._plan import check_backbone, head_choices
 
@@ -209,6 +227,10 @@ def _validate_cross(settings: dict[str, Any], datasets: Mapping[str, str]) -> No
     layers = settings.get("layers")
     resolve_layers(backbone, layers if layers is None or isinstance(layers, str) else list(layers))
     head_choices([settings.get("head", "gpr")])
+
+
+def _check_cross_sets(settings: Mapping[str, Any], datasets: Mapping[str, str]) -> None:
+    """Union members, training and test sets name datasets of the file (or unions, for training)."""
     unions = settings.get("unions", {})
     for union, members in unions.items():
         for member in members:
