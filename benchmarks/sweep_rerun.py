@@ -8,7 +8,14 @@ alternating so machine load hits both alike:
 * ``import_pandas``: ``import deepfeat_iqa, pandas`` (a label table is a pandas read; the floor of any rerun);
 * ``rerun``: the script again: load the labels with ``dfi.datasets.load_folder`` and call ``dfi.sweep``, which
   finds every cell in its results store;
-* ``rerun_before`` (with ``--before SRC``): the same script importing deepfeat_iqa from another source tree.
+* ``rerun_before`` (with ``--before SRC``): the same script importing deepfeat_iqa from another source tree;
+* ``cli_rerun``: ``deepfeat-iqa sweep FILE --root koniq10k=DIR`` (the console script's entry point) on the same
+  images laid out as KonIQ-10k, after a first CLI run finished every cell: checks the file, loads the labels,
+  finds every cell recorded and prints the tables (writing the Markdown, JSON, heatmap and page again);
+* ``cli_rerun_before`` (with ``--before SRC``): the same command from another source tree.
+
+The CPU kind (``grep -o 'avx512_bf16\|amx_tile' /proc/cpuinfo | sort -u``) and ``uptime`` before and after are
+recorded with the times: the machine is shared, and its load moves every number.
 
 Writes ``benchmarks/results/sweep_rerun.{json,md}`` with ``deepfeat_iqa.runtime.machine.describe()``.
 
@@ -48,6 +55,51 @@ SWEEP = textwrap.dedent(
 )
 
 
+#: ``deepfeat-iqa ARGS`` as the console script runs it, then the heavy modules it imported, as a last JSON line.
+CLI = textwrap.dedent(
+    """
+    import json, sys
+    from deepfeat_iqa.cli import app
+    app(sys.argv[1:], standalone_mode=False)
+    print(json.dumps({"imported": sorted(m for m in ("torch", "timm", "sklearn", "zarr") if m in sys.modules)}))
+    """
+)
+
+EXPERIMENT = """
+[experiment]
+name = "rerun"
+kind = "sweep"
+
+[datasets]
+koniq10k = "koniq10k"
+
+[sweep]
+backbones = ["resnet10t"]
+layers = "stages"
+heads = ["svr"]
+weights = "random"
+n_splits = 2
+precision = "fp32"
+"""
+
+
+def as_koniq(images: Path, root: Path) -> None:
+    """The benchmark's images in KonIQ-10k's layout (an experiment file names registry loaders, not folders)."""
+    import pandas as pd
+    from PIL import Image
+
+    labels = pd.read_csv(images / "labels.csv")
+    (root / "1024x768").mkdir(parents=True)
+    for name in labels["image"]:
+        Image.open(images / name).convert("RGB").save(root / "1024x768" / (Path(name).stem + ".jpg"), quality=90)
+    table = pd.DataFrame({"image_name": [Path(n).stem + ".jpg" for n in labels["image"]], "MOS": 1 + 4 * labels["mos"] / 100})
+    table.to_csv(root / "koniq10k_scores_and_distributions.csv", index=False)
+
+
+def shell(command: str) -> str:
+    return subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout.strip()
+
+
 def make_set(folder: Path, levels: int) -> int:
     import pandas as pd
     from PIL import Image, ImageFilter
@@ -83,6 +135,7 @@ def main() -> None:
     from deepfeat_iqa.runtime import machine
 
     load_before = os.getloadavg()[0]
+    uptime_before = shell("uptime")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         n_images = make_set(work / "images", args.levels)
@@ -90,29 +143,34 @@ def main() -> None:
         rerun = [sys.executable, str(work / "sweep.py"), str(work / "images"), str(work / "study.db"), str(work / "f.zarr")]
         first_s, out = timed(rerun, ROOT)
         first = json.loads(out.strip().splitlines()[-1])
+        as_koniq(work / "images", work / "koniq")
+        (work / "exp.toml").write_text(EXPERIMENT)
+        (work / "cli.py").write_text(CLI)
+        cli = [sys.executable, str(work / "cli.py"), "sweep", str(work / "exp.toml"), "--root", f"koniq10k={work / 'koniq'}",
+               "--out", str(work / "out"), "--store", str(work / "f.zarr"), "--quiet"]  # fmt: skip
+        cli_first_s, _ = timed(cli, ROOT)
         kinds = {
-            "import": [sys.executable, "-c", "import deepfeat_iqa"],
-            "import_pandas": [sys.executable, "-c", "import deepfeat_iqa, pandas"],
-            "rerun": rerun,
+            "import": ([sys.executable, "-c", "import deepfeat_iqa"], ROOT),
+            "import_pandas": ([sys.executable, "-c", "import deepfeat_iqa, pandas"], ROOT),
+            "rerun": (rerun, ROOT),
+            "cli_rerun": (cli, ROOT),
         }
-        times: dict[str, list[float]] = {k: [] for k in kinds}
-        imported: dict[str, list[list[str]]] = {"rerun": [], "rerun_before": []}
         if args.before is not None:
-            times["rerun_before"] = []
+            kinds |= {"rerun_before": (rerun, args.before.resolve()), "cli_rerun_before": (cli, args.before.resolve())}
+        times: dict[str, list[float]] = {k: [] for k in kinds}
+        imported: dict[str, list[list[str]]] = {k: [] for k in kinds if "rerun" in k}
         for _ in range(args.repeats):
-            for kind, command in kinds.items():
-                seconds, out = timed(command, ROOT)
+            for kind, (command, source) in kinds.items():
+                seconds, out = timed(command, source)
                 times[kind].append(seconds)
-                if kind == "rerun":
-                    imported["rerun"].append(json.loads(out.strip().splitlines()[-1])["imported"])
-            if args.before is not None:
-                seconds, out = timed(rerun, args.before.resolve())
-                times["rerun_before"].append(seconds)
-                imported["rerun_before"].append(json.loads(out.strip().splitlines()[-1])["imported"])
+                if kind in imported:
+                    imported[kind].append(json.loads(out.strip().splitlines()[-1])["imported"])
     median = {k: statistics.median(v) for k, v in times.items()}
     record = {
         "machine": machine.describe(), "load_before": load_before, "load_after": os.getloadavg()[0],
-        "images": n_images, "cells": first["cells"], "first_run_s": first_s, "repeats": args.repeats,
+        "cpu_kind": shell("grep -o 'avx512_bf16\\|amx_tile' /proc/cpuinfo | sort -u").split(),
+        "uptime_before": uptime_before, "uptime_after": shell("uptime"),
+        "images": n_images, "cells": first["cells"], "first_run_s": first_s, "cli_first_run_s": cli_first_s, "repeats": args.repeats,
         "seconds": times, "median_s": median, "imported": imported,
         "before_source": str(args.before) if args.before else None,
     }  # fmt: skip
@@ -122,7 +180,10 @@ def main() -> None:
         "# Finished sweep rerun from a new process vs `import deepfeat_iqa`",
         "",
         f"{machine.one_line(record['machine'])}; load {load_before:.1f} before, {record['load_after']:.1f} after.",
-        f"Sweep: {n_images} images, {first['cells']} cells (resnet10t random weights, every stage, svr); first run {first_s:.1f} s.",
+        f"CPU kind (`grep -o 'avx512_bf16\\|amx_tile' /proc/cpuinfo | sort -u`): {', '.join(record['cpu_kind']) or 'neither'}.",
+        f"uptime before: `{uptime_before}`; after: `{record['uptime_after']}`.",
+        f"Sweep: {n_images} images, {first['cells']} cells (resnet10t random weights, every stage, svr); first run {first_s:.1f} s "
+        f"(API), {cli_first_s:.1f} s (CLI, same images as KonIQ-10k, its own results store).",
         "",
         "| new process | median s | runs (s) | torch/timm/sklearn/zarr imported, per run |",
         "|---|---|---|---|",

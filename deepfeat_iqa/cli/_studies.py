@@ -25,21 +25,31 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 
 def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path | None, backbones: str | None, out: Path,
          results: Path | None, store: str, n_jobs: int, extend: bool, dry_run: bool, quiet: bool, client: str | None = None) -> None:  # fmt: skip
+    from deepfeat_iqa.datasets import Dataset
     from deepfeat_iqa.errors import DeepfeatError
-    from deepfeat_iqa.studies._experiments import (
-        load_datasets,
-        load_experiment,
-        parse_roots,
-        run_experiment,
-        validate,
-    )
+    from deepfeat_iqa.paths import cache_dir
+    from deepfeat_iqa.studies._experiments import check_file, check_names, load_datasets, load_experiment, parse_roots, run_experiment
+    from deepfeat_iqa.studies._sweep import finished_study
 
     try:
         experiment = load_experiment(file)
         if experiment.kind != kind:
             raise typer.BadParameter(f"{file} is a {experiment.kind} experiment; run it with `deepfeat-iqa {experiment.kind} {file}`.")
         override = [b.strip() for b in backbones.split(",") if b.strip()] if backbones else None
-        settings = validate(experiment, parse_roots(roots or []), smoke=smoke, backbones_override=override)
+        settings = check_file(experiment, parse_roots(roots or []), smoke=smoke, backbones_override=override)
+        name = experiment.name + ("-smoke" if smoke else "")
+        results = results or out / f"{name}.db"
+
+        def datasets() -> dict[str, Dataset]:
+            return load_datasets(experiment, parse_roots(roots or []), smoke=smoke, cache=cache_dir() / "smoke", references=references,
+                                 progress=not quiet)  # fmt: skip
+
+        # A rerun of a finished sweep needs no backbone, layer or head check (they import torch and timm, seconds before
+        # anything is looked up) and computes nothing: like dfi.sweep, it answers from the results store (studies/_rerun.py).
+        # The datasets are loaded first only when a results store exists; without one there is work, and names come first.
+        loaded = datasets() if kind == "sweep" and not dry_run and results.is_file() else None
+        if loaded is None or finished_study(loaded, results=results, **settings) is None:
+            check_names(experiment, settings)
         if client_arg(client) is not None:  # before the datasets are built: an unreachable scheduler fails now
             from deepfeat_iqa.runtime.cluster import check_reachable
 
@@ -49,13 +59,8 @@ def _run(kind: str, file: Path, roots: list[str], smoke: bool, references: Path 
             for key, value in settings.items():
                 typer.echo(f"  {key} = {value!r}")
             return
-        from deepfeat_iqa.store._zarr import default_store_url
-
-        cache = Path(default_store_url()).parent / "smoke"
-        datasets = load_datasets(experiment, parse_roots(roots or []), smoke=smoke, cache=cache, references=references, progress=not quiet)
-        name = experiment.name + ("-smoke" if smoke else "")
         output = run_experiment(
-            experiment, settings, datasets, out_dir=out, smoke=smoke, results=results or out / f"{name}.db",
+            experiment, settings, loaded or datasets(), out_dir=out, smoke=smoke, results=results,
             store=None if store == "none" else store, n_jobs=n_jobs, extend=extend, client=client_arg(client), progress=not quiet,
         )  # fmt: skip
     except DeepfeatError as exc:

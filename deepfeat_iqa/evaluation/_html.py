@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -73,20 +73,28 @@ def page(title: str, body: str, *, script: str = "") -> str:
     )
 
 
-def table(frame: pd.DataFrame, *, floatfmt: str = ".4f", index: bool = True) -> str:
-    """``frame`` as an HTML table; numbers right-aligned in ``floatfmt``, text left-aligned, NaN empty."""
+def table(frame: pd.DataFrame, *, floatfmt: str = ".4f", index: bool = True,
+          links: Mapping[str, Sequence[str | None]] | None = None) -> str:  # fmt: skip
+    """``frame`` as an HTML table; numbers right-aligned in ``floatfmt``, text left-aligned, NaN empty.
+
+    ``links`` maps a column to one href per row (``None``: no link): that column's cells become links
+    (a sweep's table links each cell's row to its evaluation page).
+    """
     flat = frame.reset_index() if index and (any(n is not None for n in frame.index.names) or not isinstance(frame.index, pd.RangeIndex)) else frame
     head = "".join(f"<th class=\"{'' if _numeric(flat[c]) else 'text'}\">{esc(c)}</th>" for c in flat.columns)
+    hrefs = {flat.columns.get_loc(column): list(targets) for column, targets in (links or {}).items()}
     rows = []
-    for _, row in flat.astype(object).iterrows():  # object rows keep each cell's type (ints stay ints)
+    for position, (_, row) in enumerate(flat.astype(object).iterrows()):  # object rows keep each cell's type (ints stay ints)
         cells = []
-        for value in row:
+        for column, value in enumerate(row):
             if isinstance(value, (float, np.floating)):
-                cells.append(f"<td>{'' if not np.isfinite(value) else format(float(value), floatfmt)}</td>")
+                text, align = ("" if not np.isfinite(value) else format(float(value), floatfmt)), ""
             elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-                cells.append(f"<td>{int(value)}</td>")
+                text, align = str(int(value)), ""
             else:
-                cells.append(f"<td class=\"text\">{'' if value is None else esc(value)}</td>")
+                text, align = ("" if value is None else esc(value)), ' class="text"'
+            target = hrefs[column][position] if column in hrefs else None
+            cells.append(f'<td{align}><a href="{esc(target)}">{text}</a></td>' if target else f"<td{align}>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 

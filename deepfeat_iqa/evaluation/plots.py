@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,24 +97,33 @@ def qq_plot(residuals: np.ndarray, path: Path, *, title: str = "", scale: Mappin
     return _save(fig, path)
 
 
+#: The diagnostics :func:`prediction_figures` can draw, in the order reports show them.
+FIGURES = ("scatter", "residuals", "qq")
+
+
 def prediction_figures(y_true: np.ndarray, y_pred: np.ndarray, out_dir: str | Path, *, stem: str = "eval", title: str = "",
-                       scale: Mapping[str, Any] | None = None) -> list[Path]:
-    """Write the three diagnostics for one set of predictions as ``<stem>_{scatter,residuals,qq}.png``.
+                       scale: Mapping[str, Any] | None = None, kinds: Sequence[str] = FIGURES) -> list[Path]:  # fmt: skip
+    """Write diagnostics for one set of predictions as ``<stem>_{scatter,residuals,qq}.png`` (``kinds``, in that order).
 
     ``scale`` is the dataset's score scale (``EvaluationResult.info["scale"]``), named on the MOS axes.
+    ``kinds`` picks a subset: a sweep's cell pages draw only the scatter, so a page per cell stays light.
     """
     from deepfeat_iqa.evaluation.metrics import logistic_fit
 
+    unknown = sorted(set(kinds) - set(FIGURES))
+    if unknown:
+        raise ValueError(f"Unknown figure kind(s) {unknown}; choose from {', '.join(FIGURES)}.")
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64)
     out_dir = Path(out_dir).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)
     residuals = y_true - y_pred
-    return [
-        scatter_with_logistic(y_true, y_pred, logistic_fit(y_pred, y_true, params=4), out_dir / f"{stem}_scatter.png", title=title, scale=scale),
-        residual_histogram(residuals, out_dir / f"{stem}_residuals.png", title=title, scale=scale),
-        qq_plot(residuals, out_dir / f"{stem}_qq.png", title=title, scale=scale),
-    ]
+    draw = {
+        "scatter": lambda path: scatter_with_logistic(y_true, y_pred, logistic_fit(y_pred, y_true, params=4), path, title=title, scale=scale),
+        "residuals": lambda path: residual_histogram(residuals, path, title=title, scale=scale),
+        "qq": lambda path: qq_plot(residuals, path, title=title, scale=scale),
+    }
+    return [draw[kind](out_dir / f"{stem}_{kind}.png") for kind in FIGURES if kind in kinds]
 
 
 def _units(scale: Mapping[str, Any] | None) -> str:

@@ -9,6 +9,7 @@ any browser; see docs/reports.md.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -136,27 +137,32 @@ def score_report(scores: pd.DataFrame, out_dir: str | Path, *, failed: Mapping[s
 
 
 def evaluation_report(result: Any, out_dir: str | Path, *, plots: Sequence[Path] = (), worst: int = 8,
-                      files: Sequence[str] = ()) -> Path:  # fmt: skip
-    """Write ``out_dir/index.html`` for an evaluation (``result``: an ``EvaluationResult``, which calls this from
-    ``save_report``; typed loosely so the two modules do not import each other): tables, diagnostic plots, the most misjudged photos, the record.
+                      files: Sequence[str] = (), name: str = REPORT_HTML, up: tuple[str, str] | None = None) -> Path:  # fmt: skip
+    """Write ``out_dir/<name>`` (``index.html``) for an evaluation (``result``: an ``EvaluationResult``, which calls this
+    from ``save_report``; typed loosely so the two modules do not import each other): tables, diagnostic plots, the most
+    misjudged photos, the record.
 
-    ``plots`` are PNGs already written under ``out_dir`` (scatter, residuals, QQ, in that order); ``worst``
-    photos are shown for each direction of error; ``files`` are the other report files, linked.
+    ``plots`` are PNGs already written under ``out_dir`` (any of ``*_scatter``, ``*_residuals``, ``*_qq``);
+    ``worst`` photos are shown for each direction of error; ``files`` are the other report files, linked.
+    Several pages may share one ``out_dir`` under different ``name``s (a sweep's cell pages): they then share
+    its ``thumbs/``, so a photo misjudged by many cells is one thumbnail. ``up`` is ``(href, text)`` of the
+    page this one belongs to, linked above the title.
     """
     out_dir = Path(out_dir).expanduser()
     info = result.info
     title = f"Evaluation: {info.get('head', '?')} on {info.get('dataset', '?')}"
-    captions = [
-        "Test predictions against the dataset's scores, with the 4-parameter logistic fitted from predictions to MOS (PLCC and RMSE are computed after it).",
-        "Residuals (MOS − prediction) with the maximum-likelihood normal: centred on zero means unbiased.",
-        "Normal QQ plot of the residuals: points on the line mean normally distributed errors.",
-    ]
+    captions = {
+        "scatter": "Test predictions against the dataset's scores, with the 4-parameter logistic fitted from predictions to MOS (PLCC and RMSE are computed after it).",
+        "residuals": "Residuals (MOS − prediction) with the maximum-likelihood normal: centred on zero means unbiased.",
+        "qq": "Normal QQ plot of the residuals: points on the line mean normally distributed errors.",
+    }
     figures = "".join(
         f'<figure><img src="{esc(Path(p).relative_to(out_dir).as_posix())}" alt="{esc(Path(p).stem)}">'
-        f"<figcaption>{esc(captions[i] if i < len(captions) else '')}</figcaption></figure>"
-        for i, p in enumerate(plots)
+        f"<figcaption>{esc(captions.get(Path(p).stem.rpartition('_')[2], ''))}</figcaption></figure>"
+        for p in plots
     )
-    body = [
+    body = [f'<p class="muted"><a href="{esc(up[0])}">&larr; {esc(up[1])}</a></p>'] if up else []
+    body += [
         f"<h1>{esc(title)}</h1>",
         f'<p class="lead">{esc(result.summary())}</p>',
     ]
@@ -173,7 +179,7 @@ def evaluation_report(result: Any, out_dir: str | Path, *, plots: Sequence[Path]
     ]
     if files:
         body += ["<p class=\"muted\">Files: " + ", ".join(f'<a href="{esc(f)}">{esc(f)}</a>' for f in files) + "</p>"]
-    return _write(out_dir, title, "\n".join(body))
+    return _write(out_dir, title, "\n".join(body), name=name)
 
 
 def _misjudged(result: Any, out_dir: Path, worst: int) -> str:
@@ -233,7 +239,10 @@ def _failures(problems: Mapping[str, str]) -> str:
             f'<table><thead><tr><th class="text">photo</th><th class="text">reason</th></tr></thead><tbody>{rows}</tbody></table>')  # fmt: skip
 
 
-def _write(out_dir: Path, title: str, body: str, *, script: str = "") -> Path:
-    path = out_dir / REPORT_HTML
-    path.write_text(page(title, body, script=script), encoding="utf-8")
+def _write(out_dir: Path, title: str, body: str, *, script: str = "", name: str = REPORT_HTML) -> Path:
+    """Write the page whole, then rename: a killed run never leaves a torn page that a rerun would reuse."""
+    path = out_dir / name
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
+    partial.write_text(page(title, body, script=script), encoding="utf-8")
+    os.replace(partial, path)
     return path

@@ -190,13 +190,14 @@ class EvaluationResult:
         written["html"] = evaluation_report(self, folder, plots=plots, files=files)
         return written
 
-    def plot(self, out_dir: str | Path, *, stem: str | None = None) -> list[Path]:
+    def plot(self, out_dir: str | Path, *, stem: str | None = None, kinds: Sequence[str] | None = None) -> list[Path]:
         """Write the scatter-with-logistic, residual-histogram and QQ PNGs of the pooled test predictions.
 
         Predictions of all splits are pooled (an image tested in several splits appears once per split),
-        which shows the head's typical behaviour rather than one lucky or unlucky split.
+        which shows the head's typical behaviour rather than one lucky or unlucky split. ``kinds`` picks
+        some of ``("scatter", "residuals", "qq")`` (default all three).
         """
-        from deepfeat_iqa.evaluation.plots import prediction_figures
+        from deepfeat_iqa.evaluation.plots import FIGURES, prediction_figures
 
         where = _where(self.info.get("feature_key", {}))
         label = f"{self.info.get('head', 'head')}_{self.info.get('dataset', 'data')}_{where}"
@@ -206,7 +207,7 @@ class EvaluationResult:
             f"{len(self.predictions)} test predictions, {self.n_splits} splits"
         )
         return prediction_figures(self.predictions["y_true"], self.predictions["y_pred"], out_dir, stem=stem, title=title,
-                                  scale=self.info.get("scale"))
+                                  scale=self.info.get("scale"), kinds=FIGURES if kinds is None else kinds)
 
     def __repr__(self) -> str:
         return f"EvaluationResult({self.summary()})"

@@ -143,12 +143,24 @@ def smoke_settings(experiment: Experiment, backbones_override: list[str] | None 
 def validate(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, backbones_override: list[str] | None = None) -> dict[str, Any]:
     """Check every name and root before any work; return the settings the run will use.
 
+    :func:`check_file`, then :func:`check_names`.
+
     Raises
     ------
     ConfigError
         Unknown loader, backbone, layer, head, protocol, union member, or a --root for no dataset.
     DataError
         A dataset root that is missing (outside smoke mode), naming the dataset and the folder.
+    """
+    settings = check_file(experiment, roots, smoke=smoke, backbones_override=backbones_override)
+    check_names(experiment, settings)
+    return settings
+
+
+def check_file(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, backbones_override: list[str] | None = None) -> dict[str, Any]:
+    """The checks that need no backbone registry (loaders, roots, union members); return the settings the run will use.
+
+    Cheap (no torch), so a rerun of a finished sweep, which needs nothing else, runs only these.
     """
     from deepfeat_iqa.datasets import list_datasets
     from deepfeat_iqa.datasets._registry import resolve_name
@@ -173,14 +185,20 @@ def validate(experiment: Experiment, roots: Mapping[str, Path], *, smoke: bool, 
             settings["backbones"] = backbones_override
         else:
             settings["backbone"] = backbones_override[0]
-    if experiment.kind == "sweep":
-        _validate_sweep(settings)
-    else:
-        _validate_cross(settings, experiment.datasets)
+    if experiment.kind == "cross":
+        _check_cross_sets(settings, experiment.datasets)
     return settings
 
 
-def _validate_sweep(settings: dict[str, Any]) -> None:
+def check_names(experiment: Experiment, settings: Mapping[str, Any]) -> None:
+    """Check backbones, layers, heads and the protocol against their registries (imports torch and timm)."""
+    if experiment.kind == "sweep":
+        _validate_sweep(settings)
+    else:
+        _validate_cross(settings)
+
+
+def _validate_sweep(settings: Mapping[str, Any]) -> None:
     from deepfeat_iqa.studies._plan import (
         as_list,
         check_backbone,
@@ -200,7 +218,7 @@ def _validate_sweep(settings: dict[str, Any]) -> None:
     check_protocol(settings.get("protocol", "repeated"))
 
 
-def _validate_cross(settings: dict[str, Any], datasets: Mapping[str, str]) -> None:
+def _validate_cross(settings: Mapping[str, Any]) -> None:
     from deepfeat_iqa.backbones import resolve_layers
     from deepfeat_iqa.studies._plan import check_backbone, head_choices
 
@@ -209,6 +227,10 @@ def _validate_cross(settings: dict[str, Any], datasets: Mapping[str, str]) -> No
     layers = settings.get("layers")
     resolve_layers(backbone, layers if layers is None or isinstance(layers, str) else list(layers))
     head_choices([settings.get("head", "gpr")])
+
+
+def _check_cross_sets(settings: Mapping[str, Any], datasets: Mapping[str, str]) -> None:
+    """Union members, training and test sets name datasets of the file (or unions, for training)."""
     unions = settings.get("unions", {})
     for union, members in unions.items():
         for member in members:
@@ -296,7 +318,7 @@ def run_experiment(
     progress: bool = True,
 ) -> ExperimentOutput:
     """Run a validated experiment and write ``<out_dir>/<name>.{md,json,png,html}``."""
-    from deepfeat_iqa.studies._html_report import experiment_page
+    from deepfeat_iqa.studies._html_report import experiment_page, sweep_page
 
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / (experiment.name + ("-smoke" if smoke else ""))
@@ -320,7 +342,8 @@ def run_experiment(
                       progress=progress)  # fmt: skip
         body = ["## All cells", "", study.to_markdown()]
         k = int(experiment.report.get("best", 3))
-        best = study.best(k=k, metric=experiment.report.get("metric", "srocc"))
+        metric = experiment.report.get("metric", "srocc")
+        best = study.best(k=k, metric=metric)
         columns = [c for c in ("dataset", "backbone", "weights", "layer", "paper_layer", "head", "dim", "srocc", "plcc", "krocc", "rmse") if c in best]
         best["weights"] = [w + (" (untrained)" if r else "") for w, r in zip(best["weights"], best["random_weights"])]
         body += ["", f"## Best {k} layers per backbone and head", "", best[columns].to_markdown(index=False, floatfmt=".4f")]
@@ -332,16 +355,14 @@ def run_experiment(
         if len(study.table().query("status == 'done'")):
             heatmap = study.heatmap(stem.with_suffix(".png"), title=experiment.name + (" (smoke)" if smoke else ""))
             paths.append(heatmap)
-        cells = study.table()
-        shown = cells[[c for c in cells.columns if c in (*columns, "status", "fit_s", "error")]]
-        paths.append(experiment_page(stem.with_suffix(".html"), header[0].lstrip("# "), heatmap=heatmap,
-                                     notes=[f"Reproduces: {experiment.paper}."] if experiment.paper else [],
-                                     tables=[(f"Best {k} layers per backbone and head", best[columns]), ("All cells", shown)]))  # fmt: skip
+        paths.append(sweep_page(study, stem.with_suffix(".html"), header[0].lstrip("# "), heatmap=heatmap,
+                                best=(f"Best {k} layers per backbone and head", best[[*columns, "cell_id"]]),
+                                notes=[f"Reproduces: {experiment.paper}."] if experiment.paper else [], metric=metric))  # fmt: skip
         if experiment.report.get("significance"):
             for name in datasets:
                 found = study.results(dataset=name)
                 if len(found) >= 2:
-                    matrix = significance(found, metric=experiment.report.get("metric", "srocc"))
+                    matrix = significance(found, metric=metric)
                     body += ["", f"## One-sided paired t-tests on {name} (seed 003 Table 9)", "", matrix.to_markdown()]
                     matrix.to_json(stem.with_name(f"{stem.name}-significance-{name}.json"))
                     paths.append(stem.with_name(f"{stem.name}-significance-{name}.json"))

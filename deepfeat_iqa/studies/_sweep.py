@@ -124,11 +124,7 @@ def sweep(
     >>> study = dfi.sweep(ds, backbones=["efficientnet_lite0"], layers="stages", heads=["svr", "gpr"], n_splits=10)  # doctest: +SKIP
     >>> study.best(k=3)  # doctest: +SKIP
     """
-    # Keyed by the 0.1 names, which results stores record: a rerun of an old sweep is still recognized.
-    arguments = dict(models=backbones, layers=layers, heads=heads, pooling=pooling, crops=views, weights=weights,
-                     truncate=truncate, protocol=protocol, n=n_splits, test_size=test_size, by=by, seed=seed,
-                     precision=precision, device=device)  # fmt: skip
-    signature = call_signature(datasets, arguments)
+    signature = call_signature(datasets, _signed(locals()))
     finished = finished_definition(results, signature, retry_failed=retry_failed)
     if finished is not None:  # a rerun of a finished sweep: nothing to plan, load or compute
         return Study(ResultsStore(results), finished)
@@ -180,6 +176,35 @@ def sweep(
                          client=live, progress=progress)  # fmt: skip
         runner.run(cells, retry_failed=retry_failed)
     return Study(db, definition_id)
+
+
+def finished_study(datasets: Dataset | Mapping[str, Dataset] | Sequence[Dataset], *, results: str | os.PathLike[str],
+                   **axes: Any) -> Study | None:  # fmt: skip
+    """The :class:`Study` that ``sweep(datasets, results=results, **axes)`` would return at once, else ``None``.
+
+    For callers whose own checks of the axes cost more than the answer: the CLI checks backbone, layer
+    and head names (which imports torch and timm) only when this returns ``None``. ``axes`` are
+    :func:`sweep`'s keywords; left out, they are :func:`sweep`'s defaults.
+    """
+    import inspect
+
+    bound = inspect.signature(sweep).bind(datasets, results=results, **axes)
+    bound.apply_defaults()
+    signature = call_signature(datasets, _signed(bound.arguments))
+    finished = finished_definition(results, signature, retry_failed=bound.arguments["retry_failed"])
+    return None if finished is None else Study(ResultsStore(results), finished)
+
+
+#: The arguments a call is signed by, under the 0.1 names results stores record (so a rerun of an 0.1 sweep is
+#: still recognized) -> :func:`sweep`'s parameter. ``store``, ``batch_size``, ``n_jobs``, ``client`` change no cell.
+_SIGNED = {"models": "backbones", "layers": "layers", "heads": "heads", "pooling": "pooling", "crops": "views", "weights": "weights",
+           "truncate": "truncate", "protocol": "protocol", "n": "n_splits", "test_size": "test_size", "by": "by", "seed": "seed",
+           "precision": "precision", "device": "device"}  # fmt: skip
+
+
+def _signed(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The signed arguments of one call, from its parameters (``locals()`` at entry, or bound arguments)."""
+    return {old: given[new] for old, new in _SIGNED.items()}
 
 
 class _Runner:

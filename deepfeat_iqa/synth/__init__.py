@@ -6,34 +6,44 @@
 ``build`` distorts each reference with seed 002's synthetic set (9 types, 39 type-level classes) or
 its authentic-like mixtures (7 types, 26 multi-hot labels), scores every image against its
 reference with six full-reference metrics, and averages them into a 0-100 pseudo-MOS.
+
+Names load their module on first use (``_lazy_exports``): the full-reference metrics import torch and piq, which
+reading a built set back (``build`` on a finished folder, ``dfi.datasets.load("synth", ...)``) never needs.
 """
 
-from deepfeat_iqa.synth._authentic import (
-    AUTHENTIC_DISTORTIONS,
-    AUTHENTIC_LABELS,
-    MAX_MIXTURE,
-    apply_mixture,
-    motion_blur,
-    multi_hot,
-    sample_mixture,
-    vignetting,
-)
-from deepfeat_iqa.synth._build import DEFAULT_MAX_SIDE, DEFAULT_PER_IMAGE, build, load_synth
-from deepfeat_iqa.synth._pseudo_mos import FR_METRICS, fr_metrics, ms_ssim_scales, pseudo_mos
-from deepfeat_iqa.synth._references import SHIPPED_PHOTOS, reference_photos
-from deepfeat_iqa.synth._synthetic import (
-    SYNTHETIC_CLASSES,
-    SYNTHETIC_DISTORTIONS,
-    Distortion,
-    brightness,
-    color_quantization,
-    contrast_change,
-    gaussian_blur,
-    jpeg,
-    jpeg2000,
-    pink_noise,
-    white_noise,
-)
+from deepfeat_iqa._lazy_exports import lazy_exports
+
+_LAZY = {
+    "AUTHENTIC_DISTORTIONS": "_authentic",
+    "AUTHENTIC_LABELS": "_authentic",
+    "MAX_MIXTURE": "_authentic",
+    "apply_mixture": "_authentic",
+    "motion_blur": "_authentic",
+    "multi_hot": "_authentic",
+    "sample_mixture": "_authentic",
+    "vignetting": "_authentic",
+    "DEFAULT_MAX_SIDE": "_build",
+    "DEFAULT_PER_IMAGE": "_build",
+    "build": "_build",
+    "load_synth": "_build",
+    "FR_METRICS": "_pseudo_mos",
+    "fr_metrics": "_pseudo_mos",
+    "ms_ssim_scales": "_pseudo_mos",
+    "pseudo_mos": "_pseudo_mos",
+    "SHIPPED_PHOTOS": "_references",
+    "reference_photos": "_references",
+    "SYNTHETIC_CLASSES": "_synthetic",
+    "SYNTHETIC_DISTORTIONS": "_synthetic",
+    "Distortion": "_synthetic",
+    "brightness": "_synthetic",
+    "color_quantization": "_synthetic",
+    "contrast_change": "_synthetic",
+    "gaussian_blur": "_synthetic",
+    "jpeg": "_synthetic",
+    "jpeg2000": "_synthetic",
+    "pink_noise": "_synthetic",
+    "white_noise": "_synthetic",
+}
 
 __all__ = [
     "AUTHENTIC_DISTORTIONS",
@@ -68,6 +78,10 @@ __all__ = [
 ]
 
 
+
+_exports, __dir__ = lazy_exports(__name__, _LAZY, __all__)
+
+
 def __getattr__(name: str) -> object:
     if name == "load":
         import warnings
@@ -81,4 +95,4 @@ def __getattr__(name: str) -> object:
             stacklevel=2,
         )
         return load
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _exports(name)

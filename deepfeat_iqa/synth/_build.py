@@ -20,7 +20,6 @@ from deepfeat_iqa.datasets import IMAGE_SUFFIXES, Dataset, Scale
 from deepfeat_iqa.datasets._checks import Source, check_root, find_file, locate_images, warn_unlisted
 from deepfeat_iqa.errors import ConfigError, DataError
 from deepfeat_iqa.synth._authentic import AUTHENTIC_DISTORTIONS, AUTHENTIC_LABELS, apply_mixture, multi_hot, sample_mixture
-from deepfeat_iqa.synth._pseudo_mos import FR_METRICS, fr_metrics, pseudo_mos
 from deepfeat_iqa.synth._synthetic import SYNTHETIC_CLASSES, SYNTHETIC_DISTORTIONS
 
 logger = logging.getLogger(__name__)
@@ -102,6 +101,11 @@ def build(
     settings = {"kind": kind, "per_image": per_image, "seed": int(seed), "max_side": max_side}
     sources = _reference_paths(references)
     _check_previous_settings(out_dir, settings)
+    finished = _finished(out_dir, settings, rule, sources)
+    if finished is not None:  # nothing new to make: read it back without the metrics (torch, piq)
+        return finished
+    from deepfeat_iqa.synth._pseudo_mos import pseudo_mos
+
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_json(out_dir / BUILD_JSON, settings)  # now, so an interrupted run resumes only with the same settings
     jobs = [
@@ -121,6 +125,26 @@ def build(
     _atomic_csv(frame, out_dir / LABELS_CSV)
     _write_json(out_dir / BUILD_JSON, {**settings, "rule": rule, "n_references": len(sources), "n_images": len(frame)})
     logger.info("synth %s: %d images of %d references in %s (%d new).", kind, len(frame), len(sources), out_dir, new)
+    return _dataset(frame, out_dir)
+
+
+def _finished(out_dir: Path, settings: dict, rule: str, sources: dict[str, Path]) -> Dataset | None:
+    """The set of a previous ``build`` with these settings, rule and references, read back; else ``None``.
+
+    Equal to what a rebuild would return (each reference's rows are cached and the pseudo-MOS of the same rows
+    under the same rule is the same), without importing the metrics: a smoke rerun of a finished experiment
+    file then costs no torch import.
+    """
+    record, labels = out_dir / BUILD_JSON, out_dir / LABELS_CSV
+    if not (record.is_file() and labels.is_file()):
+        return None
+    recorded = json.loads(record.read_text())
+    expected = {**settings, "rule": rule, "n_references": len(sources)}
+    if any(recorded.get(key) != value for key, value in expected.items()):
+        return None
+    frame = _read_rows(labels)
+    if set(frame["reference"]) != set(sources) or not all((out_dir / path).is_file() for path in frame["path"]):
+        return None
     return _dataset(frame, out_dir)
 
 
@@ -262,6 +286,8 @@ def _build_reference(
     if not todo:
         return cached.loc[[item["id"] for item in plan]].reset_index(), 0
 
+    from deepfeat_iqa.synth._pseudo_mos import fr_metrics
+
     reference = _reference_image(source, out_dir / "references" / f"{ref_id}.png", settings["max_side"])
     image_dir = out_dir / "images" / ref_id
     image_dir.mkdir(parents=True, exist_ok=True)
@@ -295,6 +321,8 @@ def _read_rows(path: Path) -> pd.DataFrame:
 
 
 def _columns(kind: str) -> list[str]:
+    from deepfeat_iqa.synth._pseudo_mos import FR_METRICS
+
     labels = ["class"] if kind == "synthetic" else AUTHENTIC_LABELS
     return ["id", "path", "reference", "kind", "type", "level", *labels, *FR_METRICS]
 
@@ -330,6 +358,8 @@ def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def _write_json(path: Path, settings: dict) -> None:
     """Record the settings, level tables and library versions next to the labels."""
+    from deepfeat_iqa.synth._pseudo_mos import FR_METRICS
+
     packages = ("numpy", "pillow", "scikit-image", "scipy", "piq", "torch", "pandas", "deepfeat-iqa")
     versions = {}
     for package in packages:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from helpers.reports import evaluation_result, score_table
+from helpers.reports import evaluation_result, recorded_study, score_table
 
 from deepfeat_iqa.evaluation.report import score_report
 
@@ -43,3 +43,34 @@ def test_evaluation_report_shows_the_most_misjudged_photos(photo_dir: Path, tmp_
         assert section in html
     assert html.count('src="plots/') == 3 and html.count('src="thumbs/') >= 4
     assert "MOS" in html and "resnet18" in html and "mean of 2 splits" in html
+
+
+def _hrefs(html: str) -> list[str]:
+    return re.findall(r'<a[^>]* href="([^"]+)"', html)
+
+
+def test_sweep_page_links_each_done_cell_to_its_evaluation_page(photo_dir: Path, tmp_path: Path) -> None:
+    from deepfeat_iqa.studies._html_report import sweep_page
+
+    study = recorded_study(tmp_path / "study.db", photo_dir)  # 2 backbones x 2 layers x 2 heads, the last cell failed
+    table = study.table()
+    done = table.loc[table["status"] == "done", "cell_id"].tolist()
+    page = sweep_page(study, tmp_path / "out" / "tiny.html", "tiny", best=("Best", study.best(k=1)), heatmap=None)
+    html = page.read_text()
+    cell_links = [h for h in _hrefs(html) if h.startswith("tiny_cells/")]
+    assert sorted(set(cell_links)) == sorted(f"tiny_cells/{c}.html" for c in done)  # every done cell, no failed one
+    all_cells = html[html.index("<h2>All cells</h2>"):]
+    assert len([h for h in _hrefs(all_cells) if h.startswith("tiny_cells/")]) == len(done)  # one link per done row
+    assert html.count('class="grid"') == 1 and "failed" in html
+    for href in set(cell_links):
+        target = (page.parent / href).resolve()
+        cell_html = target.read_text()
+        assert "Per split" in cell_html and "Predicted too high" in cell_html
+        for local in _hrefs(cell_html) + re.findall(r'src="([^"]+)"', cell_html):  # every relative link resolves
+            assert (target.parent / local).resolve().is_file(), (href, local)
+        assert "../tiny.html" in _hrefs(cell_html)
+    assert len(list((page.parent / "tiny_cells" / "plots").glob("*_scatter.png"))) == len(done)
+
+    written = {p: p.stat().st_mtime_ns for p in (page.parent / "tiny_cells").rglob("*") if p.is_file()}
+    sweep_page(study, page, "tiny", best=("Best", study.best(k=1)), heatmap=None)  # a rerun reuses every cell page
+    assert {p: p.stat().st_mtime_ns for p in (page.parent / "tiny_cells").rglob("*") if p.is_file()} == written

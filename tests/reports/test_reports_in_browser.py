@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers.browser import chromium, image_states, render
-from helpers.reports import evaluation_result, score_table
+from helpers.reports import evaluation_result, recorded_study, score_table
 
 from deepfeat_iqa.evaluation.report import score_report
 
@@ -50,3 +50,16 @@ def test_cross_experiment_page_in_browser(photo_dir: Path, tmp_path: Path) -> No
     page = experiment_page(tmp_path / "out" / "cross.html", "cross (smoke)", heatmap=heatmap,
                            tables=[("SROCC", study.matrix("srocc")), ("pairs", study.to_frame())])  # fmt: skip
     _check(page, tmp_path, 1)
+
+
+def test_sweep_page_and_a_linked_cell_page_in_browser(photo_dir: Path, tmp_path: Path) -> None:
+    import re
+
+    from deepfeat_iqa.studies._html_report import sweep_page
+
+    study = recorded_study(tmp_path / "study.db", photo_dir)
+    page = sweep_page(study, tmp_path / "out" / "tiny.html", "tiny", best=("Best", study.best(k=1)), heatmap=None)
+    rendered = render(page, tmp_path)
+    assert rendered.console == [], rendered.console
+    link = re.search(r'<td style="background[^"]*"><a [^>]*href="(tiny_cells/[^"]+)"', rendered.dom).group(1)  # a heatmap square
+    _check(page.parent / link, tmp_path, 1 + 4)  # the linked page renders: its scatter and misjudged photos load

@@ -78,7 +78,9 @@ def test_smoke_sweep_runs_offline_and_flags_random_weights(tmp_path: Path, photo
     document = json.loads((out / "tiny-smoke.json").read_text())
     assert [c["weights"] for c in document["cells"]] == ["random"] and document["cells"][0]["random_weights"] is True
     assert (out / "tiny-smoke.png").stat().st_size > 1000 and (out / "tiny-smoke.md").exists()
-    assert 'src="tiny-smoke.png"' in (out / "tiny-smoke.html").read_text()  # the heatmap page beside the Markdown
+    page = (out / "tiny-smoke.html").read_text()  # the heatmap page beside the Markdown, the PNG linked from it
+    assert 'href="tiny-smoke.png"' in page and f'href="tiny-smoke_cells/{document["cells"][0]["cell_id"]}.html"' in page
+    assert (out / "tiny-smoke_cells" / f"{document['cells'][0]['cell_id']}.html").is_file()
     again = _invoke("sweep", str(file), "--smoke", "--references", str(photo_dir), "--out", str(out), "--quiet")
     assert again.exit_code == 0 and json.loads((out / "tiny-smoke.json").read_text())["cells"] == document["cells"]
 

@@ -72,3 +72,61 @@ def test_a_changed_argument_plans_again(tiny, tmp_path: Path) -> None:
         assert "written by another sweep definition" in str(error)
     else:
         raise AssertionError("a changed head must not be answered from the finished definition")
+
+
+EXPERIMENT = f"""
+[experiment]
+name = "tiny"
+kind = "sweep"
+
+[datasets]
+tid2013 = "tid2013"
+
+[sweep]
+backbones = ["{TINY_MODEL}"]
+layers = ["stage2", "stage3"]
+heads = ["svr"]
+n_splits = 2
+
+[smoke]
+per_image = 3
+max_side = 96
+"""
+
+#: ``deepfeat-iqa ARGS`` as the console script runs it, then the heavy modules it imported, as a last JSON line.
+CLI = textwrap.dedent(
+    """
+    import json, sys
+    from deepfeat_iqa.cli import app
+    try:
+        app(sys.argv[1:], standalone_mode=False)
+    finally:
+        heavy = sorted(m for m in ("torch", "timm", "zarr", "deepfeat_iqa.backbones", "deepfeat_iqa.extraction") if m in sys.modules)
+        print(json.dumps({"heavy": heavy}))
+    """
+)
+
+
+def test_finished_experiment_file_rerun_from_the_cli_imports_no_torch(photo_dir: Path, tmp_path: Path) -> None:
+    import os
+
+    from typer.testing import CliRunner
+
+    from deepfeat_iqa.cli import app
+
+    file, out, env = tmp_path / "exp.toml", tmp_path / "out", {**os.environ, "DEEPFEAT_IQA_CACHE": str(tmp_path / "cache")}
+    file.write_text(EXPERIMENT)
+    args = ["sweep", str(file), "--smoke", "--references", str(photo_dir), "--out", str(out), "--quiet"]
+    first = CliRunner().invoke(app, args, env={"DEEPFEAT_IQA_CACHE": env["DEEPFEAT_IQA_CACHE"]})
+    assert first.exit_code == 0, first.output
+    pages = {p: p.stat().st_mtime_ns for p in (out / "tiny-smoke_cells").glob("*.html")}
+    assert len(pages) == 2
+
+    script = tmp_path / "cli.py"
+    script.write_text(CLI)
+    again = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                           env={**env, "PYTHONPATH": f"{TESTS.parent}:{TESTS}"})  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads(again.stdout.strip().splitlines()[-1])["heavy"] == []  # no torch, no backbone registry, no store
+    assert first.output.split("wrote:")[0].strip() in again.stdout  # the same tables
+    assert {p: p.stat().st_mtime_ns for p in (out / "tiny-smoke_cells").glob("*.html")} == pages  # cell pages reused

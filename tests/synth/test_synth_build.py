@@ -12,7 +12,7 @@ import pytest
 from deepfeat_iqa import synth
 from deepfeat_iqa.datasets import Dataset, load_synth
 from deepfeat_iqa.errors import ConfigError, DataError
-from deepfeat_iqa.synth import _build
+from deepfeat_iqa.synth import _build, _pseudo_mos
 
 
 def _snapshot(out: Path) -> dict[str, int]:
@@ -53,7 +53,7 @@ def test_rerun_does_no_new_work(
     def fail(*args: object) -> None:
         raise AssertionError("a rerun must not read or score any image")
 
-    monkeypatch.setattr(_build, "fr_metrics", fail)
+    monkeypatch.setattr(_pseudo_mos, "fr_metrics", fail)  # looked up there when an image is scored
     monkeypatch.setattr(_build, "_reference_image", fail)
     again = synth.build(small_refs[0].parent, out, kind="synthetic", seed=3, max_side=160, progress=False)
     assert _snapshot(out) == before
