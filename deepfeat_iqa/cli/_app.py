@@ -20,6 +20,11 @@ app = typer.Typer(
 
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each step does.")) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # basicConfig does nothing where the root logger already has a handler (an application or notebook that set up
+    # logging, pytest): --verbose sets the library's own logger to INFO too, so it works there as well; without the
+    # flag that logger inherits the root's level again (as when nothing set it), so an earlier --verbose does not stick.
+    logging.getLogger("deepfeat_iqa").setLevel(logging.INFO if verbose else logging.NOTSET)
     # Progress of long steps: a bar on a terminal, otherwise one log line per stage (see deepfeat_iqa.runtime.progress).
     logging.getLogger("deepfeat_iqa.progress").setLevel(logging.INFO)

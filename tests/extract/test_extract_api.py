@@ -11,11 +11,14 @@ from PIL import Image
 import deepfeat_iqa as dfi
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DataError
+from helpers.precision import pin_cpu_bf16
 
-FAST = {"model": "resnet18", "weights": "random", "num_workers": 0, "progress": False, "batch_size": 4}
+FAST = {"backbone": "resnet18", "weights": "random", "num_workers": 0, "progress": False, "batch_size": 4}
 
 
-def test_layers_from_one_pass_keyed_as_written(photo_dir: Path) -> None:
+def test_layers_from_one_pass_keyed_as_written(photo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default precision is read from a pinned CPU (bf16-native here), not from the machine the test runs on."""
+    pin_cpu_bf16(monkeypatch, native=True)
     feats = dfi.extract(photo_dir, layers=["layer3", -2], store=None, **FAST)
     assert list(feats) == ["layer3", "-2"]
     assert feats["layer3"].per_view.shape == (5, 1, 256)
@@ -43,12 +46,23 @@ def test_random_crops_pooling_and_storage_dtype(photo_dir: Path) -> None:
     assert wide.per_view.shape == (1, 1, 4608) and wide.per_view.dtype == np.float16  # auto: float16 above 4096 dims
 
 
-def test_bf16_is_part_of_the_key_and_close_to_fp32(photo_dir: Path) -> None:
+def test_bf16_is_part_of_the_key_and_close_to_fp32(photo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bf16 features are computed in bf16: they differ from fp32 ones (bf16 keeps 8 bits of mantissa, so relative
+    differences of ~1e-3 and more) yet correlate with them. The old check (corr > 0.95 only) passed when
+    ``precision="bf16"`` was ignored and fp32 ran under a bf16 key. With ``"auto"`` on a CPU without native bf16
+    the features are fp32 ones, bit for bit."""
+    pin_cpu_bf16(monkeypatch, native=True)  # no emulated-bf16 warning; the same on every machine
     fp32 = dfi.extract(photo_dir, layers="layer2", store=None, precision="fp32", **FAST)["layer2"]
     bf16 = dfi.extract(photo_dir, layers="layer2", store=None, precision="bf16", **FAST)["layer2"]
     assert bf16.key.precision == "bf16" and fp32.key.precision == "fp32"
+    difference = np.abs(bf16.X - fp32.X) / (np.abs(fp32.X).mean() + 1e-12)
+    assert difference.max() > 1e-3, "bf16 features equal fp32 ones: precision='bf16' was not applied"
     corr = np.corrcoef(fp32.X.ravel(), bf16.X.ravel())[0, 1]
-    assert corr > 0.95
+    assert 0.95 < corr < 1.0
+    pin_cpu_bf16(monkeypatch, native=False)
+    auto = dfi.extract(photo_dir, layers="layer2", store=None, precision="auto", **FAST)["layer2"]
+    assert auto.key.precision == "fp32"
+    np.testing.assert_array_equal(auto.X, fp32.X)
 
 
 @pytest.mark.parametrize("crops", ["grid", "patches", "full"])
@@ -68,7 +82,7 @@ def test_duplicate_paths(photo_dir: Path) -> None:
 
 def test_unknown_backbone(photo_dir: Path) -> None:
     with pytest.raises(ConfigError, match="resnet5"):
-        dfi.extract(photo_dir, **{**FAST, "model": "resnet5O"}, store=None)
+        dfi.extract(photo_dir, **{**FAST, "backbone": "resnet5O"}, store=None)
 
 
 def test_unknown_layer(photo_dir: Path) -> None:
@@ -124,7 +138,7 @@ def test_grid_and_patches_average_the_features_of_each_crop(tmp_path: Path, crop
     for i, tile in enumerate(tiles):
         Image.fromarray(tile).save(tmp_path / "tiles" / f"{i}.png")
 
-    settings = {**FAST, "precision": "fp32", "layer": "layer2"}
+    settings = {**FAST, "precision": "fp32", "layers": "layer2"}
     store = tmp_path / "store.zarr"
     pooled = dfi.extract(tmp_path / "one", views=crops, store=store, **settings)["layer2"]
     (n_crops,) = [zarr.open_array(str(p), mode="r")[:] for p in store.rglob("n_crops") if p.is_dir()]

@@ -57,15 +57,24 @@ def test_pretrain_variants_change_the_trunk(variant, pretrain_set) -> None:
 
 
 def test_weights_file_round_trip_and_extract(pretrain_set, target_set, tmp_path) -> None:
+    """Each extraction has its own store (``store=None``), so no comparison below reads a cache hit back: the old
+    test extracted both weight sources into one store under one fingerprint and compared a row with itself, and
+    passed a pretrain that changed nothing. Features from the pretrained trunk must differ from the start's."""
     weights = pretrain(pretrain_set, "multi", **FAST)
     path = weights.save(tmp_path / "stage1.safetensors")
     again = PretrainedWeights.load(path)
     assert again.fingerprint == weights.fingerprint and again.references == weights.references
     assert again.record["classes"] == weights.record["classes"]
-    feats = dfi.extract(target_set.subset([0, 1]), backbone=TRUNK, weights=path, layers="stage4", progress=False)
+    start = dfi.backbones.build_backbone(TRUNK, "random").weights_sha256
+    assert weights.fingerprint != start
+    common = {"backbone": TRUNK, "layers": "stage4", "progress": False, "store": None, "precision": "fp32"}
+    feats = dfi.extract(target_set.subset([0, 1]), weights=path, **common)
     assert feats.only().key.weights == weights.fingerprint  # the store keys features by the pretrained fingerprint
-    in_memory = dfi.extract(target_set.subset([0, 1]), backbone=TRUNK, weights=weights, layers="stage4", progress=False)
+    in_memory = dfi.extract(target_set.subset([0, 1]), weights=weights, **common)
     np.testing.assert_allclose(in_memory.only().X, feats.only().X, rtol=1e-5)
+    untrained = dfi.extract(target_set.subset([0, 1]), weights="random", **common)
+    assert untrained.only().key.weights == start
+    assert not np.allclose(untrained.only().X, feats.only().X, rtol=1e-3, atol=1e-4)
     with pytest.raises(ConfigError, match=".safetensors"):
         weights.save(tmp_path / "stage1.pt")
 

@@ -18,6 +18,7 @@ from deepfeat_iqa.studies import open_study
 from helpers import TESTS
 from helpers.studies import TINY_MODEL, make_dataset
 from helpers.kill import run_until_marker
+from helpers.plots import assert_png_not_blank, captured_figures
 from helpers.study_heads import WideFails
 
 METRIC_COLUMNS = ["srocc", "plcc", "krocc", "rmse"]
@@ -41,7 +42,20 @@ def test_sweep_table_best_reports_and_cached_rerun(tiny, tmp_path: Path, monkeyp
     markdown = study.to_markdown()
     assert "random (untrained)" in markdown and "not a result" in markdown and "±" in markdown
     assert '"cells"' in study.to_json(tmp_path / "study.json")
-    assert study.heatmap(tmp_path / "heat.png").stat().st_size > 1000
+    # The heatmap by content, not "a PNG over 1000 bytes". RMSE, because every SROCC of this tiny set is 1.0 and
+    # a heatmap with rows or columns swapped would show the same picture.
+    assert table["rmse"].nunique() == 4
+    figures = captured_figures(monkeypatch)
+    assert_png_not_blank(study.heatmap(tmp_path / "heat.png", metric="rmse", title="tiny resnet10t"))
+    ax = figures["heat.png"].axes[0]
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    cols = [t.get_text() for t in ax.get_xticklabels()]
+    assert rows == ["resnet10t (random) / stage2", "resnet10t (random) / stage3"] and cols == ["Ridge", "svr"]
+    shown = ax.images[0].get_array()
+    for _, cell in table.iterrows():
+        assert shown[rows.index(f"resnet10t (random) / {cell['layer']}"), cols.index(cell["head"])] == pytest.approx(cell["rmse"])
+    assert sorted(t.get_text() for t in ax.texts) == sorted(f"{v:.3f}" for v in table["rmse"])
+    assert ax.get_title() == "tiny resnet10t"
     result = study.result(layer="stage3", head="svr")
     assert result.n_splits == 2 and result.info["feature_key"]["layer"] == "layer3"
     assert len(result.predictions) == result.per_split["n_test"].sum()
