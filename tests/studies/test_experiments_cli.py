@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from helpers.plots import assert_png_not_blank
 import tomllib
 from typer.testing import CliRunner
 
@@ -77,7 +79,8 @@ def test_smoke_sweep_runs_offline_and_flags_random_weights(tmp_path: Path, photo
     assert "Smoke run" in result.output and "random (untrained)" in result.output and "not a result" in result.output
     document = json.loads((out / "tiny-smoke.json").read_text())
     assert [c["weights"] for c in document["cells"]] == ["random"] and document["cells"][0]["random_weights"] is True
-    assert (out / "tiny-smoke.png").stat().st_size > 1000 and (out / "tiny-smoke.md").exists()
+    assert_png_not_blank(out / "tiny-smoke.png")
+    assert (out / "tiny-smoke.md").exists()
     page = (out / "tiny-smoke.html").read_text()  # the heatmap page beside the Markdown, the PNG linked from it
     assert 'href="tiny-smoke.png"' in page and f'href="tiny-smoke_cells/{document["cells"][0]["cell_id"]}.html"' in page
     assert (out / "tiny-smoke_cells" / f"{document['cells'][0]['cell_id']}.html").is_file()
@@ -94,7 +97,7 @@ def test_smoke_cross_writes_the_matrix(tmp_path: Path, photo_dir: Path, monkeypa
     assert "weights random" in result.output and "Unions: both = live + csiq" in result.output
     pairs = json.loads((out / "tinycross-smoke.json").read_text())["pairs"]
     assert [(p["train"], p["test"]) for p in pairs] == [("live", "csiq"), ("live", "tid2013"), ("both", "tid2013")]
-    assert (out / "tinycross-smoke.png").stat().st_size > 1000
+    assert_png_not_blank(out / "tinycross-smoke.png")
     assert 'src="tinycross-smoke.png"' in (out / "tinycross-smoke.html").read_text()
 
 
