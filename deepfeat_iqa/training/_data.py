@@ -83,7 +83,9 @@ class _Images(TorchDataset):
         return len(self.paths)
 
     def _decode(self, row: int) -> np.ndarray:
-        return resize_short_side(load_rgb(self.paths[row]), self.short_side, self.geometry)
+        # A JPEG much larger than the short side it is resized to is decoded at a reduced scale first (libjpeg's
+        # DCT scaling, never below short_side): a 12-MP photo for resize=512 decodes ~20x faster.
+        return resize_short_side(load_rgb(self.paths[row], shrink_to=self.short_side), self.short_side, self.geometry)
 
     def _image(self, row: int) -> np.ndarray:
         if self.pixels is None:
@@ -91,7 +93,8 @@ class _Images(TorchDataset):
         return self.pixels.image(self._pixel_key(row), lambda: self._decode(row))
 
     def _pixel_key(self, row: int) -> str:
-        size = "native" if self.short_side is None else f"short{self.short_side}-{self.geometry.interpolation}"
+        # "-dct": decoded at a reduced scale before the resize; entries of the full decode are not mixed in
+        size = "native" if self.short_side is None else f"short{self.short_side}-{self.geometry.interpolation}-dct"
         return f"{self._content_id(row)}-{size}"
 
     def _content_id(self, row: int) -> str:

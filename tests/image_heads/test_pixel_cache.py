@@ -60,7 +60,7 @@ def test_cached_crops_equal_decoded_crops_bit_for_bit(images, tmp_path):
     view = parse_views("grid", Geometry((24, 24)))
     assert torch.equal(ViewCrops(paths, view, TRANSFORM, 32)[1][1], ViewCrops(paths, view, TRANSFORM, 32, cache)[1][1])
     # a short-side resize is its own entry, never confused with the native pixels
-    assert len(list((tmp_path / "pixels").glob("*-short32-bicubic.npy"))) == 1  # the one image read
+    assert len(list((tmp_path / "pixels").glob("*-short32-bicubic-dct.npy"))) == 1  # the one image read
 
 
 def test_a_fit_with_the_cache_equals_a_fit_without(images, tmp_path, monkeypatch):

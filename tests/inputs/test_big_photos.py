@@ -40,3 +40,17 @@ def test_the_view_of_a_reduced_decode_matches_the_full_decode_within_one_gray_le
     assert whole.shape == reduced.shape == (256, 341, 3)
     assert np.abs(whole - reduced).mean() < 1.0
     assert not np.array_equal(whole, reduced)  # the reduced decode really ran
+
+
+def test_image_head_training_decodes_big_photos_reduced_for_its_resize(big_jpeg: Path) -> None:
+    """The engine's decoder (``resize=N`` of the image heads) uses the same reduced decode, within the same tolerance."""
+    from deepfeat_iqa.training._data import _Images, resize_short_side
+
+    geometry = Geometry((224, 224))
+    images = _Images([big_jpeg], geometry, transform=lambda crop: crop, short_side=256)
+    reduced = images._decode(0).astype(float)
+    whole = resize_short_side(load_rgb(big_jpeg), 256, geometry).astype(float)
+    assert reduced.shape == whole.shape == (256, 341, 3)
+    assert np.abs(whole - reduced).mean() < 1.0
+    assert not np.array_equal(whole, reduced)  # the reduced decode really ran
+    assert _Images([big_jpeg], geometry, transform=lambda crop: crop, short_side=None)._decode(0).shape == (1800, 2400, 3)
