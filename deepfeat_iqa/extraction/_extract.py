@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -191,49 +192,61 @@ def extract(
 
     # 1. plan: index the files, create every array (one writer), find the rows still to do
     backend = _open_store(store)
-    key, _ = backend.sync_index(dataset)
-    targets = make_targets(dataset, backbone, loaded, names, paths, pool.spec, view, precision, key)
+    arrays: dict[str, Any] = {}
+    with _full_disk_named(backend, arrays, len(dataset)):
+        key, _ = backend.sync_index(dataset)
+        targets = make_targets(dataset, backbone, loaded, names, paths, pool.spec, view, precision, key)
 
-    def widths() -> dict[str, int]:
-        return probe_dims(prepare_model(loaded.model, precision), tuple(config.input_size), paths, pool, precision, dev)
+        def widths() -> dict[str, int]:
+            return probe_dims(prepare_model(loaded.model, precision), tuple(config.input_size), paths, pool, precision, dev)
 
-    arrays = open_arrays(backend, key, targets, len(dataset), dtype, widths)
-    if repair and store is not None:
-        for array in arrays.values():
-            heal_logged(array.group)
-    plan = ExtractionPlan(
-        store_url=backend.url, ids=tuple(dataset.ids), paths=tuple(str(p) for p in dataset.paths), model=backbone,
-        weights=weights_fingerprint(weights), seed=int(seed), device=None if device is None else str(device), crops=views, pooling=pool.spec,
-        precision=precision, batch_size=int(batch_size), on_error=on_error, targets=tuple(targets),
-        block_rows=block_rows_for(arrays, len(dataset)),
-    )  # fmt: skip
-    pending = pending_rows(arrays, len(dataset), on_error)
+        arrays.update(open_arrays(backend, key, targets, len(dataset), dtype, widths))
+        if repair and store is not None:
+            for array in arrays.values():
+                heal_logged(array.group)
+        plan = ExtractionPlan(
+            store_url=backend.url, ids=tuple(dataset.ids), paths=tuple(str(p) for p in dataset.paths), model=backbone,
+            weights=weights_fingerprint(weights), seed=int(seed), device=None if device is None else str(device), crops=views, pooling=pool.spec,
+            precision=precision, batch_size=int(batch_size), on_error=on_error, targets=tuple(targets),
+            block_rows=block_rows_for(arrays, len(dataset)),
+        )  # fmt: skip
+        pending = pending_rows(arrays, len(dataset), on_error)
 
-    # 2. blocks: here, or one Dask task per block
-    if pending.size:
-        log.info("Extracting %d of %d images (%s, %s, %s, %s).", pending.size, len(dataset), backbone, view.spec, pool.spec, precision)
-        with Progress(int(pending.size), f"extract {backbone} {view.spec}", "img", enabled=progress) as bar:
-            try:
-                if client is not None:
-                    from deepfeat_iqa.extraction._dask import run_blocks
+        # 2. blocks: here, or one Dask task per block
+        if pending.size:
+            log.info("Extracting %d of %d images (%s, %s, %s, %s).", pending.size, len(dataset), backbone, view.spec, pool.spec, precision)
+            with Progress(int(pending.size), f"extract {backbone} {view.spec}", "img", enabled=progress) as bar:
+                try:
+                    if client is not None:
+                        from deepfeat_iqa.extraction._dask import run_blocks
 
-                    run_blocks(plan, plan.blocks(pending), client, bar.update)
-                else:
-                    workers = default_num_workers() if num_workers is None else int(num_workers)
-                    if num_workers is None and pending.size <= int(batch_size):
-                        workers = 0  # one batch: starting a worker costs more than it overlaps
-                    extract_block(plan, 0, len(dataset), store=backend, num_workers=workers, on_batch=bar.update)
-            except KeyboardInterrupt:
-                raise Interrupted(_interrupted(bar.done, int(pending.size), len(dataset), None if store is None else backend)) from None
-            except OSError as error:
-                if error.errno not in (errno.ENOSPC, errno.EDQUOT):
-                    raise
-                raise StoreError(_disk_full(error, backend, arrays, len(dataset))) from error
-        if store is not None:
-            for target in targets:
-                backend.consolidate(key, target.spec)
+                        run_blocks(plan, plan.blocks(pending), client, bar.update)
+                    else:
+                        workers = default_num_workers() if num_workers is None else int(num_workers)
+                        if num_workers is None and pending.size <= int(batch_size):
+                            workers = 0  # one batch: starting a worker costs more than it overlaps
+                        extract_block(plan, 0, len(dataset), store=backend, num_workers=workers, on_batch=bar.update)
+                except KeyboardInterrupt:
+                    raise Interrupted(_interrupted(bar.done, int(pending.size), len(dataset), None if store is None else backend)) from None
+            if store is not None:
+                for target in targets:
+                    backend.consolidate(key, target.spec)
     # 3. collect: a lazy FeatureSet over the store
     return collect(plan, dataset, backend, config.stages)
+
+
+@contextlib.contextmanager
+def _full_disk_named(backend: FeatureStore, arrays: dict[str, Any], n_images: int) -> Iterator[None]:
+    """Turn a full disk (ENOSPC, EDQUOT) anywhere in planning, writing or consolidating into the StoreError of ``_disk_full``.
+
+    ``arrays`` is filled as the arrays are opened, so the message counts what is safe at the moment it fails.
+    """
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise StoreError(_disk_full(error, backend, arrays, n_images)) from error
 
 
 def _interrupted(done: int, pending: int, n_images: int, backend: FeatureStore | None) -> str:
@@ -253,7 +266,7 @@ def _interrupted(done: int, pending: int, n_images: int, backend: FeatureStore |
 def _disk_full(error: OSError, backend: FeatureStore, arrays: dict[str, Any], n_images: int) -> str:
     """A full disk mid-write: what is safe (values are written before ``done``), and that a rerun resumes."""
     try:
-        safe = int(np.logical_and.reduce([a.done[:] | a.failed[:] for a in arrays.values()]).sum())
+        safe = int(np.logical_and.reduce([a.done[:] | a.failed[:] for a in arrays.values()]).sum()) if arrays else 0
         saved = f"{safe} of {n_images} images are safely stored (a row is marked done only after its values)"
     except Exception:  # the store may be unreadable too; the advice stands
         saved, safe = "rows marked done are safe (a row is marked done only after its values)", 0

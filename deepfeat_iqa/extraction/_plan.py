@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import zarr
 
 from deepfeat_iqa import __version__
 from deepfeat_iqa.extraction._forward import Normalization, pooled_features
@@ -23,6 +24,7 @@ from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import DataError, StoreError
 from deepfeat_iqa.features._sets import FeatureKey
 from deepfeat_iqa.extraction.pooling import Pooling, flatten_size_message
+from deepfeat_iqa.store._damage import raise_if_damaged
 from deepfeat_iqa.store._zarr import ArraySpec, FeatureArray, FeatureStore, chunk_rows_for, storage_dtype
 from deepfeat_iqa.inputs.views import View
 
@@ -145,11 +147,23 @@ def block_rows_for(arrays: dict[str, FeatureArray], n_images: int) -> int:
     return max(1, min(math.lcm(*(a.chunk_rows for a in arrays.values())), n_images))
 
 
+def _row_array(array: zarr.Array) -> np.ndarray:
+    """All of a done/failed mask; a damaged chunk raises the StoreError naming it, not the codec's error.
+
+    ``extract(repair=False)`` reaches here with damage in place (``repair=True`` has reset it before).
+    """
+    try:
+        return np.asarray(array[:])
+    except Exception as error:  # noqa: BLE001 - damage is named below; anything else is re-raised as it was
+        raise_if_damaged(array, 0, int(array.shape[0]), error)
+        raise
+
+
 def pending_rows(arrays: dict[str, FeatureArray], n_images: int, on_error: str) -> np.ndarray:
     """Rows some target still needs; recorded failures are final (until the file changes)."""
     needed = np.zeros(n_images, dtype=bool)
     for label, array in arrays.items():
-        done, failed = array.done[:], array.failed[:]
+        done, failed = _row_array(array.done), _row_array(array.failed)
         if failed.any() and on_error == "raise":
             row = int(np.flatnonzero(failed)[0])
             message = array.errors().get(row, "unreadable image")

@@ -112,6 +112,31 @@ def find_damage(array: zarr.Array, start: int = 0, stop: int | None = None) -> l
     return damage
 
 
+def present_rows(array: zarr.Array) -> np.ndarray:
+    """Per row of ``array``: whether every chunk file holding it exists (zarr reads a missing one as fill values)."""
+    from itertools import product
+
+    from zarr.core.sync import sync
+
+    store, prefix = array.store_path.store, array.store_path.path
+    present = np.zeros(int(array.shape[0]), dtype=bool)
+    for index, (lo, hi) in enumerate(row_chunks(array)):
+        keys = [f"{prefix}/{array.metadata.encode_chunk_key((index, *rest))}".lstrip("/")
+                for rest in product(*(range(n) for n in array.cdata_shape[1:]))]  # fmt: skip
+        present[lo:hi] = all(sync(store.exists(key)) for key in keys)
+    return present
+
+
+def find_missing(array: zarr.Array, expected: np.ndarray, reason: str) -> list[Damage]:
+    """Row chunks of ``array`` whose file is gone although ``expected`` (a row mask) says they were written.
+
+    A deleted chunk raises nothing: zarr fills it in, so a deleted ``values`` chunk under rows marked done
+    would read as NaN features. Only the absence of the file tells.
+    """
+    gone = expected & ~present_rows(array)
+    return [Damage(array.path, lo, hi, reason) for lo, hi in row_chunks(array) if gone[lo:hi].any()]
+
+
 def read_checked(array: zarr.Array) -> tuple[np.ndarray, list[Damage]]:
     """All of a 1-d row array, damaged chunks replaced by its fill value, and the damage found."""
     try:

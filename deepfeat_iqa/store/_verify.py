@@ -21,7 +21,7 @@ import zarr
 from zarr.codecs import Crc32cCodec
 
 from deepfeat_iqa.errors import StoreError
-from deepfeat_iqa.store._damage import Damage, describe_array, find_damage, read_checked, store_location
+from deepfeat_iqa.store._damage import Damage, describe_array, find_damage, find_missing, present_rows, read_checked, store_location
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,23 @@ def _report(path: str, arrays: dict[str, zarr.Array], *, scan: bool) -> ArrayRep
             report.damaged += damage
         elif scan:
             report.damaged += find_damage(array)
+    if scan and "done" in arrays:
+        report.damaged += _missing(arrays)
     return report
+
+
+def _missing(arrays: dict[str, zarr.Array]) -> list[Damage]:
+    """Deleted chunk files: ``values`` under rows marked done, or ``done`` beside written ``values``.
+
+    Either reads back as fill values without an error (NaN features marked done; finished rows forgotten).
+    A kill between a block's values write and its done write also leaves the second case: its rows are
+    recomputed either way, so naming it costs nothing.
+    """
+    done, _ = read_checked(arrays["done"])
+    damage = find_missing(arrays["values"], done, "chunk file missing under rows marked done") if "values" in arrays else []
+    if "values" in arrays:
+        damage += find_missing(arrays["done"], present_rows(arrays["values"]), "done-mask chunk file missing beside written values")
+    return damage
 
 
 def walk(path: str | os.PathLike[str], *, scan: bool = True, mode: str = "r") -> tuple[zarr.Group, StoreReport]:
@@ -172,6 +188,8 @@ def heal_group(group: zarr.Group) -> list[Damage]:
     dataset), because only the caller knows the ids and paths.
     """
     damage = [d for name in ("done", "failed", "error", "n_crops", "values") if name in group.array_keys() for d in find_damage(group[name])]
+    if "done" in group.array_keys():
+        damage += _missing({name: group[name] for name in group.array_keys()})
     for start, stop in sorted({(d.start, d.stop) for d in damage}):
         reset_rows(group, start, stop)
     return damage

@@ -127,7 +127,9 @@ def sweep(
     signature = call_signature(datasets, _signed(locals()))
     finished = finished_definition(results, signature, retry_failed=retry_failed)
     if finished is not None:  # a rerun of a finished sweep: nothing to plan, load or compute
-        return Study(ResultsStore(results), finished)
+        study = Study(ResultsStore(results), finished)
+        if study.db.intact(study.cell_ids):  # else a damaged row: plan, and the runner recomputes it
+            return study
 
     from deepfeat_iqa.runtime.cluster import check_reachable, connect
     from deepfeat_iqa.runtime.device import resolve_device

@@ -163,7 +163,7 @@ def _fit(network: nn.Module, loss: Loss, train: TrainData, val: TrainData | None
         scheduler.load_state_dict(state["scheduler"])
         history, best_srocc, best_epoch = state["history"], state["best_srocc"], state["best_epoch"]
         best_state, stale, start, finished = state["best_state"], state["stale"], state["epoch"] + 1, state["finished"]
-        logger.info("Resuming from %s after epoch %d.", path, state["epoch"])
+        logger.info("Resuming from the checkpoint in %s after epoch %d.", path.parent, state["epoch"])
     resumed_from = start - 1
     targets = {k: torch.as_tensor(v) for k, v in train.targets.items()}
     inputs = {k: torch.as_tensor(v) for k, v in train.inputs.items()}

@@ -14,7 +14,7 @@ import deepfeat_iqa as dfi
 from deepfeat_iqa.errors import StoreError
 from deepfeat_iqa.store import _zarr
 
-SETTINGS = {"model": "resnet18", "layer": "layer4", "weights": "random", "precision": "fp32", "num_workers": 0, "progress": False, "batch_size": 2}
+SETTINGS = {"backbone": "resnet18", "layers": "layer4", "weights": "random", "precision": "fp32", "num_workers": 0, "progress": False, "batch_size": 2}
 
 
 @pytest.fixture()
@@ -149,3 +149,61 @@ def test_full_disk_names_the_store_and_a_rerun_resumes(
     assert "Extracting 3 of 5 images" in caplog.text
     reference = dfi.extract(photo_dir, store=None, **SETTINGS)["layer4"]
     np.testing.assert_array_equal(np.asarray(resumed.per_view), np.asarray(reference.per_view))
+
+
+def test_a_deleted_values_chunk_is_found_and_recomputed_not_read_as_nan(photo_dir: Path, tmp_path: Path, small_chunks: None, one_thread: None, caplog: pytest.LogCaptureFixture) -> None:
+    """zarr reads a missing chunk as its fill value (NaN) without an error: found by the chunk's absence (benchmarks/faults.py)."""
+    store = tmp_path / "f.zarr"
+    clean = np.asarray(dfi.extract(photo_dir, store=store, **SETTINGS)["layer4"].per_view)
+    (_values_dir(store) / "c" / "1" / "0" / "0").unlink()  # rows 2-3
+    report = dfi.store.verify(store)
+    assert [(d.rows, d.reason) for d in report.damaged] == [("rows 2-3", "chunk file missing under rows marked done")]
+    with caplog.at_level(logging.INFO, logger="deepfeat_iqa"):
+        healed = dfi.extract(photo_dir, store=store, **SETTINGS)["layer4"]
+    assert "Repaired 1 damaged chunk" in caplog.text and str(store) in caplog.text and "Extracting 2 of 5 images" in caplog.text
+    np.testing.assert_array_equal(np.asarray(healed.per_view), clean)
+
+
+def test_a_deleted_done_chunk_is_named_and_its_rows_recomputed(photo_dir: Path, tmp_path: Path, small_chunks: None, one_thread: None, caplog: pytest.LogCaptureFixture) -> None:
+    store = tmp_path / "f.zarr"
+    clean = np.asarray(dfi.extract(photo_dir, store=store, **SETTINGS)["layer4"].per_view)
+    (_values_dir(store).parent / "done" / "c" / "1").unlink()  # rows 2-3
+    assert [d.rows for d in dfi.store.verify(store).damaged] == ["rows 2-3"]
+    with caplog.at_level(logging.INFO, logger="deepfeat_iqa"):
+        healed = dfi.extract(photo_dir, store=store, **SETTINGS)["layer4"]
+    assert "done-mask chunk file missing" in caplog.text and "Extracting 2 of 5 images" in caplog.text
+    np.testing.assert_array_equal(np.asarray(healed.per_view), clean)
+
+
+def test_a_damaged_done_chunk_without_repair_raises_the_naming_store_error(photo_dir: Path, tmp_path: Path, small_chunks: None, one_thread: None) -> None:
+    """``repair=False`` used to surface zarr's 'Stored and computed checksum do not match' from the done-mask read."""
+    store = tmp_path / "f.zarr"
+    dfi.extract(photo_dir, store=store, **SETTINGS)
+    _damage(_values_dir(store).parent / "done" / "c" / "1", "flip")
+    with pytest.raises(StoreError, match=r"rows 2-3") as caught:
+        dfi.extract(photo_dir, store=store, repair=False, **SETTINGS)
+    assert str(store) in str(caught.value) and "'done'" in str(caught.value)
+
+
+def test_a_full_disk_while_the_arrays_are_created_names_the_store(photo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC before any block (index and array metadata) used to escape as a bare OSError (benchmarks/faults.py)."""
+    import errno
+
+    from zarr.storage import LocalStore
+
+    store, original, seen = tmp_path / "f.zarr", LocalStore.set, [0]
+
+    async def fills_up(self: LocalStore, key: str, value: object) -> None:
+        if key.endswith("zarr.json"):
+            seen[0] += 1
+            if seen[0] > 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        await original(self, key, value)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(LocalStore, "set", fills_up)
+        with pytest.raises(StoreError) as caught:
+            dfi.extract(photo_dir, store=store, **SETTINGS)
+    assert str(store) in str(caught.value) and "is full" in str(caught.value) and "run the same extract again" in str(caught.value)
+    reference = np.asarray(dfi.extract(photo_dir, store=None, **SETTINGS)["layer4"].per_view)
+    np.testing.assert_array_equal(np.asarray(dfi.extract(photo_dir, store=store, **SETTINGS)["layer4"].per_view), reference)
