@@ -59,7 +59,7 @@ def consumes(estimator: Any) -> str:
     return kind
 
 
-def as_layer_features(features: Features, layers: Sequence[str] | None = None) -> LayerFeatures:
+def as_layer_features(features: Features, layers: str | Sequence[str] | None = None) -> LayerFeatures:
     """Reduce what the user passed to the one :class:`LayerFeatures` a feature head trains on.
 
     A FeatureSet of one layer is that layer; ``layers=[...]`` joins several with
@@ -73,7 +73,9 @@ def as_layer_features(features: Features, layers: Sequence[str] | None = None) -
             )
         return features
     if isinstance(features, FeatureSet):
-        return features.only() if layers is None else features.concat(list(layers))
+        if layers is None:
+            return features.only()
+        return features.concat([layers] if isinstance(layers, str) else list(layers))  # one name, or a list
     if isinstance(features, Dataset):
         raise ConfigError(
             f"This head learns from features, but a Dataset ({features.name!r}) was given; run "

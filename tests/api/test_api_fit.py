@@ -53,6 +53,13 @@ def test_feature_set_layers_are_concatenated_and_reduced(feature_set: FeatureSet
         fit(feature_set, head=Ridge())  # two layers, none chosen
 
 
+def test_one_layer_name_is_taken_whole_not_letter_by_letter(feature_set: FeatureSet) -> None:
+    """``layers="layer3"`` is one layer, as in extract (a plain string was once split into its letters)."""
+    single = fit(feature_set, head=Ridge(), layers="layer3")
+    assert single.key.layer == fit(feature_set, head=Ridge(), layers=["layer3"]).key.layer
+    assert np.allclose(single.predict(feature_set), fit(feature_set, head=Ridge(), layers=["layer3"]).predict(feature_set))
+
+
 def test_return_std_only_where_the_head_has_it(feats: LayerFeatures) -> None:
     mean, std = fit(feats, head=GaussianProcessRegressor(normalize_y=True)).predict(feats, return_std=True)
     assert mean.shape == std.shape == (len(feats),) and np.all(std >= 0)
