@@ -71,6 +71,15 @@ def moved_name(package: str, name: str) -> Any:
     return getattr(importlib.import_module(module), new_name)
 
 
+def moved_names_of(package: str) -> Callable[[str], Any]:
+    """The ``__getattr__`` (PEP 562) of a package some of whose names moved in 0.2: ``__getattr__ = moved_names_of(__name__)``."""
+
+    def __getattr__(name: str) -> Any:
+        return moved_name(package, name)
+
+    return __getattr__
+
+
 class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Resolves an old module path to the module object at its new path."""
 

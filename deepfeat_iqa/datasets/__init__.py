@@ -1,5 +1,6 @@
 """Image-quality databases as one record type (:class:`Dataset`) and their loaders."""
 
+from deepfeat_iqa._moved import moved_names_of
 from deepfeat_iqa.datasets._dataset import IMAGE_SUFFIXES, SIDE_TABLES, Dataset, Record, Scale
 from deepfeat_iqa.datasets._registry import list_datasets, load, register_dataset
 
@@ -39,7 +40,4 @@ __all__ = [
 
 
 
-def __getattr__(name: str):  # names that moved in 0.2 (deepfeat_iqa._moved)
-    from deepfeat_iqa._moved import moved_name
-
-    return moved_name(__name__, name)
+__getattr__ = moved_names_of(__name__)  # names that moved in 0.2 (deepfeat_iqa._moved)

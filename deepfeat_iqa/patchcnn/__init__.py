@@ -7,6 +7,7 @@ scene clusters, per-aspect targets. Their heads are in :mod:`deepfeat_iqa.heads.
 0.0
 """
 
+from deepfeat_iqa._moved import moved_names_of
 from deepfeat_iqa.patchcnn._aspects import ASPECTS, aspect_targets
 from deepfeat_iqa.patchcnn._nets import CNNIQANet, DCNNSNet, PatchLoss
 from deepfeat_iqa.patchcnn._preprocess import (
@@ -51,7 +52,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # names that moved in 0.2 (deepfeat_iqa._moved)
-    from deepfeat_iqa._moved import moved_name
-
-    return moved_name(__name__, name)
+__getattr__ = moved_names_of(__name__)  # names that moved in 0.2 (deepfeat_iqa._moved)

@@ -6,6 +6,7 @@ head, is :class:`deepfeat_iqa.heads.image.QualityAwareFineTune` (``make_head("qu
 ('cls', 'reg', 'multi')
 """
 
+from deepfeat_iqa._moved import moved_names_of
 from deepfeat_iqa.pretrain._nets import VARIANTS, FineTuneNet, PretrainLoss, QualityAwareNet
 from deepfeat_iqa.pretrain._stage1 import PretrainedWeights, check_disjoint, pretrain, stage1_labels
 
@@ -21,7 +22,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # names that moved in 0.2 (deepfeat_iqa._moved)
-    from deepfeat_iqa._moved import moved_name
-
-    return moved_name(__name__, name)
+__getattr__ = moved_names_of(__name__)  # names that moved in 0.2 (deepfeat_iqa._moved)

@@ -6,6 +6,7 @@ DataLoader whose workers decode images and draw fresh random crops each epoch, s
 ``(seed, epoch, image content)``.
 """
 
+from deepfeat_iqa._moved import moved_names_of
 from deepfeat_iqa.training._data import InputTransform, Normalize, content_id, resize_short_side
 from deepfeat_iqa.training._engine import (
     Loss,
@@ -37,7 +38,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # names that moved in 0.2 (deepfeat_iqa._moved)
-    from deepfeat_iqa._moved import moved_name
-
-    return moved_name(__name__, name)
+__getattr__ = moved_names_of(__name__)  # names that moved in 0.2 (deepfeat_iqa._moved)

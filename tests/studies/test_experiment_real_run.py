@@ -64,7 +64,8 @@ def test_a_real_sweep_file_runs_on_a_registered_folder_and_writes_every_output(t
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("# tinyreal\n") and "Smoke run" not in result.output  # not the smoke path
-    assert sorted(p.name for p in out.iterdir()) == ["tinyreal.db", "tinyreal.html", "tinyreal.json", "tinyreal.md", "tinyreal.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["tinyreal.db", "tinyreal.html", "tinyreal.json", "tinyreal.md", "tinyreal.png", "tinyreal_cells"]
+    assert len(list((out / "tinyreal_cells").glob("*.html"))) == 2  # one evaluation page per done cell
 
     cells = json.loads((out / "tinyreal.json").read_text())["cells"]
     assert sorted(c["head"] for c in cells) == ["rbf-svr", "svr"]
