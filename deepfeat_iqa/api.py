@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 from deepfeat_iqa._moved import renamed_keywords
 from deepfeat_iqa.backbones import DEFAULT_BACKBONE, FineTunedWeights, fingerprint_state_dict
 from deepfeat_iqa.datasets import Dataset
-from deepfeat_iqa.errors import ConfigError, DataError, UnknownParameterError
+from deepfeat_iqa.errors import ConfigError, DataError, UnknownParameterError, user_stacklevel
 from deepfeat_iqa.features._sets import ConcatKey, FeatureKey, FeatureSet, LayerFeatures
 from deepfeat_iqa.heads import make_head
 from deepfeat_iqa.heads._adapter import (  # noqa: F401 - re-exported: the adapter used to live here
@@ -332,6 +332,6 @@ def finetune(dataset: Dataset, backbone: str = DEFAULT_BACKBONE, *, weights: Any
             f"starting weights unchanged ({fingerprint[:19]}...). Train more epochs, set freeze_trunk_epochs=0, or "
             "raise trunk_lr; info['trunk_trained'] is False.",
             UserWarning,
-            stacklevel=3,  # the caller of finetune (through renamed_keywords' wrapper)
+            stacklevel=user_stacklevel(),
         )
     return FineTunedWeights(backbone, tensors, fingerprint, info)

@@ -85,3 +85,20 @@ def unknown_parameter_error(owner: str, unknown: Iterable[str], valid: Iterable[
 
 class TrainingError(DeepfeatError, RuntimeError):
     """Training an image head diverged or cannot continue (NaN/inf loss, a checkpoint of other settings)."""
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside this package.
+
+    A fixed number breaks whenever a call passes through one more of our frames (a keyword shim of
+    ``_moved.renamed_keywords``, a helper); counting our frames finds the user's line wherever the warning
+    is raised from.
+    """
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

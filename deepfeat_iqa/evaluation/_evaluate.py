@@ -18,7 +18,7 @@ from deepfeat_iqa.api import HeadSpec, Inputs, head_record, make_head_for
 from deepfeat_iqa.heads._adapter import default_head, fit_estimator, head_inputs, head_name, labels
 from deepfeat_iqa.heads._adapter import head_threads_for, predict_side_labels, supports_std
 from deepfeat_iqa.datasets import Dataset
-from deepfeat_iqa.errors import ConfigError, DataError, unknown_name_error
+from deepfeat_iqa.errors import ConfigError, DataError, unknown_name_error, user_stacklevel
 from deepfeat_iqa.evaluation.results import Comparison, EvaluationResult, split_signature
 from deepfeat_iqa._moved import renamed_keywords
 
@@ -322,7 +322,7 @@ def _warn_small_tests(sizes: list[int]) -> None:
             "their SROCC/PLCC say little (a correlation of 0.5 on 19 images has a 95% interval of 0.06-0.78). "
             "Evaluate on more images, or use fewer, larger test sets (test_size=, or fewer kfold folds).",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 
@@ -420,7 +420,7 @@ def _result(outcomes: list[tuple[dict, pd.DataFrame]], info: dict, signatures: t
             f"In {len(fallback)} of {len(rows)} splits (splits {fallback[:10]}) no increasing logistic fitted the "
             "predictions (they do not rise with the scores), so PLCC and RMSE there are the raw values.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     per_split = pd.DataFrame(rows).set_index("split")
     predictions = pd.concat([frame for _, frame in outcomes], ignore_index=True)

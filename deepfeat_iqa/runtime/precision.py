@@ -20,7 +20,7 @@ from typing import Literal
 
 import torch
 
-from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.errors import ConfigError, user_stacklevel
 
 #: Precisions a computation can run in (for features, part of the feature key).
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -72,7 +72,7 @@ def _warn_emulated_bf16() -> None:
         "precision='bf16' on a CPU without AVX512-BF16 or AMX is emulated: measured 5-9x slower than fp32 "
         "(docs/precision.md). Use precision='auto' (fp32 here) unless you need features that match bf16 ones.",
         UserWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
 
 

@@ -137,3 +137,21 @@ def test_experiment_files_read_old_keys_with_a_warning(tmp_path: Path):
     (tmp_path / "both.toml").write_text(text + 'backbones = ["resnet18"]\n')
     with pytest.raises(dfi.errors.ConfigError, match="both models .* and backbones"):
         load_experiment(tmp_path / "both.toml")
+
+
+def test_warnings_from_a_renamed_function_point_at_the_callers_line():
+    """The keyword shim adds a frame; warnings must still name the user's file, not ``_moved.py``."""
+    import warnings
+
+    from deepfeat_iqa.features._sets import FeatureKey, LayerFeatures
+
+    rng = np.random.default_rng(0)
+    ds = Dataset(ids=[str(i) for i in range(30)], paths=[f"{i}.png" for i in range(30)], mos=rng.normal(size=30),
+                 groups=np.arange(30))  # fmt: skip
+    key = FeatureKey(backbone="net", weights="sha256:00", layer="l", pooling="avg", views="center", precision="fp32")
+    lf = LayerFeatures(key=key, per_view=rng.normal(size=(30, 1, 3)), dataset=ds)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dfi.evaluate(lf, head="svr", n_splits=2, progress=False)  # 6 test images per split: a small-test warning
+    small = [w for w in caught if "fewer than 20 images" in str(w.message)]
+    assert small and all(w.filename == __file__ for w in small), [w.filename for w in small]
