@@ -28,6 +28,21 @@ def prepare_model(model: torch.nn.Module, precision: str) -> torch.nn.Module:
     return model.eval().to(memory_format=memory_format(precision))
 
 
+#: Pixels per forward pass on a CPU: 8 crops of 224 x 224. Measured with EfficientNet-Lite0 on 2 cores (AMX,
+#: bf16 and fp32; docs/extraction.md): the fastest batch shrinks as images grow (224 px: 8-16, 320 px: 2-4,
+#: 500 px: 1-2) because a large batch of big activations no longer fits the caches, and fp32 at 224 px ran 1.7x
+#: faster at batch 8 than at 32. GPUs want large batches and keep ``batch_size``.
+CPU_PIXELS_PER_FORWARD = 8 * 224 * 224
+
+
+def forward_batch(batch_size: int, shape: tuple[int, ...], device: torch.device) -> int:
+    """Crops of ``shape`` (``H, W, 3``) per forward pass: ``batch_size``, on a CPU at most
+    :data:`CPU_PIXELS_PER_FORWARD` pixels' worth (at least one crop)."""
+    if device.type != "cpu":
+        return batch_size
+    return max(1, min(batch_size, CPU_PIXELS_PER_FORWARD // max(1, int(shape[0]) * int(shape[1]))))
+
+
 class Normalization:
     """``uint8`` crops ``(B, H, W, 3)`` -> the network's float input ``(B, 3, H, W)``, on the device they are on.
 
@@ -67,9 +82,10 @@ def pooled_features(
     for index, view in enumerate(flat):
         by_shape.setdefault(tuple(view.shape), []).append(index)
     fmt = memory_format(precision)
-    for indices in by_shape.values():
-        for start in range(0, len(indices), micro_batch):
-            part = indices[start : start + micro_batch]
+    for shape, indices in by_shape.items():
+        step = forward_batch(micro_batch, shape, device)
+        for start in range(0, len(indices), step):
+            part = indices[start : start + step]
             # NumPy stacks the crops; torch.stack's parallel copy stalls badly on oversubscribed CPUs.
             x = normalize(to_device(torch.from_numpy(np.stack([flat[i].numpy() for i in part])), device))
             x = x.contiguous(memory_format=fmt)

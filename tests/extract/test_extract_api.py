@@ -148,3 +148,16 @@ def test_grid_and_patches_average_the_features_of_each_crop(tmp_path: Path, crop
     assert len(one_by_one) == expected
     np.testing.assert_allclose(pooled.X[0], one_by_one.X.mean(axis=0), rtol=1e-4, atol=1e-5)
     assert not np.allclose(pooled.X[0], one_by_one.X[0], rtol=1e-3)  # crops differ, so the mean is not any one of them
+
+
+def test_cpu_forward_batches_shrink_as_crops_grow() -> None:
+    """Big crops run a few per forward pass on a CPU (measured faster there); GPUs keep the batch size."""
+    import torch
+
+    from deepfeat_iqa.extraction._forward import forward_batch
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert forward_batch(32, (224, 224, 3), cpu) == 8
+    assert forward_batch(32, (512, 683, 3), cpu) == 1
+    assert forward_batch(4, (64, 64, 3), cpu) == 4  # never more than asked for
+    assert forward_batch(32, (512, 683, 3), gpu) == 32
