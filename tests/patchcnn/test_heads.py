@@ -14,7 +14,8 @@ import deepfeat_iqa as dfi
 from deepfeat_iqa.evaluation import within_scene_srocc
 from deepfeat_iqa.datasets import Dataset
 from deepfeat_iqa.errors import ConfigError, DataError
-from deepfeat_iqa.patchcnn import CNNIQA, DCNNS, with_scene_clusters
+from deepfeat_iqa.heads.image import CNNIQA, DCNNS
+from deepfeat_iqa.patchcnn import with_scene_clusters
 
 FAST = {"epochs": 2, "batch_size": 4, "crops_per_image": 2, "num_workers": 0, "progress": False}
 
@@ -181,3 +182,16 @@ def test_network_shapes() -> None:
     assert "scene" not in DCNNSNet(n_scenes=0)(torch.zeros(1, 1, 64, 64))
     assert CNNIQANet()(torch.zeros(2, 1, 32, 32))["quality"].shape == (2,)
     assert CNNIQANet().trunk.weight.shape == (50, 1, 7, 7)
+
+
+def test_cnniqa_ranks_blur_on_photos_it_never_saw(blur_set) -> None:
+    """An image head checked on held-out photos outside the slow tests: CNNIQA (one small conv layer) learns that
+    blur lowers quality well enough to order the blur levels of two photos it never trained on."""
+    from deepfeat_iqa.evaluation.metrics import srocc
+
+    groups = np.asarray(blur_set.groups)
+    held_out = np.isin(groups, np.unique(groups)[-2:])
+    train, test = blur_set.subset(np.flatnonzero(~held_out)), blur_set.subset(np.flatnonzero(held_out))
+    head = CNNIQA(test_views="grid", epochs=8, batch_size=4, crops_per_image=8, val_fraction=0, num_workers=0,
+                  progress=False, random_state=0).fit(train)  # fmt: skip
+    assert srocc(test.mos, head.predict(test)) > 0.6
