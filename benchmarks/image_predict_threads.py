@@ -38,7 +38,7 @@ def main(reps: int = 5) -> dict:
     ds = make_images(Path(tempfile.mkdtemp()) / "photos", n_groups=8, levels=3, size=(240, 320))
     rows = []
     for backbone, crop in CASES:
-        head = fit(ds, head="spaq-bl", backbone=backbone, weights="random", epochs=1, batch_size=8, crop=crop,
+        head = fit(ds, head="spaq-bl", backbone=backbone, weights="random", epochs=1, batch_size=8, crop_size=crop,
                    test_views="center", val_views="center", num_workers=0, progress=False, precision="fp32").estimator
         _predict(head, ds, ds)  # warm-up
         one, default, load = [], [], []
