@@ -12,6 +12,11 @@ photos scikit-image ships when clive-dev is absent), EfficientNet-Lite0 with rea
 Goal: default / max(fp32, bf16) ≥ 0.85 on every CPU kind. Writes ``results/precision_speed.{json,md}``
 with the machine record (CPU model, avx2 / avx512_bf16 / amx flags, cores, torch) of where it ran.
 Run it with nothing else running (load ≤ 1): the load average before and after is recorded.
+
+An AVX2-only CPU can be imitated on an AMX machine by capping the instruction sets oneDNN and ATen may use:
+``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python benchmarks/precision_speed.py --name
+precision_speed_avx2cap`` (the machine record then says "capped to AVX2"; clock and caches stay the AMX
+machine's, so compare ratios, not img/s, with a real AVX2 CPU).
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=448)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--name", default="precision_speed", help="file stem of the results (e.g. one per CPU kind)")
     args = parser.parse_args()
     import warnings
 
@@ -109,7 +115,7 @@ def main() -> int:
         "default_vs_its_floor": round(default / floor[resolved], 3),
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "precision_speed.json").write_text(json.dumps(record, indent=2))
+    (args.out / f"{args.name}.json").write_text(json.dumps(record, indent=2))
     rate = record["img_per_s"]
     md = (f"Measured on {machine.one_line(record['machine'])}, load {load_before:.2f} → {record['load_after']:.2f}; "
           f"{args.images} photos of {args.size} px, EfficientNet-Lite0 `blocks.4`, `full` view.\n\n"
@@ -117,7 +123,7 @@ def main() -> int:
           "|---|---|---|---|---|---|---|\n"
           f"| {rate['default']} | {rate['fp32']} | {rate['bf16']} | **{record['default_vs_best_explicit']}** | "
           f"{record['floor_img_per_s']['fp32']} | {record['floor_img_per_s']['bf16']} | {record['default_vs_its_floor']} |\n").replace("{r}", resolved)
-    (args.out / "precision_speed.md").write_text(md)
+    (args.out / f"{args.name}.md").write_text(md)
     print(md)
     return 0
 

@@ -32,8 +32,20 @@ def describe() -> dict[str, Any]:
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "bf16_native_cpu": bf16_native(torch.device("cpu")),
     }
-    record["kind"] = "AMX/AVX512-BF16" if record["bf16_native_cpu"] else ("AVX2 only" if "avx2" in flags else "other")
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    aten_cap = os.environ.get("ATEN_CPU_CAPABILITY")
+    record["isa_caps"] = {"ONEDNN_MAX_CPU_ISA": cap, "ATEN_CPU_CAPABILITY": aten_cap} if cap or aten_cap else None
+    record["kind"] = _kind(flags, record["bf16_native_cpu"], cap)
     return record
+
+
+def _kind(flags: set[str], bf16_native_cpu: bool, onednn_cap: str | None) -> str:
+    """The CPU kind a speed figure belongs to; a capped AMX machine says so rather than pass for an AVX2 one."""
+    if bf16_native_cpu:
+        return "AMX/AVX512-BF16"
+    if onednn_cap and flags & {"avx512_bf16", "amx_tile"}:
+        return f"AMX/AVX512-BF16 CPU capped to {onednn_cap.upper()} (ONEDNN_MAX_CPU_ISA)"
+    return "AVX2 only" if "avx2" in flags else "other"
 
 
 def one_line(record: dict[str, Any] | None = None) -> str:

@@ -14,7 +14,9 @@ training needs a gradient scaler the engine does not have.
 from __future__ import annotations
 
 import functools
+import os
 import warnings
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Literal
 
@@ -33,15 +35,35 @@ Purpose = Literal["inference", "training"]
 
 
 def bf16_native(device: torch.device) -> bool:
-    """Whether bf16 runs natively: CUDA with bf16 units, or a CPU with AVX512-BF16 or AMX."""
+    """Whether bf16 runs natively: CUDA with bf16 units, or a CPU with AVX512-BF16 or AMX that oneDNN may use."""
     if device.type == "cuda":
         return bool(torch.cuda.is_bf16_supported())
     return _cpu_bf16_native()
 
 
+#: oneDNN ISA caps (``ONEDNN_MAX_CPU_ISA``) that still include bf16 instructions. Below these (``AVX2``,
+#: ``AVX512_CORE``, ...) oneDNN emulates bf16 even on a CPU that has it: measured on the AMX machine with
+#: ``ONEDNN_MAX_CPU_ISA=AVX2``, Lite0 ran 7.9 img/s fp32 and 1.7 img/s bf16 (docs/precision.md).
+_BF16_ISA_CAPS = frozenset(
+    {"ALL", "DEFAULT", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512", "AVX512_CORE_AMX",
+     "AVX10_1_512_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX_FP16", "AVX10_2_512", "AVX10_2_512_AMX_2"}
+)
+
+
 @functools.cache
 def _cpu_bf16_native() -> bool:
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    hardware = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    return hardware and _onednn_cap_allows_bf16(os.environ)
+
+
+def _onednn_cap_allows_bf16(environ: Mapping[str, str]) -> bool:
+    """Whether oneDNN may use bf16 instructions: no ISA cap, or a cap at or above AVX512-BF16.
+
+    The cap is oneDNN's own environment variable (``DNNL_MAX_CPU_ISA`` is its old name), read once when the
+    library loads, so it is read here the same way; containers and CI images set it to pin results.
+    """
+    cap = environ.get("ONEDNN_MAX_CPU_ISA") or environ.get("DNNL_MAX_CPU_ISA")
+    return cap is None or cap.strip().upper() in _BF16_ISA_CAPS
 
 
 def resolve_precision(precision: str, device: torch.device, *, purpose: Purpose = "inference") -> str:

@@ -129,3 +129,32 @@ def test_grid_n_cuts_the_shrunk_photo_and_grid_alone_the_native_one() -> None:
     assert len(grid512.crops(big)) == 3 * 5  # 512x683: rows at 0,112,224 and columns at 0..448
     assert len(grid.crops(big)) > 500
     assert [c.shape for c in grid512.crops(small)] == [c.shape for c in grid.crops(small)] == [(224, 224, 3)] * 9
+
+
+@pytest.mark.parametrize(
+    ("environ", "allowed"),
+    [
+        ({}, True),
+        ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, False),
+        ({"ONEDNN_MAX_CPU_ISA": "avx512_core"}, False),
+        ({"DNNL_MAX_CPU_ISA": "AVX2"}, False),
+        ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"}, True),
+        ({"ONEDNN_MAX_CPU_ISA": "ALL"}, True),
+    ],
+)
+def test_a_onednn_isa_cap_below_bf16_makes_bf16_emulated(environ: dict[str, str], allowed: bool) -> None:
+    # Measured: with ONEDNN_MAX_CPU_ISA=AVX2 on the AMX machine bf16 ran 4.6x slower than fp32, so the cap
+    # must count as "no native bf16" even though /proc/cpuinfo still lists amx_tile.
+    assert precision_module._onednn_cap_allows_bf16(environ) is allowed
+
+
+def test_a_capped_amx_machine_names_itself_in_speed_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepfeat_iqa.runtime import machine
+
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: ("Some Xeon", {"avx2", "avx512f", "avx512_bf16", "amx_tile"}))
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    _cpu_bf16(monkeypatch, False)
+    record = machine.describe()
+    assert record["kind"] == "AMX/AVX512-BF16 CPU capped to AVX2 (ONEDNN_MAX_CPU_ISA)"
+    assert record["isa_caps"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    assert "capped to AVX2" in machine.one_line(record)
