@@ -101,9 +101,9 @@ def training_rates(paths: list[Path], epochs: int) -> tuple[float, float]:
     network, precision = head.network_, head.precision_
     from deepfeat_iqa.runtime.precision import autocast, memory_format
 
-    network.train().to(memory_format=memory_format(precision))
+    network.train().to(memory_format=memory_format(precision, torch.device("cpu")))
     optimizer = torch.optim.AdamW(network.parameters(), lr=1e-4)
-    x = torch.randn(8, 3, 224, 224).contiguous(memory_format=memory_format(precision))
+    x = torch.randn(8, 3, 224, 224).contiguous(memory_format=memory_format(precision, torch.device("cpu")))
     y = torch.randn(8)
     start = time.perf_counter()
     steps = epochs * len(paths) // 8
@@ -145,11 +145,11 @@ def main() -> int:
             dfi.extract(paths, layers="blocks.4", views="full512", store=None, progress=False)
             rate = max(rate, len(paths) / (time.perf_counter() - start))
     model = build_backbone("efficientnet_lite0", "imagenet").model.eval()
-    trunk = torch.nn.Sequential(model.conv_stem, model.bn1, *model.blocks[:5]).to(memory_format=memory_format(precision))
+    trunk = torch.nn.Sequential(model.conv_stem, model.bn1, *model.blocks[:5]).to(memory_format=memory_format(precision, torch.device("cpu")))
     floor = 0.0
     with torch.inference_mode():
         for batch in sorted({1, min(args.photos, 32)}):
-            x = torch.randn(batch, 3, 512, 683).contiguous(memory_format=memory_format(precision))
+            x = torch.randn(batch, 3, 512, 683).contiguous(memory_format=memory_format(precision, torch.device("cpu")))
             for _ in range(args.repeats):
                 start = time.perf_counter()
                 for _ in range(args.photos // batch):

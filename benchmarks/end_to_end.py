@@ -137,7 +137,7 @@ def throughput(model: str, batch: int, rounds: int, fit_epochs: int, photos: lis
 
 def _bare(network, loss, batch: int, steps: int, size: tuple[int, int], precision: str) -> float:
     """Seconds for ``steps`` forward+backward+step on one pre-made batch: the floor."""
-    fmt = memory_format(precision)
+    fmt = memory_format(precision, torch.device("cpu"))
     network.to(memory_format=fmt).train()
     x = torch.randn(batch, 3, *size).contiguous(memory_format=fmt)
     y = {"quality": torch.linspace(-1, 1, batch)}

@@ -72,8 +72,8 @@ def floor_rate(n: int, size: int, precision: str, repeats: int) -> float:
     from deepfeat_iqa.backbones import build_backbone
     from deepfeat_iqa.runtime.precision import autocast, memory_format
 
-    model = build_backbone("efficientnet_lite0", "imagenet").model.eval().to(memory_format=memory_format(precision))
-    batches = [torch.randn(8, 3, size, size).contiguous(memory_format=memory_format(precision)) for _ in range(max(1, n // 8))]
+    model = build_backbone("efficientnet_lite0", "imagenet").model.eval().to(memory_format=memory_format(precision, torch.device("cpu")))
+    batches = [torch.randn(8, 3, size, size).contiguous(memory_format=memory_format(precision, torch.device("cpu"))) for _ in range(max(1, n // 8))]
     best = 0.0
     with torch.inference_mode():
         for _ in range(repeats):

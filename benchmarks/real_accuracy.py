@@ -35,6 +35,13 @@ BASELINE = "L0 GPR b3-6+head avg+std full (baseline)"
 #: SPAQ-BL trained like a plain PyTorch fine-tune: one rate for all, no frozen epochs, no validation hold-out.
 PLAIN_BL = dict(epochs=8, batch_size=32, lr=3e-4, trunk_lr=None, freeze_trunk_epochs=0, val_fraction=0.0,
                 test_views="grid", precision="auto")  # fmt: skip
+#: Seed 002's stage 1 at a 2-core size: authentic-like mixtures (seed 002 §2.1, as for LIVEC), pseudo-MOS from
+#: the full-reference metrics against their reference, the multi-task loss (type/level + pseudo-MOS).
+STAGE1 = dict(variant="multi", epochs=4, batch_size=32, lr=1e-4, trunk_lr=1e-4, crop_size=224, resize=256)
+#: Stage 2: the quality-aware head trained like the SPAQ-BL plain row (only the start and the FC head differ).
+STAGE2 = dict(epochs=8, batch_size=32, lr=3e-4, trunk_lr=None, crops_per_image=1, target_level="image",
+              test_views="grid", val_fraction=0.0)  # fmt: skip
+PRISTINE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pristine"
 
 
 def member(backbone: str, layers: list[str], pooling: str, head: str = "gpr", views: str = "full512", **options: Any) -> dict:
@@ -65,6 +72,8 @@ ROWS: dict[str, dict[str, Any]] = {
     "SPAQ-BL L0 (head defaults)": dict(kind="image", head="spaq-bl", options={}),
     "GPR on fine-tuned L0 b4-6+head avg full512 (fine-tune then extract)": dict(kind="finetune", layers=DEEP, pooling="avg", views="full512", options=PLAIN_BL),
     "SPAQ-BL L0 plain recipe (8 ep, 3e-4, grid test)": dict(kind="image", head="spaq-bl", options=PLAIN_BL),
+    "Two-stage (seed 002): L0 pretrained on pristine-photo mixtures, then fine-tuned": dict(kind="two-stage", source="pristine", options=STAGE2),
+    "Two-stage (seed 002): L0 pretrained on each split's training photos, then fine-tuned": dict(kind="two-stage", source="split", options=STAGE2),
 }
 #: Rows made from finished rows' test predictions: the mean of their z-scored predictions per split
 #: (``dfi.ensemble``), on the splits all of them ran. The combination head does the same with training-set
@@ -125,6 +134,10 @@ def split_by_split(name: str, spec: dict[str, Any], ds: Any, splits: list, store
             feats = dfi.extract(ds, backbone=LITE[0], weights=weights, layers=spec["layers"], pooling=spec["pooling"], views=spec["views"],
                                 store=store, progress=False)  # fmt: skip
             result = dfi.evaluate(feats, head="gpr", layers=spec["layers"], splits=[split], progress=False)
+        elif spec["kind"] == "two-stage":
+            stage1 = stage1_weights(spec["source"], ds, split, out / "checkpoints" / "two-stage", f"seed{seed}-split{index}")
+            result = dfi.evaluate(ds, head="quality-aware", weights=stage1, splits=[split], progress=False,
+                                  checkpoint_dir=str(checkpoints), **spec["options"])  # fmt: skip
         else:
             result = dfi.evaluate(ds, head=spec["head"], splits=[split], progress=False, checkpoint_dir=str(checkpoints), **spec["options"])
         record = {"row": name, "seed": seed, "split": index, "minutes": round((time.perf_counter() - started) / 60, 2),
@@ -135,6 +148,29 @@ def split_by_split(name: str, spec: dict[str, Any], ds: Any, splits: list, store
         print(f"   split {index}: SROCC {record['srocc']:.4f} ({record['minutes']:.1f} min)", flush=True)
         done[name, seed, index] = record
     return row_from_splits(name, spec, [done[name, seed, i] for i in range(len(splits)) if (name, seed, i) in done])
+
+
+def stage1_weights(source: str, ds: Any, split: Any, folder: Path, split_name: str) -> Any:
+    """Seed 002's stage 1, kept as a file: once from the pristine photos, or per split from its training photos.
+
+    ``"split"`` follows seed 002 §2.1 for an authentic database: the mixtures are applied to the target's own
+    training photos and pseudo-labelled against them, so no test photo's content enters stage 1 (``exclude``
+    checks it).
+    """
+    import deepfeat_iqa as dfi
+    from deepfeat_iqa.pretrain import PretrainedWeights, pretrain
+
+    name = "pristine" if source == "pristine" else split_name
+    path = folder / f"{name}-stage1.safetensors"
+    if path.is_file():
+        return PretrainedWeights.load(path)
+    references = sorted(PRISTINE.rglob("*.png")) if source == "pristine" else [Path(p) for p in ds.subset(split.train).paths]
+    synth = dfi.synth.build(references, folder / f"{name}-set", kind="authentic", per_image=8 if source == "pristine" else 2,
+                            max_side=512, progress=False)  # fmt: skip
+    exclude = () if source == "pristine" else ds.subset(split.test)
+    weights = pretrain(synth, backbone=LITE[0], exclude=exclude, checkpoint_dir=str(folder / f"{name}-ckpt"), progress=False, **STAGE1)
+    weights.save(path)
+    return weights
 
 
 def read_splits(out: Path) -> list[dict[str, Any]]:
@@ -254,7 +290,7 @@ def main() -> int:
                 continue
             print(f"-- {name} (seed {args.seed})", flush=True)
             row = {**run_row(name, ROWS[name], ds, splits, args.store, args.out, args.seed), "seed": args.seed, "machine": machine.one_line()}
-            if row["n_splits"] < (IMAGE_SPLITS if ROWS[name]["kind"] in ("image", "finetune") else len(splits)):
+            if row["n_splits"] < (IMAGE_SPLITS if ROWS[name]["kind"] in ("image", "finetune", "two-stage") else len(splits)):
                 continue  # not all splits yet (split-by-split rows resume from real_accuracy_splits.jsonl)
             with done_path.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")

@@ -198,7 +198,7 @@ def extract(
         targets = make_targets(dataset, backbone, loaded, names, paths, pool.spec, view, precision, key)
 
         def widths() -> dict[str, int]:
-            return probe_dims(prepare_model(loaded.model, precision), tuple(config.input_size), paths, pool, precision, dev)
+            return probe_dims(prepare_model(loaded.model, precision, dev), tuple(config.input_size), paths, pool, precision, dev)
 
         arrays.update(open_arrays(backend, key, targets, len(dataset), dtype, widths))
         if repair and store is not None:

@@ -147,7 +147,7 @@ def _fit(network: nn.Module, loss: Loss, train: TrainData, val: TrainData | None
          pipeline: Pipeline, val_view: View, checkpoint_dir: Path | None, record: dict[str, Any] | None,
          device: torch.device) -> TrainOutcome:
     precision = resolve_precision(settings.precision, device, purpose="training")
-    fmt = memory_format(precision)
+    fmt = memory_format(precision, device)
     network.to(device=device, memory_format=fmt)
     optimizer = _optimizer(network, settings)
     steps_per_epoch = math.ceil((len(train) // settings.batch_size) / settings.accumulate)
@@ -303,7 +303,7 @@ def predict_network(network: nn.Module, data: TrainData, pipeline: Pipeline, vie
     """Every output of ``network`` per image, averaged over the image's test-time ``view`` crops (float64)."""
     device = device or resolve_device(settings.device)
     precision = precision or resolve_precision(settings.precision, device, purpose="training")
-    fmt = memory_format(precision)
+    fmt = memory_format(precision, device)
     network.to(device=device, memory_format=fmt).eval()
     crops = ViewCrops(data.paths, view, pipeline.transform, pipeline.short_side, open_pixel_cache())
     loader = view_loader(crops, settings.batch_size, workers(settings.num_workers, crops, device))

@@ -291,7 +291,7 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
                 # persist.py writes 0-d tensors (batch-norm counters) as shape (1,); their names restore the shape.
                 "scalars": sorted(k for k, v in start.items() if v.ndim == 0),
             }  # fmt: skip
-            arrays.update({f"start_weights.{k}": v.detach().cpu() for k, v in start.items()})
+            arrays.update({f"start_weights.{k}": v.detach().cpu().contiguous() for k, v in start.items()})
         return config, arrays
 
     def _own_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -315,7 +315,9 @@ class ImageHead(RegressorMixin, BaseEstimator, ABC):
             "history": self.history_, "best_epoch": self.best_epoch_, "best_val_srocc": self.best_val_srocc_,
             "precision": self.precision_, "n_train": self.n_train_, "n_val": self.n_val_,
         }  # fmt: skip
-        arrays = {f"network.{k}": v.detach().cpu() for k, v in self.network_.state_dict().items()}
+        # contiguous: the network runs channels_last on CPUs, and a file writer that copies raw buffers
+        # (safetensors does) would store those strides' order under the logical shape
+        arrays = {f"network.{k}": v.detach().cpu().contiguous() for k, v in self.network_.state_dict().items()}
         if tasks.attribute_scaler is not None:
             arrays["attribute_scaler.mean"] = np.asarray(tasks.attribute_scaler.mean)
             arrays["attribute_scaler.scale"] = np.asarray(tasks.attribute_scaler.scale)
