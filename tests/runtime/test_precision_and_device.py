@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 import pytest
 import torch
 
@@ -158,3 +159,40 @@ def test_a_capped_amx_machine_names_itself_in_speed_records(monkeypatch: pytest.
     assert record["kind"] == "AMX/AVX512-BF16 CPU capped to AVX2 (ONEDNN_MAX_CPU_ISA)"
     assert record["isa_caps"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
     assert "capped to AVX2" in machine.one_line(record)
+
+
+@pytest.mark.parametrize(
+    ("precision", "device", "expected"),
+    [
+        ("fp32", CPU, torch.channels_last),  # oneDNN: 1.1-1.9x faster in fp32 too (docs/precision.md)
+        ("bf16", CPU, torch.channels_last),
+        ("fp32", CUDA, torch.contiguous_format),
+        ("fp16", CUDA, torch.channels_last),
+        ("bf16", CUDA, torch.channels_last),
+    ],
+)
+def test_memory_format_is_channels_last_on_cpus_and_for_half_precision_on_gpus(precision: str, device: torch.device, expected: torch.memory_format) -> None:
+    from deepfeat_iqa.runtime.precision import memory_format
+
+    assert memory_format(precision, device) == expected
+
+
+def test_features_do_not_depend_on_the_memory_layout_beyond_rounding(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from deepfeat_iqa.runtime import precision as runtime_precision
+
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"p{i}.png"
+        Image.fromarray(((np.arange(64 * 80 * 3).reshape(64, 80, 3) * (i + 3)) % 251).astype("uint8")).save(path)
+        paths.append(path)
+    options = dict(backbone="resnet18", weights="random", layers=["layer2", "layer4"], views="full", precision="fp32", store=None, progress=False)
+    channels_last = dfi.extract(paths, **options)
+    monkeypatch.setattr(runtime_precision, "memory_format", lambda precision, device: torch.contiguous_format)
+    from deepfeat_iqa.extraction import _forward
+
+    monkeypatch.setattr(_forward, "memory_format", lambda precision, device: torch.contiguous_format)
+    nchw = dfi.extract(paths, **options)
+    for layer in ("layer2", "layer4"):
+        np.testing.assert_allclose(channels_last[layer].X, nchw[layer].X, rtol=1e-4, atol=1e-5)
