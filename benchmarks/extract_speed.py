@@ -127,6 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Smoke-size workloads (about 2 minutes).")
     parser.add_argument("--work", type=Path, default=None, help="Folder for generated images and stores (default: a temp dir).")
+    parser.add_argument("--tag", default="", help="suffix of the result names, e.g. one per CPU kind (extract_speed_quick_TAG.*)")
     args = parser.parse_args()
     n_small, n_large, n_nasnet = (40, 200, 1) if args.quick else (200, 1000, 3)
     batch_size = 32
@@ -172,7 +173,7 @@ def main() -> None:
     result["machine"]["load_avg_at_end"] = os.getloadavg()
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "extract_speed_quick" if args.quick else "extract_speed"
+    name = ("extract_speed_quick" if args.quick else "extract_speed") + (f"_{args.tag}" if args.tag else "")
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     (RESULTS / f"{name}.md").write_text(to_markdown(result))
     print(f"wrote {RESULTS / name}.json and .md")
