@@ -155,7 +155,8 @@ def stage1_weights(source: str, ds: Any, split: Any, folder: Path, split_name: s
 
     ``"split"`` follows seed 002 §2.1 for an authentic database: the mixtures are applied to the target's own
     training photos and pseudo-labelled against them, so no test photo's content enters stage 1 (``exclude``
-    checks it).
+    checks it). Sizes fit 2 cores: 8 mixtures per pristine photo (736 images), 1 per training photo (about 465
+    images, rebuilt for every split); seed 002 makes far more.
     """
     import deepfeat_iqa as dfi
     from deepfeat_iqa.pretrain import PretrainedWeights, pretrain
@@ -165,7 +166,7 @@ def stage1_weights(source: str, ds: Any, split: Any, folder: Path, split_name: s
     if path.is_file():
         return PretrainedWeights.load(path)
     references = sorted(PRISTINE.rglob("*.png")) if source == "pristine" else [Path(p) for p in ds.subset(split.train).paths]
-    synth = dfi.synth.build(references, folder / f"{name}-set", kind="authentic", per_image=8 if source == "pristine" else 2,
+    synth = dfi.synth.build(references, folder / f"{name}-set", kind="authentic", per_image=8 if source == "pristine" else 1,
                             max_side=512, progress=False)  # fmt: skip
     exclude = () if source == "pristine" else ds.subset(split.test)
     weights = pretrain(synth, backbone=LITE[0], exclude=exclude, checkpoint_dir=str(folder / f"{name}-ckpt"), progress=False, **STAGE1)
