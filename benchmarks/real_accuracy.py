@@ -82,6 +82,7 @@ ROWS: dict[str, dict[str, Any]] = {
 ENSEMBLES = {
     "Ensemble: recommended combination + SPAQ-BL plain": ["Combination mean: GPR on L0+L1+L2 + L0 grid (recommended)", "SPAQ-BL L0 plain recipe (8 ep, 3e-4, grid test)"],
     "Ensemble: recommended combination + fine-tune-then-extract GPR": ["Combination mean: GPR on L0+L1+L2 + L0 grid (recommended)", "GPR on fine-tuned L0 b4-6+head avg full512 (fine-tune then extract)"],
+    "Ensemble: recommended combination + two-stage (pristine)": ["Combination mean: GPR on L0+L1+L2 + L0 grid (recommended)", "Two-stage (seed 002): L0 pretrained on pristine-photo mixtures, then fine-tuned"],
 }
 #: The rows rerun on the seed-1 splits to confirm the choice (``--rows confirm``).
 CONFIRM = [BASELINE, "Combination mean: GPR on L0+L1+L2 + L0 grid (recommended)", "L0 GPR b3-6+head avg grid512"]
