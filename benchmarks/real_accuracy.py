@@ -73,8 +73,8 @@ ROWS: dict[str, dict[str, Any]] = {
     "GPR on fine-tuned L0 b4-6+head avg full512 (fine-tune then extract)": dict(kind="finetune", layers=DEEP, pooling="avg", views="full512", options=PLAIN_BL),
     "SPAQ-BL L0 plain recipe (8 ep, 3e-4, grid test)": dict(kind="image", head="spaq-bl", options=PLAIN_BL),
     "Two-stage (seed 002): L0 pretrained on pristine-photo mixtures, then fine-tuned": dict(kind="two-stage", source="pristine", options=STAGE2),
-    "Quality-aware head from ImageNet, the same stage 2 (two-stage control)": dict(kind="image", head="quality-aware", options=STAGE2),
     "Two-stage (seed 002): L0 pretrained on each split's training photos, then fine-tuned": dict(kind="two-stage", source="split", options=STAGE2),
+    "Quality-aware head from ImageNet, the same stage 2 (two-stage control)": dict(kind="image", head="quality-aware", options=STAGE2),
 }
 #: Rows made from finished rows' test predictions: the mean of their z-scored predictions per split
 #: (``dfi.ensemble``), on the splits all of them ran. The combination head does the same with training-set
