@@ -53,7 +53,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as work:
         env = {**os.environ, "DEEPFEAT_IQA_CACHE": cache}
         steps = [
-            timed("score --examples (cold)", [*cli, "score", "--examples"], env),
+            timed("score --examples (cold)", [*cli, "score", "--examples", "--out", str(Path(work) / "scores.csv")], env),
             timed("demo cold", [*cli, "demo", "--out", str(Path(work) / "demo")], env),
             timed("demo warm", [*cli, "demo", "--out", str(Path(work) / "demo")], env),
         ]

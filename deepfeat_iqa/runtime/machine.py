@@ -20,7 +20,7 @@ def describe() -> dict[str, Any]:
     """CPU model, speed-relevant flags, usable cores, torch version/build, and whether bf16 is native."""
     import torch
 
-    from deepfeat_iqa.runtime.precision import bf16_native
+    from deepfeat_iqa.runtime.precision import bf16_native, onednn_isa_cap
 
     model, flags = _cpuinfo()
     record: dict[str, Any] = {
@@ -32,7 +32,7 @@ def describe() -> dict[str, Any]:
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "bf16_native_cpu": bf16_native(torch.device("cpu")),
     }
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    cap = onednn_isa_cap()
     aten_cap = os.environ.get("ATEN_CPU_CAPABILITY")
     record["isa_caps"] = {"ONEDNN_MAX_CPU_ISA": cap, "ATEN_CPU_CAPABILITY": aten_cap} if cap or aten_cap else None
     record["kind"] = _kind(flags, record["bf16_native_cpu"], cap)
@@ -44,7 +44,7 @@ def _kind(flags: set[str], bf16_native_cpu: bool, onednn_cap: str | None) -> str
     if bf16_native_cpu:
         return "AMX/AVX512-BF16"
     if onednn_cap and flags & {"avx512_bf16", "amx_tile"}:
-        return f"AMX/AVX512-BF16 CPU capped to {onednn_cap.upper()} (ONEDNN_MAX_CPU_ISA)"
+        return f"AMX/AVX512-BF16 CPU capped to {onednn_cap} (ONEDNN_MAX_CPU_ISA)"
     return "AVX2 only" if "avx2" in flags else "other"
 
 

@@ -56,14 +56,20 @@ def _cpu_bf16_native() -> bool:
     return hardware and _onednn_cap_allows_bf16(os.environ)
 
 
-def _onednn_cap_allows_bf16(environ: Mapping[str, str]) -> bool:
-    """Whether oneDNN may use bf16 instructions: no ISA cap, or a cap at or above AVX512-BF16.
+def onednn_isa_cap(environ: Mapping[str, str] = os.environ) -> str | None:
+    """oneDNN's instruction-set cap, if one is set (``ONEDNN_MAX_CPU_ISA``; ``DNNL_MAX_CPU_ISA`` is its old name).
 
-    The cap is oneDNN's own environment variable (``DNNL_MAX_CPU_ISA`` is its old name), read once when the
-    library loads, so it is read here the same way; containers and CI images set it to pin results.
+    oneDNN reads it once when it loads; containers and CI images set it to pin results, and benchmarks set it
+    to imitate an AVX2-only CPU on an AMX one (docs/precision.md).
     """
     cap = environ.get("ONEDNN_MAX_CPU_ISA") or environ.get("DNNL_MAX_CPU_ISA")
-    return cap is None or cap.strip().upper() in _BF16_ISA_CAPS
+    return cap.strip().upper() if cap else None
+
+
+def _onednn_cap_allows_bf16(environ: Mapping[str, str]) -> bool:
+    """Whether oneDNN may use bf16 instructions: no ISA cap, or a cap at or above AVX512-BF16."""
+    cap = onednn_isa_cap(environ)
+    return cap is None or cap in _BF16_ISA_CAPS
 
 
 def resolve_precision(precision: str, device: torch.device, *, purpose: Purpose = "inference") -> str:
