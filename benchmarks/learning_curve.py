@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from real_accuracy import BASELINE, DATA, GRID_MEMBERS, OUT, ROWS  # noqa: E402
+from real_accuracy import BASELINE, GRID_MEMBERS, OUT, ROWS, clive_dev  # noqa: E402
 
 #: Training photos of one 80/20 split of the whole release (1,162 photos), for the extrapolation.
 FULL_RELEASE_TRAIN = 928
@@ -42,15 +42,14 @@ def main() -> int:
     parser.add_argument("--store", default=os.environ.get("REAL_ACCURACY_STORE", "cache"))
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    if not (DATA / "labels.csv").is_file():
-        print(f"clive-dev not found under {DATA}: nothing measured.")
+    ds = clive_dev()
+    if ds is None:
         return 2
     import deepfeat_iqa as dfi
     from deepfeat_iqa.datasets.splits import Split
     from deepfeat_iqa.runtime import machine
 
     fractions = [float(f) for f in args.fractions.split(",")]
-    ds = dfi.datasets.load_folder(DATA / "images", DATA / "labels.csv")
     splits = dfi.splits.repeated(ds, n_splits=args.splits, test_size=0.2, seed=args.seed)
     per_fraction = {f: [] for f in fractions}
     for index, split in enumerate(splits):

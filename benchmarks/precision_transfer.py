@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clive-dev"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from real_accuracy import clive_dev  # noqa: E402
+
 OUT = Path(__file__).resolve().parent / "results"
 LAYERS = ["block4", "block5", "block6", "conv_head"]
 
@@ -33,8 +35,8 @@ def main() -> int:
     parser.add_argument("--store", default=os.environ.get("REAL_ACCURACY_STORE", "cache"))
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    if not (DATA / "labels.csv").is_file():
-        print(f"clive-dev not found under {DATA}: nothing measured.")
+    ds = clive_dev()
+    if ds is None:
         return 2
     import warnings
 
@@ -44,7 +46,6 @@ def main() -> int:
     from deepfeat_iqa.runtime import machine
 
     warnings.filterwarnings("ignore", message="precision='bf16' on a CPU")
-    ds = dfi.datasets.load_folder(DATA / "images", DATA / "labels.csv")
     feats = {p: dfi.extract(ds, layers=LAYERS, pooling="avg+std", views="full512", precision=p, store=args.store, progress=False).concat(LAYERS)
              for p in ("fp32", "bf16")}  # fmt: skip
     rows = {"fit fp32 -> predict bf16": ("fp32", "bf16"), "fit bf16 -> predict fp32": ("bf16", "fp32")}

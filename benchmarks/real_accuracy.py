@@ -44,6 +44,16 @@ STAGE2 = dict(epochs=8, batch_size=32, lr=3e-4, trunk_lr=None, crops_per_image=1
 PRISTINE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pristine"
 
 
+def clive_dev(data: Path = DATA) -> Any:
+    """clive-dev as a Dataset, or ``None`` (saying so) where the shared data is absent: every clive-dev script's start."""
+    if not (data / "labels.csv").is_file():
+        print(f"clive-dev not found under {data}: nothing measured.")
+        return None
+    import deepfeat_iqa as dfi
+
+    return dfi.datasets.load_folder(data / "images", data / "labels.csv")
+
+
 def member(backbone: str, layers: list[str], pooling: str, head: str = "gpr", views: str = "full512", **options: Any) -> dict:
     return dict(backbone=backbone, layers=tuple(layers), pooling=pooling, views=views, head=head, options=options)
 
@@ -274,8 +284,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--report", action="store_true", help="only write the tables from finished rows")
     args = parser.parse_args()
-    if not (args.data / "labels.csv").is_file():
-        print(f"clive-dev not found under {args.data}: nothing measured.")
+    ds = None if args.report else clive_dev(args.data)
+    if ds is None and not args.report:
         return 2
     import deepfeat_iqa as dfi
     from deepfeat_iqa.runtime import machine
@@ -284,7 +294,6 @@ def main() -> int:
     done_path = args.out / "real_accuracy_rows.jsonl"
     done = [json.loads(line) for line in done_path.read_text().splitlines()] if done_path.is_file() else []
     if not args.report:
-        ds = dfi.datasets.load_folder(args.data / "images", args.data / "labels.csv")
         splits = dfi.splits.repeated(ds, n_splits=args.splits, test_size=0.2, seed=args.seed)
         wanted = CONFIRM if args.rows == "confirm" else list(ROWS) if args.rows == "all" else [
             name for name in ROWS if any(part.strip() in name for part in args.rows.split(","))]  # fmt: skip
