@@ -20,7 +20,7 @@ from deepfeat_iqa.extraction._block import extract_block, load_backbone, make_vi
 from deepfeat_iqa.extraction._collect import collect
 from deepfeat_iqa.runtime.device import resolve_device
 from deepfeat_iqa.extraction._forward import prepare_model
-from deepfeat_iqa.extraction._loader import default_num_workers
+from deepfeat_iqa.extraction._loader import extraction_workers
 from deepfeat_iqa.extraction._plan import (
     ExtractionPlan,
     block_rows_for,
@@ -126,7 +126,8 @@ def extract(
         Images per loader batch and crops per forward pass; ``None`` is 32 on the CPU and 128 on CUDA.
         Store chunks are sized for the data, not by this.
     num_workers:
-        Decoding processes; ``None`` uses all cores but one (0 when everything fits in one batch).
+        Decoding processes; ``None`` uses all cores but one, none on a CPU of two cores or fewer (where the
+        forward already uses every core) and none when everything fits in one batch.
     device:
         ``"cpu"``, ``"cuda"``, ...; ``None`` (or ``"auto"``) picks CUDA when available.
     precision:
@@ -222,7 +223,7 @@ def extract(
 
                         run_blocks(plan, plan.blocks(pending), client, bar.update)
                     else:
-                        workers = default_num_workers() if num_workers is None else int(num_workers)
+                        workers = extraction_workers(dev) if num_workers is None else int(num_workers)
                         if num_workers is None and pending.size <= int(batch_size):
                             workers = 0  # one batch: starting a worker costs more than it overlaps
                         extract_block(plan, 0, len(dataset), store=backend, num_workers=workers, on_batch=bar.update)
@@ -293,9 +294,10 @@ def _layer_names(layers: str | int | Sequence[str | int] | None) -> list[Any]:
 
 
 def _open_store(store: str | os.PathLike[str] | FeatureStore | None) -> FeatureStore:
-    """The store to write to; ``None`` is a private in-memory zarr store that goes when the result does."""
+    """The store to write to; ``None`` is a private in-memory zarr store that goes when the result does
+    (without compression or checksums: nothing outlives it to be damaged)."""
     if isinstance(store, FeatureStore):
         return store
     if store is None:
-        return FeatureStore(zarr.storage.MemoryStore())
+        return FeatureStore(zarr.storage.MemoryStore(), encoded=False)
     return FeatureStore(default_store_url() if str(store) == DEFAULT_STORE else store)

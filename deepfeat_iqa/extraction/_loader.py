@@ -84,10 +84,32 @@ def _init_worker(_: int) -> None:
     torch.set_num_threads(1)
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_num_workers() -> int:
     """Worker processes when ``num_workers=None``: all cores but one for the model, at most 8."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(8, cores - 1))
+    return max(0, min(8, _cores() - 1))
+
+
+#: Up to this many cores, extraction on the CPU decodes in-process by default (see :func:`extraction_workers`).
+IN_PROCESS_DECODE_CORES = 2
+
+
+def extraction_workers(device: torch.device) -> int:
+    """Decoding workers of an extraction when ``num_workers=None``.
+
+    On a CPU with two cores or fewer, none: the forward's threads already keep every core busy, so a
+    worker process cannot overlap anything and adds the pipe its crops travel through. Measured on 2
+    cores (EfficientNet-Lite0/1/2, 48 clive-dev photos of 500x500): one worker was slower for every
+    member, by 6-10 ms a photo (Lite0 whole photo 75.8 vs 65.8 ms, 224-px grid crops 123.5 vs 117.5);
+    on 12-MP photos one worker was no faster (7.5 vs 7.4-8.1 img/s; docs/extraction.md). With more
+    cores, and on GPUs, workers take decoding off the forward's path (:func:`default_num_workers`).
+    """
+    if device.type == "cpu" and _cores() <= IN_PROCESS_DECODE_CORES:
+        return 0
+    return default_num_workers()
 
 
 def make_loader(dataset: ViewDataset, rows: np.ndarray, block_rows: int, batch_size: int, num_workers: int) -> DataLoader:

@@ -32,3 +32,12 @@ def test_the_byte_budget_evicts_the_least_recently_used_but_never_the_one_in_use
     assert list(empty_cache.values()) == [second]
     assert _block.load_backbone("resnet18", "random", 1, CPU) is second
     assert _block.load_backbone("resnet18", "random", 0, CPU) is not first  # evicted, rebuilt
+
+
+@pytest.mark.parametrize(("cores", "device", "expected"), [(2, "cpu", 0), (1, "cpu", 0), (4, "cpu", 3), (16, "cpu", 8), (2, "cuda", 1)])
+def test_extraction_decodes_in_process_on_two_cores(monkeypatch: pytest.MonkeyPatch, cores: int, device: str, expected: int) -> None:
+    """On a CPU of two cores the forward already uses both: a decoding worker only adds its pipe (docs/extraction.md)."""
+    from deepfeat_iqa.extraction import _loader
+
+    monkeypatch.setattr(_loader, "_cores", lambda: cores)
+    assert _loader.extraction_workers(torch.device(device)) == expected

@@ -136,3 +136,22 @@ def test_store_path_that_is_a_file(tmp_path: Path) -> None:
     path.write_text("")
     with pytest.raises(StoreError, match="is a file"):
         FeatureStore(path)
+
+
+
+def test_private_memory_store_skips_codecs_and_gives_the_same_features(photo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """store=None computes into a store nothing outlives: no zstd/crc32c per write, and the numbers of a real store."""
+    import deepfeat_iqa.extraction._extract as extract_module
+    from deepfeat_iqa.store._zarr import CHUNK_CODECS
+
+    opened: list[FeatureStore] = []
+    real_open = extract_module._open_store
+    monkeypatch.setattr(extract_module, "_open_store", lambda store: opened.append(real_open(store)) or opened[-1])
+    settings = {"backbone": "resnet18", "weights": "random", "layers": "layer4", "num_workers": 0, "progress": False}
+    private = np.asarray(dfi.extract(photo_dir, store=None, **settings)["layer4"].per_view)
+    on_disk = np.asarray(dfi.extract(photo_dir, store=tmp_path / "f.zarr", **settings)["layer4"].per_view)
+    np.testing.assert_array_equal(private, on_disk)
+    memory, disk = opened
+    assert memory.codecs is None and disk.codecs == CHUNK_CODECS
+    codecs = {store: {len(array.compressors) for _, array in store.root.members(max_depth=None) if isinstance(array, zarr.Array)} for store in opened}
+    assert codecs[memory] == {0} and codecs[disk] == {len(CHUNK_CODECS)}
