@@ -59,9 +59,9 @@ def member(backbone: str, layers: list[str], pooling: str, head: str = "gpr", vi
 
 
 BEST_MEMBERS = [member(LITE[0], DEEP, "avg"), member(LITE[1], DEEP, "avg+std"), member(LITE[2], DEEP, "avg+std")]
-#: 0.2's recommended recipe: BEST_MEMBERS plus Lite0 on grid crops.
+#: The first recommended recipe (the bundled model until Lite1/2 moved to grid crops): BEST_MEMBERS plus Lite0 on grid crops.
 GRID_MEMBERS = [*BEST_MEMBERS, member(LITE[0], STAGES, "avg", views="grid512")]
-#: The recommended recipe since 0.3 (heads/_combination.DEFAULT_MEMBERS): Lite1 and Lite2 on grid crops too.
+#: The recommended recipe (heads/_combination.DEFAULT_MEMBERS): Lite1 and Lite2 on grid crops too.
 ALL_GRID_MEMBERS = [BEST_MEMBERS[0], GRID_MEMBERS[3], member(LITE[1], DEEP, "avg+std", views="grid512"),
                     member(LITE[2], DEEP, "avg+std", views="grid512")]  # fmt: skip
 
@@ -81,7 +81,7 @@ ROWS: dict[str, dict[str, Any]] = {
     "Combination mean: GPR on L0+L1+L2": dict(kind="combination", members=BEST_MEMBERS, combiner="mean"),
     "Combination stack: GPR on L0+L1+L2": dict(kind="combination", members=BEST_MEMBERS, combiner="stack"),
     "L0 GPR b3-6+head avg grid512": dict(kind="features", backbone=LITE[0], layers=STAGES, pooling="avg", views="grid512", head="gpr"),
-    "Combination mean: GPR on L0+L1+L2 + L0 grid (0.2 recommended)": dict(kind="combination", members=GRID_MEMBERS, combiner="mean"),
+    "Combination mean: GPR on L0+L1+L2 whole photo + L0 grid": dict(kind="combination", members=GRID_MEMBERS, combiner="mean"),
     "L1 GPR b4-6+head avg+std grid512": dict(kind="features", backbone=LITE[1], layers=DEEP, pooling="avg+std", views="grid512", head="gpr"),
     "L2 GPR b4-6+head avg+std grid512": dict(kind="features", backbone=LITE[2], layers=DEEP, pooling="avg+std", views="grid512", head="gpr"),
     "Combination mean: GPR on L0 full + L0/L1/L2 grid (recommended)": dict(kind="combination", members=ALL_GRID_MEMBERS, combiner="mean"),
@@ -96,13 +96,13 @@ ROWS: dict[str, dict[str, Any]] = {
 #: (``dfi.ensemble``), on the splits all of them ran. The combination head does the same with training-set
 #: statistics; this avoids training the image head a second time inside a combination.
 ENSEMBLES = {
-    "Ensemble: 0.2 combination + SPAQ-BL plain": ["Combination mean: GPR on L0+L1+L2 + L0 grid (0.2 recommended)", "SPAQ-BL L0 plain recipe (8 ep, 3e-4, grid test)"],
-    "Ensemble: 0.2 combination + fine-tune-then-extract GPR": ["Combination mean: GPR on L0+L1+L2 + L0 grid (0.2 recommended)", "GPR on fine-tuned L0 b4-6+head avg full512 (fine-tune then extract)"],
-    "Ensemble: 0.2 combination + two-stage (pristine)": ["Combination mean: GPR on L0+L1+L2 + L0 grid (0.2 recommended)", "Two-stage (seed 002): L0 pretrained on pristine-photo mixtures, then fine-tuned"],
+    "Ensemble: L0+L1+L2 + L0 grid combination + SPAQ-BL plain": ["Combination mean: GPR on L0+L1+L2 whole photo + L0 grid", "SPAQ-BL L0 plain recipe (8 ep, 3e-4, grid test)"],
+    "Ensemble: L0+L1+L2 + L0 grid combination + fine-tune-then-extract GPR": ["Combination mean: GPR on L0+L1+L2 whole photo + L0 grid", "GPR on fine-tuned L0 b4-6+head avg full512 (fine-tune then extract)"],
+    "Ensemble: L0+L1+L2 + L0 grid combination + two-stage (pristine)": ["Combination mean: GPR on L0+L1+L2 whole photo + L0 grid", "Two-stage (seed 002): L0 pretrained on pristine-photo mixtures, then fine-tuned"],
 }
 #: The rows rerun on the seed-1 splits to confirm the choice (``--rows confirm``).
 CONFIRM = [BASELINE, "Combination mean: GPR on L0 full + L0/L1/L2 grid (recommended)",
-           "Combination mean: GPR on L0+L1+L2 + L0 grid (0.2 recommended)", "L0 GPR b3-6+head avg grid512",
+           "Combination mean: GPR on L0+L1+L2 whole photo + L0 grid", "L0 GPR b3-6+head avg grid512",
            "L1 GPR b4-6+head avg+std grid512", "L2 GPR b4-6+head avg+std grid512"]
 IMAGE_SPLITS = 5
 

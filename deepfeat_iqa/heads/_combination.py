@@ -84,14 +84,15 @@ def as_member(spec: Member | Mapping[str, Any] | str) -> Member:
     raise ConfigError(f"A combination member is a Member, a dict of its fields or a backbone name; got {type(spec).__name__}.")
 
 
-#: The recommended recipe (docs/real-accuracy.md, chosen on the seed-0 splits of clive-dev): GPR on the last
-#: four stages of each EfficientNet-Lite over the whole photo (Lite0 with ``avg`` pooling, Lite1/2 with
-#: ``avg+std``: the better of the two for each), plus Lite0 on SPAQ's 224-px grid crops, averaged.
+#: The recommended recipe (docs/real-accuracy.md, chosen on the seed-0 splits of clive-dev, confirmed on
+#: seed 1): GPR on the last stages of EfficientNet-Lite0 over the whole photo (``avg``) and over SPAQ's grid
+#: crops (``block3`` too), and of Lite1 and Lite2 over their grid crops (240 and 260 px, ``avg+std``), averaged.
+#: Lite1/2 gain most from crops at native resolution (Lite1 0.789 whole photo -> 0.813 grid).
 DEFAULT_MEMBERS: tuple[Member, ...] = (
     Member(backbone=DEFAULT_BACKBONE, pooling="avg"),
     Member(backbone=DEFAULT_BACKBONE, layers=("block3", *LITE_STAGES), pooling="avg", views="grid512"),
-    Member(backbone="efficientnet_lite1"),
-    Member(backbone="efficientnet_lite2"),
+    Member(backbone="efficientnet_lite1", views="grid512"),
+    Member(backbone="efficientnet_lite2", views="grid512"),
 )
 
 # (member recipe, precision, resolved path, size, mtime_ns) -> feature row; shared by the clones that
@@ -109,9 +110,9 @@ class Combination(StateMixin, RegressorMixin, BaseEstimator):
     ----------
     members:
         :class:`Member` recipes (or dicts of their fields, or backbone names). Default
-        (:data:`DEFAULT_MEMBERS`): GPR on ``block4-6 + conv_head`` of the whole photo (``full512``) of
-        EfficientNet-Lite0 (``avg``), -1 and -2 (``avg+std``), and on ``block3-6 + conv_head`` of Lite0's
-        224-px grid crops (``grid512``, ``avg``).
+        (:data:`DEFAULT_MEMBERS`): GPR on ``block4-6 + conv_head`` of EfficientNet-Lite0's whole photo
+        (``full512``, ``avg``), on ``block3-6 + conv_head`` of Lite0's 224-px grid crops (``grid512``,
+        ``avg``), and on ``block4-6 + conv_head`` of Lite1's and Lite2's grid crops (``avg+std``).
     combiner:
         ``"mean"``: each member's predictions are z-scored with the mean and sd of its predictions on the
         training photos, averaged, and mapped back to the training scores' scale (every member weighs the

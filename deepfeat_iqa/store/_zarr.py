@@ -331,10 +331,14 @@ class FeatureStore:
         changed = np.flatnonzero((stored["size"] != sizes) | (stored["mtime_ns"] != mtimes) | rewritten)
         if changed.size:
             log.info("%d image files changed since they were indexed; their rows will be extracted again.", changed.size)
-            for name in self._done_arrays(key):
-                group = self.root[name]
-                group["done"].oindex[changed] = False
-                group["failed"].oindex[changed] = False
+            # Chunks that become all False are written, not dropped as zarr drops fill-valued chunks: a done
+            # chunk file missing beside written values is how store._verify recognises a deleted file, and
+            # files that merely changed must not be reported (and "repaired") as damage.
+            with zarr.config.set({"array.write_empty_chunks": True}):
+                for name in self._done_arrays(key):
+                    group = self.root[name]
+                    group["done"].oindex[changed] = False
+                    group["failed"].oindex[changed] = False
             index["size"].oindex[changed] = sizes[changed]
             index["mtime_ns"].oindex[changed] = mtimes[changed]
         return key, changed

@@ -114,6 +114,24 @@ def test_changed_file_is_extracted_again(photo_dir: Path, tmp_path: Path, photos
     assert not np.array_equal(after.per_view[row], before[row])
 
 
+
+def test_files_that_all_changed_are_re_extracted_without_a_damage_report(photo_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Invalidating every row of a chunk keeps its done-mask file: a missing one beside values means a deleted file.
+
+    Found on clive-dev after its files were touched: zarr dropped the all-False done chunks, and the next
+    extract warned "Repaired 8 damaged chunk(s)" for a store nothing had damaged.
+    """
+    store = tmp_path / "features.zarr"
+    dfi.extract(photo_dir, layers="layer4", store=store, **FAST)
+    for path in photo_dir.iterdir():
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with caplog.at_level(logging.INFO, logger="deepfeat_iqa"):
+        dfi.extract(photo_dir, layers="layer4", store=store, **FAST)
+    assert "5 image files changed" in caplog.text and "Extracting 5 of 5" in caplog.text
+    assert "damaged" not in caplog.text
+    assert dfi.store.verify(store).ok
+
 def test_skip_records_the_failure_and_continues(photo_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     store = tmp_path / "features.zarr"
     (photo_dir / "broken.jpg").write_text("not an image")
