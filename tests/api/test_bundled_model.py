@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import deepfeat_iqa as dfi
+from deepfeat_iqa.heads._combination import DEFAULT_MEMBERS
 from deepfeat_iqa.scoring import bundled_model_path, default_model
 
 CLIVE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "clive-dev"
@@ -34,6 +35,7 @@ def test_the_bundled_model_ships_with_the_package_and_loads_safely() -> None:
     # Written before fit and evaluate shared one record builder (keys input/seeds): read under today's keys.
     assert model.info["feature_key"]["layer"] == "end-to-end" and model.info["head_seeds"] == {"random_state": 0}
     assert [m.backbone for m in model.estimator.members] == ["efficientnet_lite0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
+    assert tuple(model.estimator.members) == DEFAULT_MEMBERS  # the recommended recipe, not an older one
 
 
 @pytest.mark.slow
