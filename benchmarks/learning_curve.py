@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from real_accuracy import BASELINE, GRID_MEMBERS, OUT, ROWS, clive_dev  # noqa: E402
+from real_accuracy import ALL_GRID_MEMBERS, BASELINE, OUT, ROWS, clive_dev  # noqa: E402
 
 #: Training photos of one 80/20 split of the whole release (1,162 photos), for the extrapolation.
 FULL_RELEASE_TRAIN = 928
@@ -59,7 +59,7 @@ def main() -> int:
     rows = []
     for f in fractions:
         chosen = per_fraction[f]
-        combo = dfi.evaluate(ds, head="combination", members=GRID_MEMBERS, combiner="mean", precision="fp32",
+        combo = dfi.evaluate(ds, head="combination", members=ALL_GRID_MEMBERS, combiner="mean", precision="fp32",
                              store=args.store, splits=chosen, progress=False)  # fmt: skip
         feats = dfi.extract(ds, backbone=base["backbone"], layers=base["layers"], pooling=base["pooling"], views=base["views"],
                             precision="fp32", store=args.store, progress=False)  # fmt: skip

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from deepfeat_iqa.runtime.allocator import keep_freed_memory
 from deepfeat_iqa.runtime.device import resolve_device
 from deepfeat_iqa.extraction._forward import Normalization, per_image, pooled_features, prepare_model
 from deepfeat_iqa.extraction._loader import ViewDataset, make_loader
@@ -115,6 +116,7 @@ def extract_block(
     paths = [Path(p) for p in plan.paths]
     loader = make_loader(ViewDataset(plan.ids, paths, view), pending, plan.block_rows, plan.batch_size, num_workers)
     model = prepare_model(loaded.model, plan.precision, device)
+    keep_freed_memory(device)
     computed = failed = 0
     for batch in loader:
         bad = [item for item in batch if item.error is not None]

@@ -33,6 +33,7 @@ from deepfeat_iqa.training._data import (
     view_loader,
     workers,
 )
+from deepfeat_iqa.runtime.allocator import keep_freed_memory
 from deepfeat_iqa.runtime.device import resolve_device
 from deepfeat_iqa.runtime.precision import autocast, memory_format, resolve_precision
 from deepfeat_iqa.training._pixels import open_pixel_cache
@@ -149,6 +150,7 @@ def _fit(network: nn.Module, loss: Loss, train: TrainData, val: TrainData | None
     precision = resolve_precision(settings.precision, device, purpose="training")
     fmt = memory_format(precision, device)
     network.to(device=device, memory_format=fmt)
+    keep_freed_memory(device)
     optimizer = _optimizer(network, settings)
     steps_per_epoch = math.ceil((len(train) // settings.batch_size) / settings.accumulate)
     scheduler = _scheduler(optimizer, settings, steps_per_epoch)
@@ -305,6 +307,7 @@ def predict_network(network: nn.Module, data: TrainData, pipeline: Pipeline, vie
     precision = precision or resolve_precision(settings.precision, device, purpose="training")
     fmt = memory_format(precision, device)
     network.to(device=device, memory_format=fmt).eval()
+    keep_freed_memory(device)
     crops = ViewCrops(data.paths, view, pipeline.transform, pipeline.short_side, open_pixel_cache())
     loader = view_loader(crops, settings.batch_size, workers(settings.num_workers, crops, device))
     inputs = {k: torch.as_tensor(v) for k, v in data.inputs.items()}
