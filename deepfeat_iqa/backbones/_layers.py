@@ -161,11 +161,11 @@ def forward_layers(model: nn.Module, x: torch.Tensor, module_paths: Iterable[str
     modules = {}
     for path in wanted:  # only the wanted paths: listing every module cost 0.5 ms a forward (Lite0)
         try:
-            modules[path] = model.get_submodule(path) if path else None
+            if not path:  # "" would be the model itself, whose output is no layer
+                raise AttributeError(path)
+            modules[path] = model.get_submodule(path)
         except AttributeError:
-            modules[path] = None
-        if modules[path] is None:
-            raise ConfigError(f"No module {path!r} in this model; see deepfeat_iqa.list_layers for the module paths.")
+            raise ConfigError(f"No module {path!r} in this model; see deepfeat_iqa.list_layers for the module paths.") from None
     captured: dict[str, torch.Tensor] = {}
 
     def make_hook(path: str):
