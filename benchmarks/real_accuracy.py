@@ -54,8 +54,9 @@ def clive_dev(data: Path = DATA) -> Any:
     return dfi.datasets.load_folder(data / "images", data / "labels.csv")
 
 
-def member(backbone: str, layers: list[str], pooling: str, head: str = "gpr", views: str = "full512", **options: Any) -> dict:
-    return dict(backbone=backbone, layers=tuple(layers), pooling=pooling, views=views, head=head, options=options)
+def member(backbone: str, layers: list[str], pooling: str, head: str = "gpr", views: str = "full512", per_crop: bool = False,
+           **options: Any) -> dict:  # fmt: skip
+    return dict(backbone=backbone, layers=tuple(layers), pooling=pooling, views=views, head=head, per_crop=per_crop, options=options)
 
 
 BEST_MEMBERS = [member(LITE[0], DEEP, "avg"), member(LITE[1], DEEP, "avg+std"), member(LITE[2], DEEP, "avg+std")]
@@ -64,6 +65,10 @@ GRID_MEMBERS = [*BEST_MEMBERS, member(LITE[0], STAGES, "avg", views="grid512")]
 #: The recommended recipe (heads/_combination.DEFAULT_MEMBERS): Lite1 and Lite2 on grid crops too.
 ALL_GRID_MEMBERS = [BEST_MEMBERS[0], GRID_MEMBERS[3], member(LITE[1], DEEP, "avg+std", views="grid512"),
                     member(LITE[2], DEEP, "avg+std", views="grid512")]  # fmt: skip
+#: The next lead (docs/real-accuracy.md): three crop-level GPRs (per_crop=True, 9 random crops) added to the recipe.
+CROP_MEMBERS = [*ALL_GRID_MEMBERS, member(LITE[0], STAGES, "avg", views="random9@seed0", per_crop=True),
+                member(LITE[1], DEEP, "avg+std", views="random9@seed0", per_crop=True),
+                member(LITE[2], DEEP, "avg+std", views="random9@seed0", per_crop=True)]  # fmt: skip
 
 ROWS: dict[str, dict[str, Any]] = {
     BASELINE: dict(kind="features", backbone=LITE[0], layers=STAGES, pooling="avg+std", views="full", head="gpr"),
@@ -85,6 +90,7 @@ ROWS: dict[str, dict[str, Any]] = {
     "L1 GPR b4-6+head avg+std grid512": dict(kind="features", backbone=LITE[1], layers=DEEP, pooling="avg+std", views="grid512", head="gpr"),
     "L2 GPR b4-6+head avg+std grid512": dict(kind="features", backbone=LITE[2], layers=DEEP, pooling="avg+std", views="grid512", head="gpr"),
     "Combination mean: GPR on L0 full + L0/L1/L2 grid (recommended)": dict(kind="combination", members=ALL_GRID_MEMBERS, combiner="mean"),
+    "Combination mean: recommended + crop-level GPR on L0/L1/L2 random9 (per_crop)": dict(kind="combination", members=CROP_MEMBERS, combiner="mean"),
     "SPAQ-BL L0 (head defaults)": dict(kind="image", head="spaq-bl", options={}),
     "GPR on fine-tuned L0 b4-6+head avg full512 (fine-tune then extract)": dict(kind="finetune", layers=DEEP, pooling="avg", views="full512", options=PLAIN_BL),
     "SPAQ-BL L0 plain recipe (8 ep, 3e-4, grid test)": dict(kind="image", head="spaq-bl", options=PLAIN_BL),
@@ -102,6 +108,7 @@ ENSEMBLES = {
 }
 #: The rows rerun on the seed-1 splits to confirm the choice (``--rows confirm``).
 CONFIRM = [BASELINE, "Combination mean: GPR on L0 full + L0/L1/L2 grid (recommended)",
+           "Combination mean: recommended + crop-level GPR on L0/L1/L2 random9 (per_crop)",
            "Combination mean: GPR on L0+L1+L2 whole photo + L0 grid", "L0 GPR b3-6+head avg grid512",
            "L1 GPR b4-6+head avg+std grid512", "L2 GPR b4-6+head avg+std grid512"]
 IMAGE_SPLITS = 5

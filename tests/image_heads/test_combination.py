@@ -133,3 +133,31 @@ def test_score_examples_scores_the_seven_shipped_photos_worst_first(images, tmp_
     assert shown == table.sort_values("score")["id"].tolist()
     nothing = CliRunner().invoke(app, ["score", "--out", str(out)])
     assert nothing.exit_code != 0 and "--examples" in nothing.output
+
+
+def test_a_per_crop_member_fits_on_every_crop_and_scores_a_photo_by_its_crops_mean(images, tmp_path) -> None:
+    """per_crop=True: the head sees each crop with its photo's score; a photo's score is its crops' mean."""
+    from deepfeat_iqa.heads import make_head
+
+    crop = Member(backbone=TINY, weights="random", layers=("stage1", "stage2"), pooling="avg", views="random3@seed1", per_crop=True)
+    model = dfi.fit(images, head="combination", members=(crop,), store=None, precision="fp32")
+    feats = dfi.extract(images, backbone=TINY, weights="random", layers=["stage1", "stage2"], pooling="avg",
+                        views="random3@seed1", precision="fp32", store=None, progress=False)  # fmt: skip
+    rows = np.concatenate([np.asarray(feats[layer].per_view) for layer in ("stage1", "stage2")], axis=-1)  # (n, 3, D)
+    by_hand = make_head("gpr", blocks=tuple(int(d) for _, d in feats.concat(["stage1", "stage2"]).blocks))
+    by_hand.fit(rows.reshape(-1, rows.shape[2]), np.repeat(images.mos, 3))
+    expected = by_hand.predict(rows.reshape(-1, rows.shape[2])).reshape(len(images), 3).mean(axis=1)
+    (member_scores,) = model.estimator.member_predictions(images).values()
+    np.testing.assert_allclose(member_scores, expected, rtol=1e-6)
+    scores, sd = model.predict(images, return_std=True)
+    assert np.isfinite(scores).all() and (sd > 0).all()
+    loaded = dfi.load_model(dfi.save_model(model, tmp_path / "crops.dfi"))
+    np.testing.assert_array_equal(loaded.predict(images), model.predict(images))
+    assert loaded.estimator.members[0].per_crop
+
+
+@pytest.mark.parametrize("spec", [{"views": "grid"}, {"views": "random3", "head": "spaq-bl"}])
+def test_per_crop_needs_stored_crops_and_a_feature_head(images, spec) -> None:
+    member = {"backbone": TINY, "weights": "random", "layers": ("stage1",), "pooling": "avg", "per_crop": True, **spec}
+    with pytest.raises(ConfigError, match="per_crop=True"):
+        dfi.fit(images, head="combination", members=(member,), store=None, precision="fp32")
