@@ -11,7 +11,6 @@ uninterrupted single-process run would.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from torch.utils.data import Dataset as TorchDataset
 from deepfeat_iqa.errors import DataError
 from deepfeat_iqa.inputs.images import MIN_IMAGE_SIDE, content_digest, load_rgb
 from deepfeat_iqa.inputs.views import View
+from deepfeat_iqa.runtime.machine import usable_cores
 
 
 @dataclass
@@ -84,13 +84,9 @@ def _init_worker(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def default_num_workers() -> int:
     """Worker processes when ``num_workers=None``: all cores but one for the model, at most 8."""
-    return max(0, min(8, _cores() - 1))
+    return max(0, min(8, usable_cores() - 1))
 
 
 #: Up to this many cores, extraction on the CPU decodes in-process by default (see :func:`extraction_workers`).
@@ -107,7 +103,7 @@ def extraction_workers(device: torch.device) -> int:
     on 12-MP photos one worker was no faster (7.5 vs 7.4-8.1 img/s; docs/extraction.md). With more
     cores, and on GPUs, workers take decoding off the forward's path (:func:`default_num_workers`).
     """
-    if device.type == "cpu" and _cores() <= IN_PROCESS_DECODE_CORES:
+    if device.type == "cpu" and usable_cores() <= IN_PROCESS_DECODE_CORES:
         return 0
     return default_num_workers()
 

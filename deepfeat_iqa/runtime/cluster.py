@@ -8,13 +8,13 @@ that cannot reach its scheduler fails at once, before anything is planned or sen
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import distributed
 
 from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.runtime.machine import usable_cores
 
 #: Seconds to wait for a scheduler before saying it cannot be reached.
 CONNECT_TIMEOUT_S = 10
@@ -24,8 +24,7 @@ CONNECT_TIMEOUT_S = 10
 def connect(client: Any) -> Iterator[Any]:
     """A live Client for ``client`` (a Client, a scheduler address, or ``"local"``); fail fast if unreachable."""
     if isinstance(client, str) and client == "local":
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        cluster = distributed.LocalCluster(n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=":0")
+        cluster = distributed.LocalCluster(n_workers=usable_cores(), threads_per_worker=1, processes=True, dashboard_address=":0")
         with cluster, distributed.Client(cluster) as local:
             yield local
         return

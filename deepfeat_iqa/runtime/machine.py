@@ -16,6 +16,11 @@ from typing import Any
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS has one, else every core)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def describe() -> dict[str, Any]:
     """CPU model, speed-relevant flags, usable cores, torch version/build, and whether bf16 is native."""
     import torch
@@ -26,7 +31,7 @@ def describe() -> dict[str, Any]:
     record: dict[str, Any] = {
         "cpu": model or platform.processor() or platform.machine(),
         "flags": [flag for flag in SPEED_FLAGS if flag in flags],
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores": usable_cores(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,

@@ -39,5 +39,5 @@ def test_extraction_decodes_in_process_on_two_cores(monkeypatch: pytest.MonkeyPa
     """On a CPU of two cores the forward already uses both: a decoding worker only adds its pipe (docs/extraction.md)."""
     from deepfeat_iqa.extraction import _loader
 
-    monkeypatch.setattr(_loader, "_cores", lambda: cores)
+    monkeypatch.setattr(_loader, "usable_cores", lambda: cores)
     assert _loader.extraction_workers(torch.device(device)) == expected
