@@ -165,8 +165,10 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
         The fitted standardizer (``None`` with ``standardize="none"``).
     pca_ : PCA or None
         The fitted PCA, if any.
-    X_fit_ : ndarray of shape (n_samples, n_inputs)
-        Preprocessed training inputs the posterior conditions on.
+    X_fit_ : ndarray of shape (n_samples, n_inputs), float32
+        Preprocessed training inputs the posterior conditions on, kept in float32: they are the bulk of a
+        model file, features come from float32 (or narrower) forward passes, and the kernel is computed
+        in ``dtype`` from these values at fit and predict time alike, so saved and fitted models agree.
     y_fit_ : ndarray of shape (n_samples,)
         Standardized training targets.
     y_mean_, y_std_ : float
@@ -356,7 +358,7 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
         self.n_components_ = n_components
         self.y_mean_ = float(y.mean())
         self.y_std_ = float(y.std()) or 1.0
-        self.X_fit_ = np.ascontiguousarray(Z)
+        self.X_fit_ = np.ascontiguousarray(Z, dtype=np.float32)
         self.y_fit_ = (y - self.y_mean_) / self.y_std_
 
         rows = np.arange(len(y))
