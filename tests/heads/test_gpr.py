@@ -146,18 +146,21 @@ def test_joblib_round_trip_gives_identical_predictions(tmp_path):
         np.testing.assert_array_equal(got, want)
 
 
-def test_training_rows_are_kept_in_float32_and_the_safe_file_holds_them_so(tmp_path):
+@pytest.mark.parametrize(("rows_dtype", "share"), [("float32", 0.6), ("float16", 0.35)])
+def test_training_rows_are_kept_in_rows_dtype_and_the_safe_file_holds_them_so(rows_dtype, share):
     """The training rows are most of a GPR model file (the bundled model's four GPRs: 54 MB of float64
-    rows); kept in float32, fitting and predicting use the same rounded rows, so a saved model predicts
-    exactly what the fitted one did."""
+    rows); fitting and predicting use the same rounded rows, so a saved model predicts exactly what the
+    fitted one did, and float16 rows predict what float32 rows do up to the rounding."""
     X, y = _latent_data(400, "nonlinear", seed=4, dim=256)
-    model = GPR().fit(X, y)
-    assert model.X_fit_.dtype == np.float32
+    model = GPR(rows_dtype=rows_dtype).fit(X, y)
+    assert model.X_fit_.dtype == np.dtype(rows_dtype)
     config, arrays = model._dfi_state()  # what a safe model file stores
-    assert sum(a.nbytes for a in arrays.values()) < 400 * 256 * 8 * 0.6  # float64 rows alone would be 0.8 MB
+    assert sum(a.nbytes for a in arrays.values()) < 400 * 256 * 8 * share  # float64 rows alone: 0.8 MB
     restored = GPR._dfi_from_state(config, arrays)
     for got, want in zip(restored.predict(X[:20], return_std=True), model.predict(X[:20], return_std=True)):
         np.testing.assert_array_equal(got, want)
+    reference = GPR().fit(X, y).predict(X[:50])
+    assert np.abs(model.predict(X[:50]) - reference).max() < 1e-2 * y.std()
 
 
 def test_hyperparameters_from_a_subset_condition_on_all_rows():
