@@ -112,7 +112,7 @@ def extract(
         ``"avg"``, ``"max"``, ``"avg+std"``, ``"gridKxK"`` or ``"flatten"`` (see :mod:`deepfeat_iqa.extraction.pooling`).
     views:
         View protocol: ``"center"``, ``"resize"``, ``"randomN"``, ``"randomN@seedS"``, ``"grid"``, ``"patches"``,
-        ``"full"``, and ``"fullN"``/``"gridN"`` (the photo shrunk to short side N first; see
+        ``"full"``, and ``"fullN"``/``"gridN"``/``"randomKinN"`` (the photo shrunk to short side N first; see
         :mod:`deepfeat_iqa.inputs.views`).
     weights:
         ``"imagenet"``, ``"random"`` (seeded by ``seed``), a weights file, or in-memory weights: what

@@ -11,6 +11,9 @@ spec           crops
 ``randomN``    ``N`` crops at the input size, uniformly placed, from the image at native resolution
                (seed 003 uses ``random10``). ``randomN@seedS`` fixes the seed; without ``@seed`` the
                ``seed`` argument is used and written into the spec, so the key always names it.
+               ``randomNinM`` cuts them from the image brought down to a shorter side of ``M`` as
+               ``fullM`` does (``random9in512@seed0``: the recommended recipe's crop-level member, whose
+               crops of a 12-MP photo then see as much of it as those of a 500x500 training photo).
 ``grid``       crops at the input size with a stride of half the input size, covering the image row by
                row (SPAQ's test protocol: 224 crops at stride 112 for a 224 network; a 299 network uses
                299 crops at stride 149). Crops start at 0 and step by the stride while they fit, as SPAQ
@@ -63,7 +66,7 @@ _INTERPOLATION = {
 #: Smallest ``N`` of ``fullN``/``gridN`` (a smaller count on a ``full``/``grid`` view means native size).
 MIN_FULL_SIDE = 32
 #: Spec names accepted by :func:`parse_views`, for messages and the CLI help.
-VIEW_NAMES = ("center", "resize", "randomN", "randomN@seedS", "grid", "gridN", "patches", "full", "fullN")
+VIEW_NAMES = ("center", "resize", "randomN", "randomN@seedS", "randomNinM@seedS", "grid", "gridN", "patches", "full", "fullN")
 
 PATCH_SIZE = 64
 PATCH_STRIDE = 160
@@ -112,23 +115,27 @@ class View:
     geometry:
         The backbone's input size and resampling.
     count:
-        Number of crops for ``randomN``; for ``fullN`` and ``gridN`` the longest allowed shorter side (below
-        :data:`MIN_FULL_SIDE`: native size).
+        Number of crops of ``randomN`` (unused by the other protocols).
     seed:
         Seed of ``randomN`` crops (unused by deterministic protocols).
+    short_side:
+        For ``fullN``, ``gridN`` and ``randomNinM``, the longest shorter side the image is cut from (``N``,
+        ``M``); 0 (or below :data:`MIN_FULL_SIDE`) keeps the native size.
     """
 
     name: str
     geometry: Geometry
     count: int = 1
     seed: int = 0
+    short_side: int = 0
 
     @property
     def spec(self) -> str:
         """Canonical spec, as recorded in the feature key (``"random10@seed0"``, ``"center"``, ...)."""
         if self.name == "random":
-            return f"random{self.count}@seed{self.seed}"
-        return f"{self.name}{self.count}" if self.max_short_side() else self.name
+            shrunk = f"in{self.short_side}" if self.max_short_side() else ""
+            return f"random{self.count}{shrunk}@seed{self.seed}"
+        return f"{self.name}{self.short_side}" if self.max_short_side() else self.name
 
     @property
     def reduce(self) -> bool:
@@ -166,7 +173,7 @@ class View:
         if self.name == "full":
             return [self._at_least(self._at_most(image), th, tw)]
         if self.name == "random":
-            return self._random(self._at_least(image, th, tw), image_id)
+            return self._random(self._at_least(self._at_most(image), th, tw), image_id)
         if self.name == "grid":
             return _tiles(self._at_least(self._at_most(image), th, tw), th, tw, max(1, th // 2), max(1, tw // 2))
         tiles = _tiles(self._at_least(image, PATCH_SIZE, PATCH_SIZE), PATCH_SIZE, PATCH_SIZE, PATCH_STRIDE, PATCH_STRIDE)
@@ -192,16 +199,16 @@ class View:
         return self.geometry.resize(image, max(th, round(h * scale)), max(tw, round(w * scale)))
 
     def _at_most(self, image: np.ndarray) -> np.ndarray:
-        """``fullN``/``gridN``: shrink (keeping aspect) so the shorter side is ``N``; smaller images are untouched."""
+        """``fullN``/``gridN``/``randomNinM``: shrink (keeping aspect) so the shorter side is ``N``/``M``; smaller images are untouched."""
         h, w = image.shape[:2]
-        if not self.max_short_side() or min(h, w) <= self.count:
+        if not self.max_short_side() or min(h, w) <= self.short_side:
             return image
-        scale = self.count / min(h, w)
+        scale = self.short_side / min(h, w)
         return self.geometry.resize(image, max(1, round(h * scale)), max(1, round(w * scale)))
 
     def max_short_side(self) -> int | None:
         """The largest shorter side this view uses from an image (what a decoder may shrink to), or None."""
-        return self.count if self.name in ("full", "grid") and self.count >= MIN_FULL_SIDE else None
+        return self.short_side if self.name in ("full", "grid", "random") and self.short_side >= MIN_FULL_SIDE else None
 
     def _random(self, image: np.ndarray, image_id: str) -> list[np.ndarray]:
         th, tw = self.geometry.size
@@ -219,7 +226,7 @@ def _tiles(image: np.ndarray, th: int, tw: int, stride_h: int, stride_w: int) ->
     return [image[t : t + th, s : s + tw] for t in range(0, h - th + 1, stride_h) for s in range(0, w - tw + 1, stride_w)]
 
 
-_RANDOM = re.compile(r"random(\d+)(?:@seed(\d+))?")
+_RANDOM = re.compile(r"random(\d+)(?:in(\d+))?(?:@seed(\d+))?")
 _SHRUNK = re.compile(r"(full|grid)(\d+)")
 
 
@@ -229,7 +236,8 @@ def parse_views(spec: str, geometry: Geometry, seed: int = 0) -> View:
     Parameters
     ----------
     spec:
-        ``"center"``, ``"resize"``, ``"randomN"``, ``"randomN@seedS"``, ``"grid"``, ``"gridN"``, ``"patches"``, ``"full"`` or ``"fullN"``.
+        ``"center"``, ``"resize"``, ``"randomN"``, ``"randomN@seedS"``, ``"randomNinM@seedS"``, ``"grid"``, ``"gridN"``,
+        ``"patches"``, ``"full"`` or ``"fullN"``.
     geometry:
         The backbone's input size, crop fraction and interpolation.
     seed:
@@ -239,19 +247,24 @@ def parse_views(spec: str, geometry: Geometry, seed: int = 0) -> View:
     --------
     >>> parse_views("random10", Geometry((224, 224)), seed=3).spec
     'random10@seed3'
+    >>> parse_views("random9in512", Geometry((224, 224))).spec
+    'random9in512@seed0'
     """
     text = str(spec).strip().lower()
     if text in ("center", "resize", "grid", "patches", "full"):
-        return View(text, geometry, count=0 if text in ("full", "grid") else 1)
+        return View(text, geometry)
     shrunk = _SHRUNK.fullmatch(text)
     if shrunk:
         if int(shrunk.group(2)) < MIN_FULL_SIDE:
             raise ConfigError(f"Crop spec {spec!r}: the shorter side must stay at least {MIN_FULL_SIDE} px (e.g. {shrunk.group(1)}512).")
-        return View(shrunk.group(1), geometry, count=int(shrunk.group(2)))
+        return View(shrunk.group(1), geometry, short_side=int(shrunk.group(2)))
     match = _RANDOM.fullmatch(text)
     if match:
         count = int(match.group(1))
         if count < 1:
             raise ConfigError(f"Crop spec {spec!r} asks for no crops; use random1 or more.")
-        return View("random", geometry, count=count, seed=int(match.group(2)) if match.group(2) else int(seed))
+        short_side = int(match.group(2) or 0)
+        if match.group(2) and short_side < MIN_FULL_SIDE:
+            raise ConfigError(f"Crop spec {spec!r}: the shorter side must stay at least {MIN_FULL_SIDE} px (e.g. random{count}in512).")
+        return View("random", geometry, count=count, seed=int(match.group(3)) if match.group(3) else int(seed), short_side=short_side)
     raise ConfigError(f"Unknown crop protocol {spec!r}; use one of {', '.join(VIEW_NAMES)} (e.g. 'random10@seed3').")

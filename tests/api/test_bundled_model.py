@@ -34,7 +34,7 @@ def test_the_bundled_model_ships_with_the_package_and_loads_safely() -> None:
     assert model.head == "combination" and model.info["n_train"] == 581
     # Written before fit and evaluate shared one record builder (keys input/seeds): read under today's keys.
     assert model.info["feature_key"]["layer"] == "end-to-end" and model.info["head_seeds"] == {"random_state": 0}
-    assert [m.backbone for m in model.estimator.members] == ["efficientnet_lite0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
+    assert [m.backbone for m in model.estimator.members] == ["efficientnet_lite0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "efficientnet_lite0"]
     assert tuple(model.estimator.members) == DEFAULT_MEMBERS  # the recommended recipe, not an older one
 
 

@@ -51,6 +51,23 @@ def test_random_crops_are_seeded_per_image() -> None:
     assert not all(np.array_equal(a, b) for a, b in zip(first, other_image))
 
 
+def test_random_crops_in_a_shrunk_photo_see_what_they_see_of_a_small_one() -> None:
+    """``random9in512``: a 12-MP photo is first brought down to a 512-px shorter side, so its 224-px crops
+    cover as much of the scene as crops of a 500x500 training photo; smaller photos are untouched."""
+    view = parse_views("random9in512@seed0", GEOMETRY)
+    assert view.spec == "random9in512@seed0" and view.max_short_side() == 512 and view.n_views == 9
+    big, small = _image(1536, 2048), _image(384, 512)
+    crops = view.crops(big, "big")
+    assert len(crops) == 9 and all(crop.shape == (224, 224, 3) for crop in crops)
+    shrunk = parse_views("full512", GEOMETRY).crops(big)[0]  # the same 512 x 683 photo the crops come from
+    assert shrunk.shape == (512, 683, 3)
+    native = parse_views("random9@seed0", GEOMETRY)
+    assert all(np.array_equal(a, b) for a, b in zip(crops, native.crops(shrunk, "big")))
+    assert all(np.array_equal(a, b) for a, b in zip(view.crops(small, "s"), native.crops(small, "s")))
+    with pytest.raises(ConfigError, match="at least 32 px"):
+        parse_views("random9in16", GEOMETRY)
+
+
 def test_grid_uses_half_size_stride_for_other_input_sizes() -> None:
     view = parse_views("grid", Geometry((299, 299)))
     crops = view.crops(_image(600, 600))

@@ -116,8 +116,9 @@ def test_without_a_head_photos_get_the_recommended_combination_and_features_a_gp
     assert _chosen_head(None, features=None, layers=None, pooling=None, views=None, backbone="efficientnet_lite0") == "combination"
     assert _chosen_head(None, features=None, layers=["block4"], pooling=None, views=None, backbone="efficientnet_lite0") == "gpr"
     assert _chosen_head("svr", features=None, layers=None, pooling=None, views=None, backbone="efficientnet_lite0") == "svr"
-    assert [m.backbone for m in DEFAULT_MEMBERS] == ["efficientnet_lite0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
-    assert {m.views for m in DEFAULT_MEMBERS} == {"full512", "grid512"}  # never a native-size forward of a 12-MP photo
+    assert [m.backbone for m in DEFAULT_MEMBERS] == ["efficientnet_lite0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "efficientnet_lite0"]
+    assert {m.views for m in DEFAULT_MEMBERS} == {"full512", "grid512", "random9in512@seed0"}  # 12-MP photos brought to 512 px first
+    assert [m.per_crop for m in DEFAULT_MEMBERS] == [False] * 4 + [True]
 
 
 def test_score_examples_scores_the_seven_shipped_photos_worst_first(images, tmp_path) -> None:
