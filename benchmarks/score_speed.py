@@ -5,10 +5,10 @@
 Measured side by side in one run, on clive-dev photos (500x500 JPEGs; scikit-image's photos when clive-dev
 is absent):
 
-* ``dfi.score(photos, store=None)``: decoding, the four members' views, their forward passes, pooling and
-  the four GPRs, i.e. everything a user waits for (after one warm-up call that loads the networks);
+* ``dfi.score(photos, store=None)``: decoding, the members' views, their forward passes, pooling and
+  their GPRs, i.e. everything a user waits for (after one warm-up call that loads the networks);
 * the floor: for each member, a bare ``forward_features`` loop over pre-made tensors of that member's input
-  (the whole photo for ``full512``; its 224-px grid crops for ``grid512``), in the model's precision, at
+  (the whole photo for ``full512``; its 224-px grid or random crops for ``grid512`` and ``random9in512``), in the model's precision, at
   the fastest of batch 1, 2, 4, 8 and the extraction's batch (chosen once), summed over the members.
 
 The two are timed back to back in each of ``--repeats`` rounds (the machine's speed drifts by ±10 % between
@@ -17,7 +17,7 @@ drift); the reported ratio is the median round's. Goal: score ≥ 0.85x of the f
 
 With ``--fit-from-scratch`` it also times fitting the default model from nothing (goal ≤ 30 min on 2 cores):
 the model card's one command, ``deepfeat-iqa fit --images <clive-dev> --labels ... --precision fp32``, in a fresh
-process with an empty cache and store (every photo decoded and extracted four times, then the four GPRs).
+process with an empty cache and store (every photo decoded and extracted once per member, then the GPRs).
 
 Writes ``results/score_speed.{json,md}`` with the machine record and the load average before and after.
 """
@@ -171,7 +171,7 @@ def main() -> int:
     (args.out / "score_speed.json").write_text(json.dumps(record, indent=2))
     members = ", ".join(f"{k} {v} ms" for k, v in record["floor_ms_per_photo"].items())
     md = (f"Measured on {machine.one_line(record['machine'])}, load {load_before:.2f} → {record['load_after']:.2f}; "
-          f"{len(paths)} photos (500x500), the bundled model (4 members), {precision}, store=None.\n\n"
+          f"{len(paths)} photos (500x500), the bundled model ({len(per_member)} members), {precision}, store=None.\n\n"
           f"Median of {len(rounds)} rounds, each timing `dfi.score` and the floor back to back "
           f"(score / floor by round: {', '.join(map(str, record['score_vs_floor_rounds']))}).\n\n"
           "| dfi.score img/s | floor img/s | score / floor |\n|---|---|---|\n"
