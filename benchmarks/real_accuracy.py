@@ -65,10 +65,12 @@ GRID_MEMBERS = [*BEST_MEMBERS, member(LITE[0], STAGES, "avg", views="grid512")]
 #: The previous recommendation: Lite1 and Lite2 on grid crops too.
 ALL_GRID_MEMBERS = [BEST_MEMBERS[0], GRID_MEMBERS[3], member(LITE[1], DEEP, "avg+std", views="grid512"),
                     member(LITE[2], DEEP, "avg+std", views="grid512")]  # fmt: skip
-#: The recommended recipe (heads/_combination.DEFAULT_MEMBERS): a crop-level GPR on Lite0's random crops added, every
-#: GPR keeping its rows in float16 (a 35 MB model instead of 52 MB of float64 rows).
-RECOMMENDED_MEMBERS = [{**m, "options": {**m["options"], "rows_dtype": "float16"}}
-                       for m in [*ALL_GRID_MEMBERS, member(LITE[0], STAGES, "avg", views="random9in512@seed0", per_crop=True)]]
+#: ALL_GRID_MEMBERS and a crop-level GPR on Lite0's random crops, every GPR keeping its rows in float16.
+SMALL = {"rows_dtype": "float16"}
+CROP_L0 = member(LITE[0], STAGES, "avg", views="random9in512@seed0", per_crop=True, **SMALL)
+FIVE_MEMBERS = [*({**m, "options": SMALL} for m in ALL_GRID_MEMBERS), CROP_L0]
+#: The recommended recipe (heads/_combination.DEFAULT_MEMBERS): three of the five, the crop-level member weighing twice.
+RECOMMENDED_MEMBERS = [FIVE_MEMBERS[0], FIVE_MEMBERS[2], {**CROP_L0, "weight": 2.0}]
 #: The lead beyond it (docs/real-accuracy.md): three crop-level GPRs (per_crop=True, 9 random crops) added to the recipe.
 CROP_MEMBERS = [*ALL_GRID_MEMBERS, member(LITE[0], STAGES, "avg", views="random9@seed0", per_crop=True),
                 member(LITE[1], DEEP, "avg+std", views="random9@seed0", per_crop=True),
@@ -94,7 +96,9 @@ ROWS: dict[str, dict[str, Any]] = {
     "L1 GPR b4-6+head avg+std grid512": dict(kind="features", backbone=LITE[1], layers=DEEP, pooling="avg+std", views="grid512", head="gpr"),
     "L2 GPR b4-6+head avg+std grid512": dict(kind="features", backbone=LITE[2], layers=DEEP, pooling="avg+std", views="grid512", head="gpr"),
     "Combination mean: GPR on L0 full + L0/L1/L2 grid": dict(kind="combination", members=ALL_GRID_MEMBERS, combiner="mean"),
-    "Combination mean: L0 full + L0/L1/L2 grid + crop-level L0 random9in512, float16 rows (recommended)": dict(
+    "Combination mean: L0 full + L0/L1/L2 grid + crop-level L0 random9in512, float16 rows": dict(
+        kind="combination", members=FIVE_MEMBERS, combiner="mean"),
+    "Combination mean: L0 full + L1 grid + crop-level L0 random9in512 x2, float16 rows (recommended)": dict(
         kind="combination", members=RECOMMENDED_MEMBERS, combiner="mean"),
     "Combination mean: L0 full + L0/L1/L2 grid + crop-level GPR on L0/L1/L2 random9 (per_crop)": dict(kind="combination", members=CROP_MEMBERS, combiner="mean"),
     "SPAQ-BL L0 (head defaults)": dict(kind="image", head="spaq-bl", options={}),
@@ -113,7 +117,8 @@ ENSEMBLES = {
     "Ensemble: L0+L1+L2 + L0 grid combination + two-stage (pristine)": ["Combination mean: GPR on L0+L1+L2 whole photo + L0 grid", "Two-stage (seed 002): L0 pretrained on pristine-photo mixtures, then fine-tuned"],
 }
 #: The rows rerun on the seed-1 splits to confirm the choice (``--rows confirm``).
-CONFIRM = [BASELINE, "Combination mean: L0 full + L0/L1/L2 grid + crop-level L0 random9in512, float16 rows (recommended)",
+CONFIRM = [BASELINE, "Combination mean: L0 full + L1 grid + crop-level L0 random9in512 x2, float16 rows (recommended)",
+           "Combination mean: L0 full + L0/L1/L2 grid + crop-level L0 random9in512, float16 rows",
            "Combination mean: GPR on L0 full + L0/L1/L2 grid",
            "Combination mean: L0 full + L0/L1/L2 grid + crop-level GPR on L0/L1/L2 random9 (per_crop)",
            "Combination mean: GPR on L0+L1+L2 whole photo + L0 grid", "L0 GPR b3-6+head avg grid512",
