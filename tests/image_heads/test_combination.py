@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,29 @@ def test_a_fitted_combination_predicts_the_weighted_mean_of_its_z_scored_members
     np.testing.assert_allclose(model.predict(images), expected, rtol=1e-10)
     assert list(members) == [m.label() for m in MEMBERS]
     assert np.allclose(head.weights_, 0.5)
+
+
+def test_member_weights_are_shares_of_the_mean_and_survive_a_model_file(images, tmp_path) -> None:
+    weighted = (MEMBERS[0], replace(MEMBERS[1], weight=3.0))
+    model = dfi.fit(images, head="combination", **{**SMALL, "members": weighted})
+    head = model.estimator
+    np.testing.assert_allclose(head.weights_, [0.25, 0.75])
+    members = head.member_predictions(images)
+    z = np.column_stack([(p - m) / s for p, m, s in zip(members.values(), head.member_mean_, head.member_std_)])
+    np.testing.assert_allclose(model.predict(images), head.y_mean_ + head.y_std_ * z @ [0.25, 0.75], rtol=1e-10)
+    assert list(members)[1].endswith(" x3")
+    loaded = dfi.load_model(dfi.save_model(model, tmp_path / "weighted.dfi"))
+    assert loaded.estimator.members[1].weight == 3.0
+    np.testing.assert_array_equal(loaded.predict(images), model.predict(images))
+
+
+@pytest.mark.parametrize(("weight", "combiner", "message"), [(0.0, "mean", "positive number"), (float("nan"), "mean", "positive number"),
+                                                             (2.0, "stack", "fits the members' weights itself")])  # fmt: skip
+def test_bad_member_weights_are_refused_naming_the_member(images, weight, combiner, message) -> None:
+    members = (MEMBERS[0], replace(MEMBERS[1], weight=weight))
+    with pytest.raises(ConfigError, match=message) as caught:
+        dfi.fit(images, head="combination", members=members, combiner=combiner, store=None, precision="fp32")
+    assert "svr@" in str(caught.value)
 
 
 def test_combination_beats_chance_on_held_out_photos(images) -> None:
@@ -116,9 +140,9 @@ def test_without_a_head_photos_get_the_recommended_combination_and_features_a_gp
     assert _chosen_head(None, features=None, layers=None, pooling=None, views=None, backbone="efficientnet_lite0") == "combination"
     assert _chosen_head(None, features=None, layers=["block4"], pooling=None, views=None, backbone="efficientnet_lite0") == "gpr"
     assert _chosen_head("svr", features=None, layers=None, pooling=None, views=None, backbone="efficientnet_lite0") == "svr"
-    assert [m.backbone for m in DEFAULT_MEMBERS] == ["efficientnet_lite0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "efficientnet_lite0"]
-    assert {m.views for m in DEFAULT_MEMBERS} == {"full512", "grid512", "random9in512@seed0"}  # 12-MP photos brought to 512 px first
-    assert [m.per_crop for m in DEFAULT_MEMBERS] == [False] * 4 + [True]
+    assert [m.backbone for m in DEFAULT_MEMBERS] == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite0"]
+    assert [m.views for m in DEFAULT_MEMBERS] == ["full512", "grid512", "random9in512@seed0"]  # 12-MP photos brought to 512 px first
+    assert [(m.per_crop, m.weight) for m in DEFAULT_MEMBERS] == [(False, 1.0), (False, 1.0), (True, 2.0)]
 
 
 def test_score_examples_scores_the_seven_shipped_photos_worst_first(images, tmp_path) -> None:
