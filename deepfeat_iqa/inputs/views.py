@@ -63,7 +63,7 @@ _INTERPOLATION = {
     "hamming": Image.Resampling.HAMMING,
 }
 
-#: Smallest ``N`` of ``fullN``/``gridN`` (a smaller count on a ``full``/``grid`` view means native size).
+#: Smallest ``N`` of ``fullN``/``gridN`` and ``M`` of ``randomNinM`` (a View with ``short_side=0`` keeps the native size).
 MIN_FULL_SIDE = 32
 #: Spec names accepted by :func:`parse_views`, for messages and the CLI help.
 VIEW_NAMES = ("center", "resize", "randomN", "randomN@seedS", "randomNinM@seedS", "grid", "gridN", "patches", "full", "fullN")
