@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -103,12 +105,22 @@ def make_targets(
     return targets
 
 
+#: Layer widths already probed, per model object: a width depends on the architecture, never on the weights, and
+#: each probe is a forward pass (15-30 ms), paid by every extract call that creates arrays (every dfi.score
+#: member with a private store).
+_PROBED: weakref.WeakKeyDictionary[torch.nn.Module, dict[tuple[Any, ...], dict[str, int]]] = weakref.WeakKeyDictionary()
+
+
 def probe_dims(model: torch.nn.Module, input_size: tuple[int, ...], paths: list[str], pooling: Pooling, precision: str, device: torch.device) -> dict[str, int]:
     """Pooled width of each layer, from one forward pass of a blank image (pooling makes it size-free)."""
-    blank = torch.zeros((1, *input_size[1:], input_size[0]), dtype=torch.uint8)
-    pooled = pooled_features(model, [blank], paths, pooling, precision=precision, device=device, micro_batch=1,
-                             normalize=Normalization((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))  # fmt: skip
-    return {path: int(values.shape[-1]) for path, values in pooled.items()}
+    known = _PROBED.setdefault(model, {})
+    token = (tuple(input_size), tuple(paths), pooling.spec, precision, str(device))
+    if token not in known:
+        blank = torch.zeros((1, *input_size[1:], input_size[0]), dtype=torch.uint8)
+        pooled = pooled_features(model, [blank], paths, pooling, precision=precision, device=device, micro_batch=1,
+                                 normalize=Normalization((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))  # fmt: skip
+        known[token] = {path: int(values.shape[-1]) for path, values in pooled.items()}
+    return dict(known[token])
 
 
 def open_arrays(

@@ -41,3 +41,22 @@ def test_extraction_decodes_in_process_on_two_cores(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(_loader, "usable_cores", lambda: cores)
     assert _loader.extraction_workers(torch.device(device)) == expected
+
+
+def test_layer_widths_are_probed_once_per_model_and_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every extract call that creates arrays needs the layer widths; the probe forward runs once per model."""
+    from deepfeat_iqa.extraction import _plan
+    from deepfeat_iqa.extraction.pooling import parse_pooling
+
+    import copy
+
+    model = copy.deepcopy(_block.load_backbone("resnet18", "random", 0, CPU).model)  # a model no test probed yet
+    forwards = []
+    real = _plan.pooled_features
+    monkeypatch.setattr(_plan, "pooled_features", lambda *a, **k: forwards.append(1) or real(*a, **k))
+    first = _plan.probe_dims(model, (3, 64, 64), ["layer3"], parse_pooling("avg"), "fp32", CPU)
+    first["layer3"] = -1  # the caller's copy, not the memo
+    again = _plan.probe_dims(model, (3, 64, 64), ["layer3"], parse_pooling("avg"), "fp32", CPU)
+    doubled = _plan.probe_dims(model, (3, 64, 64), ["layer3"], parse_pooling("avg+std"), "fp32", CPU)
+    assert again == {"layer3": 256} and doubled == {"layer3": 512}
+    assert len(forwards) == 2
