@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,55 @@ class BlockReport:
     failed: int
 
 
+@dataclass(frozen=True)
+class ComputedBatch:
+    """One loader batch after the forward: pooled values of its readable images, and its unreadable ones."""
+
+    rows: np.ndarray
+    values: dict[str, np.ndarray]  # module path -> (len(rows), n_views, dim)
+    n_crops: np.ndarray
+    failed_rows: np.ndarray
+    errors: list[str]
+
+    @property
+    def size(self) -> int:
+        return int(self.rows.size + self.failed_rows.size)
+
+
+def computed_batches(plan: ExtractionPlan, pending: np.ndarray, num_workers: int) -> Iterator[ComputedBatch]:
+    """Decode, crop, forward and pool the ``pending`` rows of ``plan``, batch by batch on the block grid.
+
+    Shared by the store writer (:func:`extract_block`) and the store-free path (``extract(store=None)``), so
+    both compute the same values. An unreadable image raises :class:`DataError` naming it when
+    ``plan.on_error == "raise"``, before anything of its batch is handed on.
+    """
+    device = resolve_device(plan.device)
+    loaded = load_backbone(plan.model, plan.weights, plan.seed, device)
+    view, pool, config = make_view(plan.crops, plan.seed, loaded), parse_pooling(plan.pooling), loaded.config
+    layers = [t.spec.layer for t in plan.targets]
+    paths = [Path(p) for p in plan.paths]
+    loader = make_loader(ViewDataset(plan.ids, paths, view), pending, plan.block_rows, plan.batch_size, num_workers)
+    model = prepare_model(loaded.model, plan.precision, device)
+    keep_freed_memory(device)
+    for batch in loader:
+        bad = [item for item in batch if item.error is not None]
+        if bad and plan.on_error == "raise":
+            raise DataError(f"{bad[0].error} (pass on_error='skip' to leave unreadable images out)")
+        good = [item for item in batch if item.error is None]
+        values: dict[str, np.ndarray] = {}
+        counts = [int(item.crops.shape[0]) for item in good]
+        if good:
+            pooled = pooled_features(
+                model, [item.crops for item in good], layers, pool, precision=plan.precision, device=device,
+                micro_batch=plan.batch_size, normalize=Normalization(config.mean, config.std),
+            )  # fmt: skip
+            values = {layer: per_image(pooled[layer], counts, view.reduce) for layer in layers}
+        yield ComputedBatch(
+            np.asarray([item.row for item in good], dtype=np.int64), values, np.asarray(counts, dtype=np.int32),
+            np.asarray([item.row for item in bad], dtype=np.int64), [str(item.error) for item in bad],
+        )  # fmt: skip
+
+
 def extract_block(
     plan: ExtractionPlan,
     start: int,
@@ -108,35 +157,15 @@ def extract_block(
     pending = start + np.flatnonzero(needed)
     if not pending.size:
         return BlockReport(start, stop, 0, 0)
-
-    device = resolve_device(plan.device)
-    loaded = load_backbone(plan.model, plan.weights, plan.seed, device)
-    view, pool, config = make_view(plan.crops, plan.seed, loaded), parse_pooling(plan.pooling), loaded.config
-    layers = [t.spec.layer for t in plan.targets]
-    paths = [Path(p) for p in plan.paths]
-    loader = make_loader(ViewDataset(plan.ids, paths, view), pending, plan.block_rows, plan.batch_size, num_workers)
-    model = prepare_model(loaded.model, plan.precision, device)
-    keep_freed_memory(device)
     computed = failed = 0
-    for batch in loader:
-        bad = [item for item in batch if item.error is not None]
-        if bad and plan.on_error == "raise":
-            raise DataError(f"{bad[0].error} (pass on_error='skip' to leave unreadable images out)")
-        good = [item for item in batch if item.error is None]
-        if good:
-            pooled = pooled_features(
-                model, [item.crops for item in good], layers, pool, precision=plan.precision, device=device,
-                micro_batch=plan.batch_size, normalize=Normalization(config.mean, config.std),
-            )  # fmt: skip
-            counts = [int(item.crops.shape[0]) for item in good]
-            rows = np.asarray([item.row for item in good])
+    for batch in computed_batches(plan, pending, num_workers):
+        if batch.rows.size:
             for target in plan.targets:
-                arrays[target.label].write(rows, per_image(pooled[target.spec.layer], counts, view.reduce), np.asarray(counts))
-        if bad:
-            rows_bad = np.asarray([item.row for item in bad])
+                arrays[target.label].write(batch.rows, batch.values[target.spec.layer], batch.n_crops)
+        if batch.failed_rows.size:
             for array in arrays.values():
-                array.fail(rows_bad, [str(item.error) for item in bad])
-        computed, failed = computed + len(good), failed + len(bad)
+                array.fail(batch.failed_rows, batch.errors)
+        computed, failed = computed + int(batch.rows.size), failed + int(batch.failed_rows.size)
         if on_batch is not None:
-            on_batch(len(batch))
+            on_batch(batch.size)
     return BlockReport(start, stop, computed, failed)

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import zarr
 
 from deepfeat_iqa.runtime.device import resolve_batch_size
 from deepfeat_iqa.runtime.precision import resolve_precision
 from deepfeat_iqa.extraction._block import extract_block, load_backbone, make_view
 from deepfeat_iqa.extraction._collect import collect
+from deepfeat_iqa.extraction._in_memory import extract_in_memory
 from deepfeat_iqa.runtime.device import resolve_device
 from deepfeat_iqa.extraction._forward import prepare_model
 from deepfeat_iqa.extraction._loader import extraction_workers
@@ -37,7 +37,7 @@ from deepfeat_iqa.errors import ConfigError, DataError, Interrupted, StoreError
 from deepfeat_iqa.features._sets import FeatureSet
 from deepfeat_iqa.extraction.pooling import parse_pooling
 from deepfeat_iqa.store._verify import heal_logged
-from deepfeat_iqa.store._zarr import FeatureStore, default_store_url
+from deepfeat_iqa.store._zarr import FeatureStore, chunk_rows_for, dataset_key, default_store_url, storage_dtype
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,10 @@ def extract(
     if view.name == "full" and pool.name == "flatten":
         raise ConfigError("pooling='flatten' needs crops of one size; views='full' keeps each image's size. Use 'avg' or 'gridKxK'.")
 
+    if store is None:  # nothing to resume, share or read back: compute straight into NumPy
+        return _extract_in_memory(dataset, backbone, loaded, names, paths, pool, view, precision, dev, weights, seed, device,
+                                  views, batch_size, on_error, dtype, num_workers, progress)  # fmt: skip
+
     # 1. plan: index the files, create every array (one writer), find the rows still to do
     backend = _open_store(store)
     arrays: dict[str, Any] = {}
@@ -202,7 +206,7 @@ def extract(
             return probe_dims(prepare_model(loaded.model, precision, dev), tuple(config.input_size), paths, pool, precision, dev)
 
         arrays.update(open_arrays(backend, key, targets, len(dataset), dtype, widths))
-        if repair and store is not None:
+        if repair:
             for array in arrays.values():
                 heal_logged(array.group)
         plan = ExtractionPlan(
@@ -228,12 +232,39 @@ def extract(
                             workers = 0  # one batch: starting a worker costs more than it overlaps
                         extract_block(plan, 0, len(dataset), store=backend, num_workers=workers, on_batch=bar.update)
                 except KeyboardInterrupt:
-                    raise Interrupted(_interrupted(bar.done, int(pending.size), len(dataset), None if store is None else backend)) from None
-            if store is not None:
-                for target in targets:
-                    backend.consolidate(key, target.spec)
+                    raise Interrupted(_interrupted(bar.done, int(pending.size), len(dataset), backend)) from None
+            for target in targets:
+                backend.consolidate(key, target.spec)
     # 3. collect: a lazy FeatureSet over the store
     return collect(plan, dataset, backend, config.stages)
+
+
+def _extract_in_memory(
+    dataset: Dataset, backbone: str, loaded: Any, names: list[Any], paths: list[str], pool: Any, view: Any, precision: str,
+    dev: torch.device, weights: Any, seed: int, device: Any, views: str, batch_size: int, on_error: str, dtype: str,
+    num_workers: int | None, progress: bool,
+) -> FeatureSet:
+    """``store=None``: the plan a private store would get (the same batches), computed into NumPy arrays."""
+    targets = make_targets(dataset, backbone, loaded, names, paths, pool.spec, view, precision, dataset_key(dataset))
+    widths = probe_dims(prepare_model(loaded.model, precision, dev), tuple(loaded.config.input_size), paths, pool, precision, dev)
+    n = len(dataset)
+    chunk_rows = min(
+        chunk_rows_for(n, view.n_views, widths[t.spec.layer], np.dtype(storage_dtype(widths[t.spec.layer], dtype)).itemsize) for t in targets
+    )
+    plan = ExtractionPlan(
+        store_url="", ids=tuple(dataset.ids), paths=tuple(str(p) for p in dataset.paths), model=backbone,
+        weights=weights_fingerprint(weights), seed=int(seed), device=None if device is None else str(device), crops=views, pooling=pool.spec,
+        precision=precision, batch_size=int(batch_size), on_error=on_error, targets=tuple(targets), block_rows=max(1, min(chunk_rows, n)),
+    )  # fmt: skip
+    workers = extraction_workers(dev) if num_workers is None else int(num_workers)
+    if num_workers is None and n <= int(batch_size):
+        workers = 0  # one batch: starting a worker costs more than it overlaps
+    log.info("Extracting %d of %d images (%s, %s, %s, %s) in memory.", n, n, backbone, view.spec, pool.spec, precision)
+    with Progress(n, f"extract {backbone} {view.spec}", "img", enabled=progress) as bar:
+        try:
+            return extract_in_memory(plan, dataset, widths, dtype, workers, bar.update, loaded.config.stages)
+        except KeyboardInterrupt:
+            raise Interrupted(_interrupted(bar.done, n, n, None)) from None
 
 
 @contextlib.contextmanager
@@ -293,11 +324,8 @@ def _layer_names(layers: str | int | Sequence[str | int] | None) -> list[Any]:
     return names
 
 
-def _open_store(store: str | os.PathLike[str] | FeatureStore | None) -> FeatureStore:
-    """The store to write to; ``None`` is a private in-memory zarr store that goes when the result does
-    (without compression or checksums: nothing outlives it to be damaged)."""
+def _open_store(store: str | os.PathLike[str] | FeatureStore) -> FeatureStore:
+    """The store to write to (``store=None`` never gets here: it computes in memory)."""
     if isinstance(store, FeatureStore):
         return store
-    if store is None:
-        return FeatureStore(zarr.storage.MemoryStore(), encoded=False)
     return FeatureStore(default_store_url() if str(store) == DEFAULT_STORE else store)
