@@ -106,8 +106,8 @@ def make_targets(
 
 
 #: Layer widths already probed, per model object: a width depends on the architecture, never on the weights, and
-#: each probe is a forward pass (15-30 ms), paid by every extract call that creates arrays (every dfi.score
-#: member with a private store).
+#: each probe is a forward pass (15-30 ms), paid by every extract call that creates arrays or runs in memory (every dfi.score
+#: member scoring photos).
 _PROBED: weakref.WeakKeyDictionary[torch.nn.Module, dict[tuple[Any, ...], dict[str, int]]] = weakref.WeakKeyDictionary()
 
 
