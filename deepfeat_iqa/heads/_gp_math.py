@@ -68,7 +68,9 @@ class MaternMarginal:
       ``z = x / l``. Isotropic: the squared differences sum to ``u^2 / 5``, taken from the distance
       matrix cached at construction (the O(N^2 D) pass is independent of every hyperparameter).
       ARD: with ``H = F * W``, ``sum(H * (z_d - z_d')^2) = 2 (z_d^2 . H 1 - z_d . (H z)_d)``, two
-      matrix products instead of the N x N x P per-dimension differences.
+      matrix products instead of the N x N x P per-dimension differences. One lengthscale per block of
+      columns (a layer): ``sum(H * S_b) / l_b^2`` with ``S_b`` the block's squared distances, cached at
+      construction like the isotropic distances (B N x N matrices, independent of every hyperparameter).
 
     Parameters
     ----------
@@ -80,14 +82,24 @@ class MaternMarginal:
         Lower bound of the noise variance.
     ard : bool
         One lengthscale per input column instead of one in all.
+    column_blocks : torch.Tensor of shape (p,) or None
+        The block (0 .. B-1) of every column: one lengthscale per block (``ard`` must be False).
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, noise_floor: float, ard: bool) -> None:
+    def __init__(
+        self, x: torch.Tensor, y: torch.Tensor, noise_floor: float, ard: bool, column_blocks: torch.Tensor | None = None
+    ) -> None:
         self.x = x - x.mean(dim=0)
         self.y = y
         self.noise_floor = noise_floor
         self.ard = ard
-        self.distances = None if ard else scaled_distances(self.x)
+        self.block_squares: list[torch.Tensor] | None = None
+        self.distances = None
+        if column_blocks is not None:
+            self.block_squares = [torch.cdist(self.x[:, column_blocks == b], self.x[:, column_blocks == b]).square_().fill_diagonal_(0.0)
+                                  for b in range(int(column_blocks.max()) + 1)]  # fmt: skip
+        elif not ard:
+            self.distances = scaled_distances(self.x)
 
     def __call__(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and gradient at ``theta`` (a tensor of the inputs' dtype and device).
@@ -103,6 +115,11 @@ class MaternMarginal:
         if self.ard:
             z = self.x / lengthscale
             u = scaled_distances(z)
+        elif self.block_squares is not None:
+            u = torch.zeros_like(self.block_squares[0])
+            for squares, scale in zip(self.block_squares, lengthscale):
+                u.add_(squares, alpha=float(5.0 / scale.square()))
+            u.sqrt_()
         else:
             u = self.distances / lengthscale
         e = torch.neg(u).exp_()
@@ -111,7 +128,7 @@ class MaternMarginal:
         # F = (5 s / 3)(1 + u) exp(-u), the factor of every lengthscale derivative (see above).
         F = e.mul_(u.add_(1.0)).mul_(5.0 * outputscale / 3.0)
         del u
-        if not self.ard:
+        if not self.ard and self.block_squares is None:
             F.mul_(square)
         del square
         K.diagonal().add_(noise)
@@ -130,6 +147,8 @@ class MaternMarginal:
         del W
         if self.ard:
             grad_lengthscale = (z.square().T @ H.sum(dim=1)) - (z * (H @ z)).sum(dim=0)
+        elif self.block_squares is not None:
+            grad_lengthscale = torch.stack([0.5 * (H * squares).sum() for squares in self.block_squares]) / lengthscale.square()
         else:
             grad_lengthscale = (0.5 / 5.0 * H.sum()).reshape(1)
         grad = torch.cat(

@@ -99,9 +99,11 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
     ----------
     n_components : int or None, default=None
         Reduce the standardized features to this many principal components before the kernel.
-    ard : bool, default=False
-        One lengthscale per principal component (needs ``n_components``; raw deep features are too
-        wide for per-dimension lengthscales).
+    ard : bool or "blocks", default=False
+        ``True``: one lengthscale per principal component (needs ``n_components``; raw deep features are
+        too wide for per-dimension lengthscales). ``"blocks"``: one lengthscale per concatenated feature
+        block (``blocks``, a layer each), so the likelihood weighs the layers instead of
+        :class:`BlockStandardizer` giving each the same share; no PCA (it mixes the blocks).
     noise_floor : float, default=1e-4
         Lower bound of the noise variance, in units of the training-score variance. 1e-4 is a noise
         sd of 1% of the score sd, MATLAB fitrgp's default ``SigmaLowerBound`` that seed 003 used.
@@ -220,7 +222,7 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
-        "ard": ["boolean"],
+        "ard": ["boolean", StrOptions({"blocks"})],
         "noise_floor": [Interval(Real, 0, None, closed="left")],
         "standardize": [StrOptions({"block", "feature", "none"})],
         "blocks": [tuple, list, None],
@@ -249,7 +251,7 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
         self,
         *,
         n_components: int | None = None,
-        ard: bool = False,
+        ard: bool | str = False,
         noise_floor: float = 1e-4,
         standardize: str = "block",
         blocks: tuple[int, ...] | None = None,
@@ -318,7 +320,12 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
             The fitted head.
         """
         self._validate_params()
-        if self.ard and self.n_components is None:
+        if self.ard == "blocks" and self.n_components is not None:
+            raise ConfigError(
+                f"ard='blocks' fits one lengthscale per feature block, which PCA mixes; drop n_components (now "
+                f"{self.n_components}) or use ard=True for one lengthscale per principal component."
+            )
+        if self.ard is True and self.n_components is None:
             raise ConfigError(
                 "ard=True needs n_components: per-dimension lengthscales are fit over principal "
                 "components, not thousands of raw features. Pass e.g. n_components=64, or ard=False."
@@ -381,7 +388,7 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
         start, bounds = self._start(x)
         with torch.no_grad(), self._settings():
             try:
-                marginal = MaternMarginal(x, t, self.noise_floor_, self.ard)
+                marginal = MaternMarginal(x, t, self.noise_floor_, self.ard is True, self._column_blocks(device))
                 theta, loss, self.n_iter_ = self._optimize(marginal, start, bounds)
                 del marginal  # its cached N x N distances
             except NotPSDError as exc:
@@ -409,11 +416,24 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
             self.outputscale_, self.noise_,
         )
 
+    def _column_blocks(self, device: torch.device) -> torch.Tensor | None:
+        """With ``ard="blocks"``, the block (0 .. B-1) of every kept column, else ``None``."""
+        if self.ard != "blocks":
+            return None
+        layout = tuple(self.blocks or (self.n_features_in_,))
+        if sum(layout) != self.n_features_in_:
+            raise ConfigError(f"GPR(ard='blocks'): blocks={self.blocks} sum to {sum(layout)}, not the {self.n_features_in_} input features.")
+        blocks = np.repeat(np.arange(len(layout)), layout)
+        if self.preprocessor_ is not None:
+            blocks = blocks[self.preprocessor_.support_]  # the constant features it dropped
+        _, blocks = np.unique(blocks, return_inverse=True)  # a block whose every column was dropped takes no lengthscale
+        return torch.as_tensor(blocks, device=device)
+
     def _build(self, x: torch.Tensor, t: torch.Tensor) -> _ExactMatern:
         """A model on (x, t) with the noise bounded below by the effective noise floor."""
         constraint = gpytorch.constraints.GreaterThan(self.noise_floor_)
         likelihood = gpytorch.likelihoods.GaussianLikelihood(noise_constraint=constraint)
-        ard_dims = x.shape[1] if self.ard else None
+        ard_dims = x.shape[1] if self.ard else None  # "blocks": each column holds its block's lengthscale
         return _ExactMatern(x, t, likelihood, ard_dims).to(device=x.device, dtype=x.dtype)
 
     def _start(self, x: torch.Tensor) -> tuple[np.ndarray, list[tuple[float | None, float | None]]]:
@@ -432,7 +452,7 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
         """
         sample = x[: min(len(x), 500)]
         median = float(torch.pdist(sample).median()) if len(sample) > 1 else 1.0
-        n_lengthscales = x.shape[1] if self.ard else 1
+        n_lengthscales = x.shape[1] if self.ard is True else int(self._column_blocks(x.device).max()) + 1 if self.ard else 1
         excess_noise = max(0.1, 2.0 * self.noise_floor_) - self.noise_floor_
         log_lengthscale = math.log(median if median > 0 else 1.0)
         start = np.array([log_lengthscale] * n_lengthscales + [0.0, math.log(excess_noise), 0.0])
@@ -444,6 +464,8 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
         kernel = model.covar_module
         like = {"dtype": kernel.raw_outputscale.dtype, "device": kernel.raw_outputscale.device}
         lengthscale = torch.as_tensor(np.exp(theta[:-3]), **like)
+        if self.ard == "blocks":
+            lengthscale = lengthscale[self._column_blocks(lengthscale.device)]
         kernel.base_kernel.lengthscale = lengthscale.reshape(kernel.base_kernel.raw_lengthscale.shape)
         kernel.outputscale = torch.as_tensor(math.exp(theta[-3]), **like)
         model.likelihood.noise = torch.as_tensor(self.noise_floor_ + math.exp(theta[-2]), **like)
@@ -502,7 +524,7 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
         folds = _groups.inner_folds(len(y), self.tune_cv, groups, self.random_state)
         smallest_fold = min(len(train) for train, _ in folds)
         ladder = [k for k in _PCA_LADDER if k < min(X.shape[1], smallest_fold)]
-        pca_choices: list[int | None] = ([] if self.ard else [None]) + ladder
+        pca_choices: list[int | None] = [None] if self.ard == "blocks" else ([] if self.ard else [None]) + ladder
         if start["n_components"] not in pca_choices:
             pca_choices.append(start["n_components"])
         standardize_choices = ["block", "feature"] + (["none"] if start["standardize"] == "none" else [])
