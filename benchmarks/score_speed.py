@@ -1,6 +1,6 @@
 """Scoring photos with the bundled default model, against its bare feature-extraction floor (issue 19).
 
-    python benchmarks/score_speed.py [--photos 48] [--repeats 5]
+    python benchmarks/score_speed.py [--photos 48] [--repeats 5] [--name score_speed]
 
 Measured side by side in one run, on clive-dev photos (500x500 JPEGs; scikit-image's photos when clive-dev
 is absent):
@@ -19,7 +19,8 @@ With ``--fit-from-scratch`` it also times fitting the default model from nothing
 the model card's one command, ``deepfeat-iqa fit --images <clive-dev> --labels ... --precision fp32``, in a fresh
 process with an empty cache and store (every photo decoded and extracted once per member, then the GPRs).
 
-Writes ``results/score_speed.{json,md}`` with the machine record and the load average before and after.
+Writes ``results/<name>.{json,md}`` (``score_speed`` by default; one name per CPU kind) with the machine record and the
+load average before and after.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--name", default="score_speed", help="file stem of the results (e.g. one per CPU kind)")
     parser.add_argument("--fit-from-scratch", action="store_true", help="also time the model card's retrain command")
     args = parser.parse_args()
     import tempfile
@@ -168,7 +170,7 @@ def main() -> int:
         "fit_from_scratch_minutes": fit_from_scratch_minutes() if args.fit_from_scratch else None,
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "score_speed.json").write_text(json.dumps(record, indent=2))
+    (args.out / f"{args.name}.json").write_text(json.dumps(record, indent=2))
     members = ", ".join(f"{k} {v} ms" for k, v in record["floor_ms_per_photo"].items())
     md = (f"Measured on {machine.one_line(record['machine'])}, load {load_before:.2f} → {record['load_after']:.2f}; "
           f"{len(paths)} photos (500x500), the bundled model ({len(per_member)} members), {precision}, store=None.\n\n"
@@ -180,7 +182,7 @@ def main() -> int:
           + (f"Fitting the default model from nothing (the model card's `deepfeat-iqa fit` command, empty cache, "
              f"{CLIVE.parent.name}'s 581 photos): **{record['fit_from_scratch_minutes']} min** (goal ≤ 30).\n"
              if record["fit_from_scratch_minutes"] is not None else ""))  # fmt: skip
-    (args.out / "score_speed.md").write_text(md)
+    (args.out / f"{args.name}.md").write_text(md)
     print(md)
     return 0
 

@@ -162,6 +162,23 @@ def test_a_capped_amx_machine_names_itself_in_speed_records(monkeypatch: pytest.
 
 
 @pytest.mark.parametrize(
+    ("model", "flags", "kind"),
+    [
+        ("Intel Xeon", {"avx2", "avx512f", "avx512_bf16", "amx_tile"}, "AMX/AVX512-BF16"),
+        ("AMD EPYC", {"avx2", "avx512f", "avx512_bf16"}, "AVX512-BF16, no AMX"),  # Zen 4: seen on this project's machines
+    ],
+)
+def test_speed_records_tell_amx_from_avx512_bf16_alone(monkeypatch: pytest.MonkeyPatch, model: str, flags: set[str], kind: str) -> None:
+    from deepfeat_iqa.runtime import machine
+
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: (model, flags))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    _cpu_bf16(monkeypatch, True)
+    assert machine.describe()["kind"] == kind
+
+
+@pytest.mark.parametrize(
     ("precision", "device", "expected"),
     [
         ("fp32", CPU, torch.channels_last),  # oneDNN: 1.1-1.9x faster in fp32 too (docs/precision.md)
