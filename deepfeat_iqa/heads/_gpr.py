@@ -452,7 +452,10 @@ class GPR(StateMixin, RegressorMixin, BaseEstimator):
         """
         sample = x[: min(len(x), 500)]
         median = float(torch.pdist(sample).median()) if len(sample) > 1 else 1.0
-        n_lengthscales = x.shape[1] if self.ard is True else int(self._column_blocks(x.device).max()) + 1 if self.ard else 1
+        if self.ard == "blocks":
+            n_lengthscales = int(self._column_blocks(x.device).max()) + 1
+        else:
+            n_lengthscales = x.shape[1] if self.ard else 1
         excess_noise = max(0.1, 2.0 * self.noise_floor_) - self.noise_floor_
         log_lengthscale = math.log(median if median > 0 else 1.0)
         start = np.array([log_lengthscale] * n_lengthscales + [0.0, math.log(excess_noise), 0.0])
