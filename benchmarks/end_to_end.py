@@ -40,9 +40,8 @@ from deepfeat_iqa.training import (
     TrainData,
     TrainSettings,
     fit_network,
-    resolve_precision,
 )
-from deepfeat_iqa.runtime.precision import autocast, memory_format
+from deepfeat_iqa.runtime.precision import autocast, memory_format, resolve_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
