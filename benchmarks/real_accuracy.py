@@ -55,8 +55,9 @@ def clive_dev(data: Path = DATA) -> Any:
 
 
 def member(backbone: str, layers: list[str], pooling: str, head: str = "gpr", views: str = "full512", per_crop: bool = False,
-           **options: Any) -> dict:  # fmt: skip
-    return dict(backbone=backbone, layers=tuple(layers), pooling=pooling, views=views, head=head, per_crop=per_crop, options=options)
+           crop_summary: str = "mean", **options: Any) -> dict:  # fmt: skip
+    spec = dict(backbone=backbone, layers=tuple(layers), pooling=pooling, views=views, head=head, per_crop=per_crop, options=options)
+    return {**spec, "crop_summary": crop_summary} if crop_summary != "mean" else spec
 
 
 BEST_MEMBERS = [member(LITE[0], DEEP, "avg"), member(LITE[1], DEEP, "avg+std"), member(LITE[2], DEEP, "avg+std")]
@@ -69,8 +70,14 @@ ALL_GRID_MEMBERS = [BEST_MEMBERS[0], GRID_MEMBERS[3], member(LITE[1], DEEP, "avg
 SMALL = {"rows_dtype": "float16"}
 CROP_L0 = member(LITE[0], STAGES, "avg", views="random9in512@seed0", per_crop=True, **SMALL)
 FIVE_MEMBERS = [*({**m, "options": SMALL} for m in ALL_GRID_MEMBERS), CROP_L0]
-#: The recommended recipe (heads/_combination.DEFAULT_MEMBERS): three of the five, the crop-level member weighing twice.
-RECOMMENDED_MEMBERS = [FIVE_MEMBERS[0], FIVE_MEMBERS[2], {**CROP_L0, "weight": 2.0}]
+#: The previous recommendation: three of the five, the crop-level member weighing twice.
+THREE_MEMBERS = [FIVE_MEMBERS[0], FIVE_MEMBERS[2], {**CROP_L0, "weight": 2.0}]
+#: The recommended recipe (heads/_combination.DEFAULT_MEMBERS): the same three under the center prior.
+RECOMMENDED_MEMBERS = [member(LITE[0], DEEP, "center-avg", **SMALL), member(LITE[1], DEEP, "avg+std", views="grid512@center", **SMALL),
+                       {**member(LITE[0], STAGES, "avg", views="random9in512@seed0", per_crop=True, crop_summary="center-median", **SMALL),
+                        "weight": 2.0}]  # fmt: skip
+PREVIOUS = "Combination mean: L0 full + L1 grid + crop-level L0 random9in512 x2, float16 rows (previous recommendation)"
+RECOMMENDED = "Combination mean: the same three under the center prior (recommended)"
 #: The lead beyond it (docs/real-accuracy.md): three crop-level GPRs (per_crop=True, 9 random crops) added to the recipe.
 CROP_MEMBERS = [*ALL_GRID_MEMBERS, member(LITE[0], STAGES, "avg", views="random9@seed0", per_crop=True),
                 member(LITE[1], DEEP, "avg+std", views="random9@seed0", per_crop=True),
@@ -98,8 +105,13 @@ ROWS: dict[str, dict[str, Any]] = {
     "Combination mean: GPR on L0 full + L0/L1/L2 grid": dict(kind="combination", members=ALL_GRID_MEMBERS, combiner="mean"),
     "Combination mean: L0 full + L0/L1/L2 grid + crop-level L0 random9in512, float16 rows": dict(
         kind="combination", members=FIVE_MEMBERS, combiner="mean"),
-    "Combination mean: L0 full + L1 grid + crop-level L0 random9in512 x2, float16 rows (recommended)": dict(
-        kind="combination", members=RECOMMENDED_MEMBERS, combiner="mean"),
+    PREVIOUS: dict(kind="combination", members=THREE_MEMBERS, combiner="mean"),
+    "L0 GPR b4-6+head center-avg full512": dict(kind="features", backbone=LITE[0], layers=DEEP, pooling="center-avg", views="full512", head="gpr"),
+    "L1 GPR b4-6+head avg+std grid512@center": dict(kind="features", backbone=LITE[1], layers=DEEP, pooling="avg+std", views="grid512@center", head="gpr"),
+    "Combination of one: crop-level L0 random9in512, crops' mean": dict(kind="combination", members=[CROP_L0], combiner="mean"),
+    "Combination of one: crop-level L0 random9in512, crops' center-median": dict(
+        kind="combination", members=[{**CROP_L0, "crop_summary": "center-median"}], combiner="mean"),
+    RECOMMENDED: dict(kind="combination", members=RECOMMENDED_MEMBERS, combiner="mean"),
     "Combination mean: L0 full + L0/L1/L2 grid + crop-level GPR on L0/L1/L2 random9 (per_crop)": dict(kind="combination", members=CROP_MEMBERS, combiner="mean"),
     "SPAQ-BL L0 (head defaults)": dict(kind="image", head="spaq-bl", options={}),
     "GPR on fine-tuned L0 b4-6+head avg full512 (fine-tune then extract)": dict(kind="finetune", layers=DEEP, pooling="avg", views="full512", options=PLAIN_BL),
@@ -117,7 +129,9 @@ ENSEMBLES = {
     "Ensemble: L0+L1+L2 + L0 grid combination + two-stage (pristine)": ["Combination mean: GPR on L0+L1+L2 whole photo + L0 grid", "Two-stage (seed 002): L0 pretrained on pristine-photo mixtures, then fine-tuned"],
 }
 #: The rows rerun on the seed-1 splits to confirm the choice (``--rows confirm``).
-CONFIRM = [BASELINE, "Combination mean: L0 full + L1 grid + crop-level L0 random9in512 x2, float16 rows (recommended)",
+CONFIRM = [BASELINE, RECOMMENDED, PREVIOUS, "L0 GPR b4-6+head center-avg full512", "L1 GPR b4-6+head avg+std grid512@center",
+           "Combination of one: crop-level L0 random9in512, crops' mean", "Combination of one: crop-level L0 random9in512, crops' center-median",
+           "L0 GPR b4-6+head avg full512",
            "Combination mean: L0 full + L0/L1/L2 grid + crop-level L0 random9in512, float16 rows",
            "Combination mean: GPR on L0 full + L0/L1/L2 grid",
            "Combination mean: L0 full + L0/L1/L2 grid + crop-level GPR on L0/L1/L2 random9 (per_crop)",

@@ -73,7 +73,7 @@ class Floor:
         for member in members:
             loaded = load_backbone(member.backbone, member.weights, 0, torch.device("cpu"))
             model = loaded.model.eval().to(memory_format=self.fmt)
-            view = make_view(member.views, 0, loaded)
+            view = make_view(member.views, 0, loaded.config)
             crops = view.crops(load_rgb(sample, shrink_to=view.max_short_side()), "")
             best, best_x = float("inf"), None
             for size in sorted({1, 2, 4, 8, min(batch, 32)}):

@@ -24,7 +24,7 @@ from deepfeat_iqa.runtime.device import resolve_device
 from deepfeat_iqa.extraction._forward import Normalization, per_image, pooled_features, prepare_model
 from deepfeat_iqa.extraction._loader import ViewDataset, make_loader
 from deepfeat_iqa.extraction._plan import ExtractionPlan
-from deepfeat_iqa.backbones import LoadedBackbone, build_backbone
+from deepfeat_iqa.backbones import BackboneConfig, LoadedBackbone, build_backbone
 from deepfeat_iqa.errors import DataError
 from deepfeat_iqa.extraction.pooling import parse_pooling
 from deepfeat_iqa.store._zarr import FeatureArray, FeatureStore
@@ -68,9 +68,8 @@ def _nbytes(loaded: LoadedBackbone) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
-def make_view(crops: str, seed: int, loaded: LoadedBackbone) -> View:
-    """The view protocol ``crops``, with the geometry the backbone's pretrained config asks for."""
-    config = loaded.config
+def make_view(crops: str, seed: int, config: BackboneConfig) -> View:
+    """The view protocol ``crops``, with the geometry the backbone's pretrained ``config`` asks for."""
     return parse_views(crops, Geometry(tuple(config.input_size[1:]), config.crop_pct, config.interpolation), seed=seed)
 
 
@@ -108,7 +107,7 @@ def computed_batches(plan: ExtractionPlan, pending: np.ndarray, num_workers: int
     """
     device = resolve_device(plan.device)
     loaded = load_backbone(plan.model, plan.weights, plan.seed, device)
-    view, pool, config = make_view(plan.crops, plan.seed, loaded), parse_pooling(plan.pooling), loaded.config
+    view, pool, config = make_view(plan.crops, plan.seed, loaded.config), parse_pooling(plan.pooling), loaded.config
     layers = [t.spec.layer for t in plan.targets]
     paths = [Path(p) for p in plan.paths]
     loader = make_loader(ViewDataset(plan.ids, paths, view), pending, plan.block_rows, plan.batch_size, num_workers)
@@ -126,7 +125,8 @@ def computed_batches(plan: ExtractionPlan, pending: np.ndarray, num_workers: int
                 model, [item.crops for item in good], layers, pool, precision=plan.precision, device=device,
                 micro_batch=plan.batch_size, normalize=Normalization(config.mean, config.std),
             )  # fmt: skip
-            values = {layer: per_image(pooled[layer], counts, view.reduce) for layer in layers}
+            weights = [item.weights for item in good] if view.reduce else None
+            values = {layer: per_image(pooled[layer], counts, weights) for layer in layers}
         yield ComputedBatch(
             np.asarray([item.row for item in good], dtype=np.int64), values, np.asarray(counts, dtype=np.int32),
             np.asarray([item.row for item in bad], dtype=np.int64), [str(item.error) for item in bad],

@@ -187,7 +187,7 @@ def extract(
     config = loaded.config
     names = _layer_names(layers)
     paths = resolve_layers(loaded, None if names == [None] else names)
-    view = make_view(views, int(seed), loaded)
+    view = make_view(views, int(seed), loaded.config)
     if view.name == "full" and pool.name == "flatten":
         raise ConfigError("pooling='flatten' needs crops of one size; views='full' keeps each image's size. Use 'avg' or 'gridKxK'.")
 

@@ -99,9 +99,19 @@ def pooled_features(
     return {path: torch.stack(rows) for path, rows in out.items()}  # type: ignore[arg-type]
 
 
-def per_image(pooled: torch.Tensor, counts: Sequence[int], reduce: bool) -> np.ndarray:
-    """Split ``(sum V_i, D)`` into ``(n_images, n_views, D)``, averaging crops where ``reduce`` is set."""
+def per_image(pooled: torch.Tensor, counts: Sequence[int], reduce: Sequence[np.ndarray | None] | None) -> np.ndarray:
+    """Split ``(sum V_i, D)`` into ``(n_images, n_views, D)``; with ``reduce``, average each image's crops.
+
+    ``reduce`` holds each image's crop weights (None: a plain mean) for views averaged at write time.
+    """
     parts = torch.split(pooled, list(counts))
-    if reduce:
-        return torch.stack([p.mean(dim=0, keepdim=True) for p in parts]).numpy()
-    return torch.stack(list(parts)).numpy()
+    if reduce is None:
+        return torch.stack(list(parts)).numpy()
+    return torch.stack([_average(part, weights) for part, weights in zip(parts, reduce)]).numpy()
+
+
+def _average(crops: torch.Tensor, weights: np.ndarray | None) -> torch.Tensor:
+    if weights is None:
+        return crops.mean(dim=0, keepdim=True)
+    shares = torch.as_tensor(weights / weights.sum(), dtype=crops.dtype)
+    return (shares[:, None] * crops).sum(dim=0, keepdim=True)

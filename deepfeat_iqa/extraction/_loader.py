@@ -28,11 +28,15 @@ from deepfeat_iqa.runtime.machine import usable_cores
 
 @dataclass
 class Item:
-    """One decoded image: its crops as a ``uint8`` tensor ``(V, H, W, 3)``, or the decode error."""
+    """One decoded image: its crops as a ``uint8`` tensor ``(V, H, W, 3)``, or the decode error.
+
+    ``weights``: what its crops are averaged with when the view reduces them (``grid@center``), else None.
+    """
 
     row: int
     crops: torch.Tensor | None
     error: str | None = None
+    weights: np.ndarray | None = None
 
 
 class ViewDataset(TorchDataset):
@@ -57,7 +61,7 @@ class ViewDataset(TorchDataset):
             crops = self.view.crops(image, identity)
         except DataError as error:
             return Item(row, None, str(error))
-        return Item(row, torch.from_numpy(np.stack(crops)))
+        return Item(row, torch.from_numpy(np.stack(crops)), weights=self.view.reduce_weights(*image.shape[:2]))
 
 
 class GridBatches(Sampler[list[int]]):

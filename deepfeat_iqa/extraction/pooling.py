@@ -6,6 +6,9 @@ spec           vector                                                           
 ``avg``        global average over space (seed 003's choice)                                 ``C``
 ``max``        global maximum over space                                                     ``C``
 ``avg+std``    average and standard deviation over space, concatenated (population std)      ``2C``
+``center-avg`` average over space weighted by the center prior (a cell's weight                ``C``
+               ``exp(-(dy^2 + dx^2))``, offsets in half-sides; :mod:`~deepfeat_iqa.inputs.center_prior`):
+               on a whole photo (``fullN``) the middle, where raters look, counts most
 ``gridKxK``    adaptive average pooling to a ``K x K`` grid, flattened (``grid2x2``: ``4C``)  ``C K K``
 ``flatten``    the raw activations, flattened                                                ``C H W``
 =============  ===========================================================================  ==========
@@ -25,9 +28,10 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the conventional torch alias
 
 from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.inputs.center_prior import POOLING_STRENGTH, map_weights
 
 #: Spec names accepted by :func:`parse_pooling`, for messages and the CLI help.
-POOLING_NAMES = ("avg", "max", "avg+std", "gridKxK", "flatten")
+POOLING_NAMES = ("avg", "max", "avg+std", "center-avg", "gridKxK", "flatten")
 
 _GRID = re.compile(r"grid(\d+)x(\d+)")
 
@@ -39,7 +43,7 @@ class Pooling:
     Attributes
     ----------
     name:
-        ``"avg"``, ``"max"``, ``"avg+std"``, ``"grid"`` or ``"flatten"``.
+        ``"avg"``, ``"max"``, ``"avg+std"``, ``"center-avg"``, ``"grid"`` or ``"flatten"``.
     grid:
         ``(K, K)`` cells for ``grid`` pooling.
     """
@@ -67,6 +71,8 @@ class Pooling:
             return x.amax(dim=(2, 3))
         if self.name == "avg+std":
             return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3), correction=0)], dim=1)
+        if self.name == "center-avg":
+            return torch.einsum("bchw,hw->bc", x, map_weights(x.shape[2], x.shape[3], POOLING_STRENGTH).to(x.device))
         if self.name == "grid":
             return F.adaptive_avg_pool2d(x, self.grid).flatten(1)
         return x.flatten(1)
@@ -87,7 +93,7 @@ class Pooling:
 
 
 def parse_pooling(spec: str) -> Pooling:
-    """Parse a pooling spec (``"avg"``, ``"max"``, ``"avg+std"``, ``"grid2x2"``, ``"flatten"``).
+    """Parse a pooling spec (``"avg"``, ``"max"``, ``"avg+std"``, ``"center-avg"``, ``"grid2x2"``, ``"flatten"``).
 
     Examples
     --------
@@ -96,7 +102,7 @@ def parse_pooling(spec: str) -> Pooling:
     torch.Size([2, 32])
     """
     text = str(spec).strip().lower()
-    if text in ("avg", "max", "avg+std", "flatten"):
+    if text in ("avg", "max", "avg+std", "center-avg", "flatten"):
         return Pooling(text)
     match = _GRID.fullmatch(text)
     if match and int(match.group(1)) > 0 and int(match.group(2)) > 0:

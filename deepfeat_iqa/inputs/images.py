@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from deepfeat_iqa.errors import DataError
 
@@ -158,9 +158,7 @@ def load_rgb(path: str | Path, *, max_pixels: int | None = None, min_side: int =
                     "per side: too small to describe with deep features (upscaling would invent its pixels). "
                     "Remove it from the list, or pass on_error='skip' to leave it out."
                 )
-            if shrink_to and image.format == "JPEG" and min(image.width, image.height) >= 2 * shrink_to:
-                scale = shrink_to / min(image.width, image.height)
-                image.draft(None, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
+            _draft(image, shrink_to)
             image.load()
             upright = ImageOps.exif_transpose(image)
             upright.load()
@@ -174,6 +172,30 @@ def load_rgb(path: str | Path, *, max_pixels: int | None = None, min_side: int =
     except _DECODE_ERRORS as error:
         raise DataError(f"Image {str(path)!r} is corrupt or truncated and cannot be decoded ({error}); re-copy or remove it.") from None
     return _to_rgb_uint8(upright, path)
+
+
+def decoded_size(path: str | Path, shrink_to: int | None = None) -> tuple[int, int]:
+    """``(height, width)`` of what ``load_rgb(path, shrink_to=shrink_to)`` returns, from the header alone.
+
+    Lets a caller place the crops a view cut from a photo (e.g. to weigh them by the center prior) without
+    decoding its pixels again: the same JPEG draft scale and EXIF orientation as :func:`load_rgb`.
+    """
+    try:
+        with _strict_pillow(), Image.open(path) as image:
+            _draft(image, shrink_to)
+            width, height = image.size
+            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except (FileNotFoundError, UnidentifiedImageError, *_DECODE_ERRORS) as error:
+        raise DataError(f"Image {str(path)!r} cannot be read for its size ({error}); check the file.") from None
+    # Orientations 5-8 turn the image by 90 degrees: load_rgb's exif_transpose swaps its sides.
+    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
+
+
+def _draft(image: Image.Image, shrink_to: int | None) -> None:
+    """Ask libjpeg for a reduced-size decode (1/2, 1/4, 1/8) when a JPEG is at least twice ``shrink_to``."""
+    if shrink_to and image.format == "JPEG" and min(image.width, image.height) >= 2 * shrink_to:
+        scale = shrink_to / min(image.width, image.height)
+        image.draft(None, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
 
 
 #: Pillow modes converted to RGB (plus every ``I;16*`` variant); anything else is refused by name.

@@ -28,6 +28,9 @@ spec           crops
                for a 12-MP phone photo, which ``full`` would run at 4000x3000 (SPAQ resizes to 512 first
                too). ``gridN`` is ``grid`` on the image brought down the same way (``grid`` alone would cut a
                12-MP photo into ~900 crops). The recommended recipe's views (docs/real-accuracy.md).
+``gridN@center`` ``gridN`` with the crops' features averaged under the center prior
+               (:mod:`~deepfeat_iqa.inputs.center_prior`): a crop's weight falls with its distance to the
+               photo's center, so the middle, where raters look, counts most (``grid@center`` likewise).
 =============  ==========================================================================================
 
 Small images: whenever an image is smaller than a crop (``randomN``, ``grid``, ``patches`` and ``full``
@@ -53,6 +56,7 @@ import numpy as np
 from PIL import Image
 
 from deepfeat_iqa.errors import ConfigError
+from deepfeat_iqa.inputs.center_prior import GRID_STRENGTH, center_weights
 
 _INTERPOLATION = {
     "bicubic": Image.Resampling.BICUBIC,
@@ -66,7 +70,7 @@ _INTERPOLATION = {
 #: Smallest ``N`` of ``fullN``/``gridN`` and ``M`` of ``randomNinM`` (a View with ``short_side=0`` keeps the native size).
 MIN_FULL_SIDE = 32
 #: Spec names accepted by :func:`parse_views`, for messages and the CLI help.
-VIEW_NAMES = ("center", "resize", "randomN", "randomN@seedS", "randomNinM@seedS", "grid", "gridN", "patches", "full", "fullN")
+VIEW_NAMES = ("center", "resize", "randomN", "randomN@seedS", "randomNinM@seedS", "grid", "gridN", "gridN@center", "patches", "full", "fullN")
 
 PATCH_SIZE = 64
 PATCH_STRIDE = 160
@@ -121,6 +125,8 @@ class View:
     short_side:
         For ``fullN``, ``gridN`` and ``randomNinM``, the longest shorter side the image is cut from (``N``,
         ``M``); 0 (or below :data:`MIN_FULL_SIDE`) keeps the native size.
+    center_prior:
+        For ``grid@center``: the strength of the center prior its crops are averaged with (0: a plain mean).
     """
 
     name: str
@@ -128,6 +134,7 @@ class View:
     count: int = 1
     seed: int = 0
     short_side: int = 0
+    center_prior: float = 0.0
 
     @property
     def spec(self) -> str:
@@ -135,7 +142,8 @@ class View:
         if self.name == "random":
             shrunk = f"in{self.short_side}" if self.max_short_side() else ""
             return f"random{self.count}{shrunk}@seed{self.seed}"
-        return f"{self.name}{self.short_side}" if self.max_short_side() else self.name
+        spec = f"{self.name}{self.short_side}" if self.max_short_side() else self.name
+        return f"{spec}@center" if self.center_prior else spec
 
     @property
     def reduce(self) -> bool:
@@ -175,7 +183,8 @@ class View:
         if self.name == "random":
             return self._random(self._at_least(self._at_most(image), th, tw), image_id)
         if self.name == "grid":
-            return _tiles(self._at_least(self._at_most(image), th, tw), th, tw, max(1, th // 2), max(1, tw // 2))
+            working = self._at_least(self._at_most(image), th, tw)
+            return [working[t : t + th, s : s + tw] for t, s in self._grid_origins(*working.shape[:2])]
         tiles = _tiles(self._at_least(image, PATCH_SIZE, PATCH_SIZE), PATCH_SIZE, PATCH_SIZE, PATCH_STRIDE, PATCH_STRIDE)
         return [self.geometry.resize(tile, th, tw) for tile in tiles]
 
@@ -192,19 +201,43 @@ class View:
 
     def _at_least(self, image: np.ndarray, th: int, tw: int) -> np.ndarray:
         """Upscale (keeping aspect) so both sides reach the crop size; larger images are untouched."""
-        h, w = image.shape[:2]
-        if h >= th and w >= tw:
-            return image
-        scale = max(th / h, tw / w)
-        return self.geometry.resize(image, max(th, round(h * scale)), max(tw, round(w * scale)))
+        size = _at_least_size(*image.shape[:2], th, tw)
+        return image if size == image.shape[:2] else self.geometry.resize(image, *size)
 
     def _at_most(self, image: np.ndarray) -> np.ndarray:
         """``fullN``/``gridN``/``randomNinM``: shrink (keeping aspect) so the shorter side is ``N``/``M``; smaller images are untouched."""
-        h, w = image.shape[:2]
-        if not self.max_short_side() or min(h, w) <= self.short_side:
-            return image
-        scale = self.short_side / min(h, w)
-        return self.geometry.resize(image, max(1, round(h * scale)), max(1, round(w * scale)))
+        size = _at_most_size(*image.shape[:2], self.max_short_side())
+        return image if size == image.shape[:2] else self.geometry.resize(image, *size)
+
+    def crop_offsets(self, height: int, width: int, image_id: str = "") -> np.ndarray:
+        """Centers of the crops cut from an image decoded at ``height x width``, as ``(V, 2)`` offsets.
+
+        Offsets ``(dy, dx)`` are in half-sides of the image (0 at its center, 1 at an edge's midpoint), so
+        they do not depend on the resizing the protocol applies. ``image_id`` is what :meth:`crops` was
+        given (the content digest for random crops). Defined for ``randomN`` and ``grid``, whose crops have
+        positions a prior can weigh.
+        """
+        th, tw = self.geometry.size
+        h, w = _at_least_size(*_at_most_size(height, width, self.max_short_side()), th, tw)
+        if self.name == "random":
+            origins = list(zip(*self._random_origins(h, w, image_id)))
+        elif self.name == "grid":
+            origins = self._grid_origins(h, w)
+        else:
+            raise ConfigError(f"Crop protocol {self.spec!r} has no crop positions to weigh; use randomN or grid views.")
+        centers = np.array([(t + th / 2, s + tw / 2) for t, s in origins], dtype=np.float64)
+        return centers / np.array([h / 2, w / 2]) - 1
+
+    def reduce_weights(self, height: int, width: int) -> np.ndarray | None:
+        """Weights the crops of an image decoded at ``height x width`` are averaged with (None: a plain mean)."""
+        if not (self.reduce and self.center_prior):
+            return None
+        return center_weights(self.crop_offsets(height, width), self.center_prior)
+
+    def _grid_origins(self, h: int, w: int) -> list[tuple[int, int]]:
+        """Top-left corners of the ``grid`` crops of a working image: from 0 by half the crop size while they fit."""
+        th, tw = self.geometry.size
+        return _tile_origins(h, w, th, tw, max(1, th // 2), max(1, tw // 2))
 
     def max_short_side(self) -> int | None:
         """The largest shorter side this view uses from an image (what a decoder may shrink to), or None."""
@@ -212,22 +245,46 @@ class View:
 
     def _random(self, image: np.ndarray, image_id: str) -> list[np.ndarray]:
         th, tw = self.geometry.size
-        h, w = image.shape[:2]
+        tops, lefts = self._random_origins(*image.shape[:2], image_id)
+        return [image[t : t + th, s : s + tw] for t, s in zip(tops, lefts)]
+
+    def _random_origins(self, h: int, w: int, image_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """Tops and lefts of the random crops of a working image, seeded by :attr:`seed` and ``image_id``."""
+        th, tw = self.geometry.size
         id_hash = int.from_bytes(hashlib.sha256(image_id.encode()).digest()[:8], "little")
         rng = np.random.default_rng([self.seed, id_hash])
-        tops = rng.integers(0, h - th + 1, size=self.count)
-        lefts = rng.integers(0, w - tw + 1, size=self.count)
-        return [image[t : t + th, s : s + tw] for t, s in zip(tops, lefts)]
+        return rng.integers(0, h - th + 1, size=self.count), rng.integers(0, w - tw + 1, size=self.count)
+
+
+def _at_most_size(h: int, w: int, short_side: int | None) -> tuple[int, int]:
+    """Size after shrinking (aspect kept) so the shorter side is at most ``short_side`` (None: unchanged)."""
+    if not short_side or min(h, w) <= short_side:
+        return h, w
+    scale = short_side / min(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def _at_least_size(h: int, w: int, th: int, tw: int) -> tuple[int, int]:
+    """Size after upscaling (aspect kept) so both sides reach ``th x tw`` (unchanged when they do)."""
+    if h >= th and w >= tw:
+        return h, w
+    scale = max(th / h, tw / w)
+    return max(th, round(h * scale)), max(tw, round(w * scale))
 
 
 def _tiles(image: np.ndarray, th: int, tw: int, stride_h: int, stride_w: int) -> list[np.ndarray]:
     """Crops of ``th x tw`` starting at 0 and stepping by the stride while they fit."""
-    h, w = image.shape[:2]
-    return [image[t : t + th, s : s + tw] for t in range(0, h - th + 1, stride_h) for s in range(0, w - tw + 1, stride_w)]
+    return [image[t : t + th, s : s + tw] for t, s in _tile_origins(*image.shape[:2], th, tw, stride_h, stride_w)]
+
+
+def _tile_origins(h: int, w: int, th: int, tw: int, stride_h: int, stride_w: int) -> list[tuple[int, int]]:
+    """Top-left corners of ``th x tw`` tiles starting at 0 and stepping by the stride while they fit."""
+    return [(t, s) for t in range(0, h - th + 1, stride_h) for s in range(0, w - tw + 1, stride_w)]
 
 
 _RANDOM = re.compile(r"random(\d+)(?:in(\d+))?(?:@seed(\d+))?")
 _SHRUNK = re.compile(r"(full|grid)(\d+)")
+_CENTERED = "@center"
 
 
 def parse_views(spec: str, geometry: Geometry, seed: int = 0) -> View:
@@ -251,6 +308,9 @@ def parse_views(spec: str, geometry: Geometry, seed: int = 0) -> View:
     'random9in512@seed0'
     """
     text = str(spec).strip().lower()
+    if text.endswith(_CENTERED) and text.startswith("grid"):
+        view = parse_views(text[: -len(_CENTERED)], geometry, seed)
+        return View(view.name, geometry, short_side=view.short_side, center_prior=GRID_STRENGTH)
     if text in ("center", "resize", "grid", "patches", "full"):
         return View(text, geometry)
     shrunk = _SHRUNK.fullmatch(text)

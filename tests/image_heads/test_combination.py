@@ -141,8 +141,10 @@ def test_without_a_head_photos_get_the_recommended_combination_and_features_a_gp
     assert _chosen_head(None, features=None, layers=["block4"], pooling=None, views=None, backbone="efficientnet_lite0") == "gpr"
     assert _chosen_head("svr", features=None, layers=None, pooling=None, views=None, backbone="efficientnet_lite0") == "svr"
     assert [m.backbone for m in DEFAULT_MEMBERS] == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite0"]
-    assert [m.views for m in DEFAULT_MEMBERS] == ["full512", "grid512", "random9in512@seed0"]  # 12-MP photos brought to 512 px first
-    assert [(m.per_crop, m.weight) for m in DEFAULT_MEMBERS] == [(False, 1.0), (False, 1.0), (True, 2.0)]
+    assert [m.views for m in DEFAULT_MEMBERS] == ["full512", "grid512@center", "random9in512@seed0"]  # 12-MP photos brought to 512 px first
+    assert [m.pooling for m in DEFAULT_MEMBERS] == ["center-avg", "avg+std", "avg"]
+    assert [(m.per_crop, m.crop_summary, m.weight) for m in DEFAULT_MEMBERS] == [
+        (False, "mean", 1.0), (False, "mean", 1.0), (True, "center-median", 2.0)]  # fmt: skip
 
 
 def test_score_examples_scores_the_seven_shipped_photos_worst_first(images, tmp_path) -> None:
@@ -179,6 +181,42 @@ def test_a_per_crop_member_fits_on_every_crop_and_scores_a_photo_by_its_crops_me
     loaded = dfi.load_model(dfi.save_model(model, tmp_path / "crops.dfi"))
     np.testing.assert_array_equal(loaded.predict(images), model.predict(images))
     assert loaded.estimator.members[0].per_crop
+
+
+def test_a_center_median_member_scores_a_photo_by_its_crops_weighted_median(images, tmp_path) -> None:
+    """crop_summary="center-median": crops nearer the photo's center weigh more, wherever the view cut them."""
+    from deepfeat_iqa.backbones import get_config
+    from deepfeat_iqa.extraction._block import make_view
+    from deepfeat_iqa.heads import make_head
+    from deepfeat_iqa.inputs.center_prior import CROP_STRENGTH, center_weights, weighted_median
+    from deepfeat_iqa.inputs.images import content_digest, decoded_size
+
+    crop = Member(backbone=TINY, weights="random", layers=("stage2",), pooling="avg", views="random5@seed1", per_crop=True,
+                  crop_summary="center-median")  # fmt: skip
+    model = dfi.fit(images, head="combination", members=(crop,), store=None, precision="fp32")
+    feats = dfi.extract(images, backbone=TINY, weights="random", layers="stage2", pooling="avg", views="random5@seed1",
+                        precision="fp32", store=None, progress=False)  # fmt: skip
+    rows = np.asarray(feats["stage2"].per_view)  # (n, 5, D)
+    by_hand = make_head("gpr").fit(rows.reshape(-1, rows.shape[2]), np.repeat(images.mos, 5))
+    per_crop = by_hand.predict(rows.reshape(-1, rows.shape[2])).reshape(len(images), 5)
+    view = make_view("random5@seed1", 0, get_config(TINY))
+    weights = np.stack([center_weights(view.crop_offsets(*decoded_size(p), content_digest(p)), CROP_STRENGTH) for p in images.paths])
+    (member_scores,) = model.estimator.member_predictions(images).values()
+    np.testing.assert_allclose(member_scores, weighted_median(per_crop, weights), rtol=1e-6)
+    assert not np.allclose(member_scores, per_crop.mean(axis=1))
+    scores, sd = model.predict(images, return_std=True)
+    assert np.isfinite(scores).all() and (sd > 0).all()
+    loaded = dfi.load_model(dfi.save_model(model, tmp_path / "median.dfi"))
+    assert loaded.estimator.members[0].crop_summary == "center-median"
+    np.testing.assert_array_equal(loaded.predict(images), model.predict(images))
+
+
+@pytest.mark.parametrize(("spec", "message"), [({"per_crop": True, "crop_summary": "max"}, "not one of"),
+                                               ({"crop_summary": "center-median"}, "needs per_crop=True")])  # fmt: skip
+def test_bad_crop_summaries_are_refused_naming_the_member(images, spec, message) -> None:
+    member = {"backbone": TINY, "weights": "random", "layers": ("stage1",), "pooling": "avg", "views": "random3", **spec}
+    with pytest.raises(ConfigError, match=message):
+        dfi.fit(images, head="combination", members=(member,), store=None, precision="fp32")
 
 
 @pytest.mark.parametrize("spec", [{"views": "grid"}, {"views": "random3", "head": "spaq-bl"}])
