@@ -2,7 +2,7 @@
 
 The bundled model (``deepfeat_iqa/bundled/default.dfi``, model card in ``docs/model-card.md``) is the
 recommended recipe of ``docs/real-accuracy.md`` fitted on all 581 photos of clive-dev: GPR heads on
-frozen EfficientNet-Lite0/1/2 features whose z-scored predictions are averaged (a ``combination`` head).
+frozen EfficientNet-Lite0/1 features whose z-scored predictions are averaged (a ``combination`` head).
 Its ImageNet weights come from the ``lite-weights`` extra, so scoring needs no network.
 """
 

@@ -61,8 +61,8 @@ class Member:
     options:
         Constructor parameters of the head.
     per_crop:
-        Fit the feature head on every crop's features, each with its photo's score, and score a photo by the
-        mean of its crops' predictions (the predictive sd too), instead of fitting on the crops' averaged
+        Fit the feature head on every crop's features, each with its photo's score, and score a photo by a
+        summary of its crops' predictions (:attr:`crop_summary`), instead of fitting on the crops' averaged
         features. Needs views that keep each crop (``"randomN"``, ``"randomNinM"``). On clive-dev, Lite0 on 9 random crops
         0.803 -> 0.811 (seed 0) / 0.804 -> 0.817 (seed 1); docs/real-accuracy.md. The head keeps the crops'
         rows, so a GPR member's model file grows with the number of crops.
@@ -144,9 +144,10 @@ class Combination(StateMixin, RegressorMixin, BaseEstimator):
     members:
         :class:`Member` recipes (or dicts of their fields, or backbone names). Default
         (:data:`DEFAULT_MEMBERS`): GPR on ``block4-6 + conv_head`` of EfficientNet-Lite0's whole photo
-        (``full512``, ``avg``), on ``block4-6 + conv_head`` of Lite1's 240-px grid crops (``grid512``,
-        ``avg+std``), and crop-level on ``block3-6 + conv_head`` of 9 random 224-px crops of Lite0
-        (``random9in512@seed0``, weighing twice), every GPR keeping its training rows in float16.
+        (``full512``, ``center-avg``), on ``block4-6 + conv_head`` of Lite1's 240-px grid crops
+        (``grid512@center``, ``avg+std``), and crop-level on ``block3-6 + conv_head`` of 9 random 224-px crops of
+        Lite0 (``random9in512@seed0``, ``center-median``, weighing twice), every GPR keeping its training rows in
+        float16; each member under the center prior (:mod:`deepfeat_iqa.inputs.center_prior`).
     combiner:
         ``"mean"``: each member's predictions are z-scored with the mean and sd of its predictions on the
         training photos, averaged with the members' :attr:`Member.weight` shares (equal by default), and mapped
