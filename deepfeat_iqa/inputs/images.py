@@ -184,7 +184,10 @@ def decoded_size(path: str | Path, shrink_to: int | None = None) -> tuple[int, i
         with _strict_pillow(), Image.open(path) as image:
             _draft(image, shrink_to)
             width, height = image.size
-            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+            # Pillow decodes a whole PNG to look for an eXIf chunk after its pixels; PNG's third edition puts the
+            # chunk before them, where opening the file already found it. So a PNG without one is taken as upright.
+            unseen = image.format == "PNG" and "exif" not in image.info
+            orientation = 1 if unseen else image.getexif().get(ExifTags.Base.Orientation, 1)
     except (FileNotFoundError, UnidentifiedImageError, *_DECODE_ERRORS) as error:
         raise DataError(f"Image {str(path)!r} cannot be read for its size ({error}); check the file.") from None
     # Orientations 5-8 turn the image by 90 degrees: load_rgb's exif_transpose swaps its sides.
