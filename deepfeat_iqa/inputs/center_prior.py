@@ -39,7 +39,11 @@ def map_weights(height: int, width: int, strength: float) -> torch.Tensor:
 
 
 def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Per row of ``(n, V)`` values, the lower weighted median: the first sorted value whose weights reach half."""
+    """Per row of ``(n, V)`` values, the lower weighted median: the first sorted value whose weights reach half.
+
+    NumPy's weighted quantile (``np.quantile(..., weights=, method="inverted_cdf")``) needs NumPy 2.0; the
+    project's floor is 1.25, so the four lines live here.
+    """
     order = np.argsort(values, axis=1, kind="stable")
     sorted_values = np.take_along_axis(values, order, axis=1)
     cumulative = np.take_along_axis(weights, order, axis=1).cumsum(axis=1)
