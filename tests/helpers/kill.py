@@ -43,7 +43,11 @@ def _stop(marker):
     import pathlib
     import time
 
-    pathlib.Path(marker).write_text(str(os.getpid()))
+    # Written aside and renamed into place: the parent kills as soon as the marker exists, and a marker that
+    # exists before its content is written would leave it empty (seen once in CI).
+    pending = pathlib.Path(str(marker) + ".pending")
+    pending.write_text(str(os.getpid()))
+    os.replace(pending, marker)
     while True:  # the parent sends SIGKILL now
         time.sleep(60)
 
