@@ -19,8 +19,8 @@ Layers = Annotated[
     typer.Option("--layers", "-l", help="Stage name (block4), module path (blocks.4) or index (-2); repeat for several (see list-layers)."),
 ]
 Weights = Annotated[str, typer.Option("--weights", "-w", help="imagenet, random, or a weights file PATH.")]
-Pooling = Annotated[str | None, typer.Option("--pooling", help="avg, max, avg+std, gridKxK or flatten (default avg).")]
-Views = Annotated[str | None, typer.Option("--views", help="center, resize, randomN\\[@seedS], grid, patches, full, fullN or gridN (default center).")]
+Pooling = Annotated[str | None, typer.Option("--pooling", help="avg, max, avg+std, center-avg, gridKxK or flatten (default avg).")]
+Views = Annotated[str | None, typer.Option("--views", help="center, resize, randomN\\[@seedS], randomNinM, grid, patches, full, fullN, gridN or gridN@center (default center).")]
 Precision = Annotated[str | None, typer.Option("--precision", help="auto, fp32 or bf16 (default auto: bf16 only where the CPU/GPU runs it natively, docs/precision.md).")]
 Store = Annotated[
     str, typer.Option("--store", help="Feature store directory or fsspec URL; 'cache' is the user cache, 'none' caches nothing.")

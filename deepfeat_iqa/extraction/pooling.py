@@ -72,7 +72,8 @@ class Pooling:
         if self.name == "avg+std":
             return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3), correction=0)], dim=1)
         if self.name == "center-avg":
-            return torch.einsum("bchw,hw->bc", x, map_weights(x.shape[2], x.shape[3], POOLING_STRENGTH).to(x.device))
+            weights = torch.from_numpy(map_weights(x.shape[2], x.shape[3], POOLING_STRENGTH)).to(x.device)
+            return torch.einsum("bchw,hw->bc", x, weights)
         if self.name == "grid":
             return F.adaptive_avg_pool2d(x, self.grid).flatten(1)
         return x.flatten(1)

@@ -85,7 +85,7 @@ def test_center_avg_pooling_weighs_the_middle_of_the_map() -> None:
     assert pool(bright_middle).item() > 2.5 * pool(bright_corner).item()
     assert parse_pooling("avg")(bright_middle).item() == parse_pooling("avg")(bright_corner).item()
     x = torch.randn(2, 4, 6, 9)
-    np.testing.assert_allclose(pool(x).numpy(), (x * map_weights(6, 9, 1.0)).sum((2, 3)).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pool(x).numpy(), (x * torch.from_numpy(map_weights(6, 9, 1.0))).sum((2, 3)).numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ConfigError, match="spatial"):
         pool(torch.randn(2, 5, 8))  # transformer tokens have no center
 
