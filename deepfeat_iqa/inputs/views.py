@@ -50,7 +50,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
@@ -308,9 +308,14 @@ def parse_views(spec: str, geometry: Geometry, seed: int = 0) -> View:
     'random9in512@seed0'
     """
     text = str(spec).strip().lower()
-    if text.endswith(_CENTERED) and text.startswith("grid"):
-        view = parse_views(text[: -len(_CENTERED)], geometry, seed)
-        return View(view.name, geometry, short_side=view.short_side, center_prior=GRID_STRENGTH)
+    if text.endswith(_CENTERED):
+        try:
+            view = parse_views(text[: -len(_CENTERED)], geometry, seed) if text.startswith("grid") else None
+        except ConfigError as error:
+            raise ConfigError(f"Crop spec {spec!r}: {error}") from None
+        if view is None or view.name != "grid":
+            raise ConfigError(f"Crop spec {spec!r}: '{_CENTERED}' weighs the crops of grid views only (grid@center, grid512@center).")
+        return replace(view, center_prior=GRID_STRENGTH)
     if text in ("center", "resize", "grid", "patches", "full"):
         return View(text, geometry)
     shrunk = _SHRUNK.fullmatch(text)

@@ -211,6 +211,26 @@ def test_a_center_median_member_scores_a_photo_by_its_crops_weighted_median(imag
     np.testing.assert_array_equal(loaded.predict(images), model.predict(images))
 
 
+def test_a_member_field_from_a_newer_version_is_a_version_error_naming_the_writer(images, tmp_path) -> None:
+    """As this version's ``crop_summary`` would be to 0.2: an unknown member field is refused on load, not ignored."""
+    import json
+    import zipfile
+
+    from deepfeat_iqa.errors import ModelVersionError
+
+    path = dfi.save_model(dfi.fit(images, head="combination", **SMALL), tmp_path / "newer.dfi")
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(files["manifest.json"])
+    manifest["state"]["params"]["__dict__"]["members"][0]["__dict__"]["crop_rule"] = "something newer"
+    files["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    with pytest.raises(ModelVersionError, match=r"cannot rebuild.*crop_rule.*written with deepfeat-iqa"):
+        dfi.load_model(path)
+
+
 @pytest.mark.parametrize(("spec", "message"), [({"per_crop": True, "crop_summary": "max"}, "not one of"),
                                                ({"crop_summary": "center-median"}, "needs per_crop=True")])  # fmt: skip
 def test_bad_crop_summaries_are_refused_naming_the_member(images, spec, message) -> None:

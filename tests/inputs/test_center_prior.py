@@ -62,8 +62,9 @@ def test_grid_at_center_is_a_spec_of_its_own_and_weighs_the_middle_crop_most() -
     weights = centered.reduce_weights(128, 128)  # 3 x 3 crops of 64 at stride 32, the middle one centered
     assert weights.shape == (9,) and weights.argmax() == 4 and weights[4] == pytest.approx(1.0)
     np.testing.assert_allclose(weights, center_weights(centered.crop_offsets(128, 128), GRID_STRENGTH))
-    with pytest.raises(ConfigError, match="Unknown crop protocol"):
-        parse_views("full512@center", GEOMETRY)
+    for typed in ("full512@center", "random9@center", "gridx@center", "grid10@center"):
+        with pytest.raises(ConfigError, match=f"Crop spec '{typed}'"):  # the spec as typed, whatever is wrong in it
+            parse_views(typed, GEOMETRY)
 
 
 def test_per_image_averages_reduced_crops_with_their_weights() -> None:
